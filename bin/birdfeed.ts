@@ -1,0 +1,65 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * `pnpm birdfeed <command>`: one entry point for every process and tool. Each command lives
+ * in its own module and is imported only when asked for, so `birdfeed migrate` does not load
+ * BullMQ and `birdfeed sandbox` does not load drizzle.
+ */
+interface CommandModule {
+  main(argv: string[]): Promise<number | undefined>;
+}
+
+const commands: Record<string, { path: string; summary: string }> = {
+  migrate: { path: './commands/migrate.ts', summary: 'apply the SQL migrations to DATABASE_URL' },
+  normalize: {
+    path: './commands/normalize.ts',
+    summary: 'print the canonical page of saved provider responses',
+  },
+  ingest: {
+    path: './commands/ingest.ts',
+    summary: 'normalize and upsert saved provider responses',
+  },
+  sandbox: { path: '../apps/sandbox/src/main.ts', summary: 'run the local provider emulator' },
+  worker: { path: '../apps/worker/src/main.ts', summary: 'run BullMQ crawl workers' },
+  scheduler: { path: '../apps/scheduler/src/main.ts', summary: 'enqueue due targets on a tick' },
+  crawl: { path: './commands/crawl.ts', summary: 'crawl due targets once, in-process (--once)' },
+  status: { path: './commands/status.ts', summary: 'checkpoints, runs, gaps and queue depths' },
+  watchlist: { path: './commands/watchlist.ts', summary: 'add, list, enable and disable targets' },
+  api: { path: '../apps/api/src/main.ts', summary: 'serve the feed, watchlist and status API' },
+  demo: { path: './commands/demo.ts', summary: 'sandbox + database + crawl, with live progress' },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(
+    ([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`,
+  );
+  return `usage: birdfeed <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`birdfeed: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const mod = (await import(new URL(command.path, import.meta.url).href)) as CommandModule;
+  const code = await mod.main(rest);
+  return typeof code === 'number' ? code : 0;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `birdfeed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
