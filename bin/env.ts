@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/**
+ * The environment of every `birdfeed` command, parsed once. Packages never read process.env;
+ * commands read it here and pass options down. A bad value fails at start with the variable's
+ * name and what was wrong, never later in the middle of a crawl.
+ */
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .pipe(z.url().optional())
+  .optional();
+const optionalSecret = z
+  .string()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const envSchema = z.object({
+  /** Postgres connection string; unset = the embedded PGlite database under .birdfeed/. */
+  DATABASE_URL: optionalUrl,
+  /** Redis for BullMQ; unset = commands that need Redis say so (the demo falls back to in-process). */
+  REDIS_URL: optionalUrl,
+  /** Key prefix of every BullMQ queue, so several deployments can share one Redis. */
+  BIRDFEED_QUEUE_PREFIX: z.string().min(1).default('birdfeed'),
+  X_API_BASE_URL: z.url().default('https://api.x.com'),
+  X_BEARER_TOKEN: optionalSecret,
+  AGNTDATA_BASE_URL: z.url().default('https://api.agntdata.dev'),
+  AGNTDATA_API_KEY: optionalSecret,
+  /** X app-auth budget: requests per window (1,500 per 15 minutes for user tweets). */
+  X_RATE_LIMIT_MAX: positiveInt(1500),
+  X_RATE_LIMIT_WINDOW_MS: positiveInt(15 * 60 * 1000),
+  AGNTDATA_RATE_LIMIT_PER_MINUTE: positiveInt(60),
+  /** Stop starting new agntdata runs once today's spend reaches this many cents; unset = no cap. */
+  AGNTDATA_DAILY_BUDGET_CENTS: z.coerce.number().int().nonnegative().optional(),
+  SCHEDULER_TICK_MS: positiveInt(5000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
+    );
+    throw new EnvError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
