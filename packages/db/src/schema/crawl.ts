@@ -1,0 +1,175 @@
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  date,
+  index,
+  integer,
+  interval,
+  pgSequence,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+import { snowflake } from './columns.ts';
+
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/*
+ * Serial ids (runs, failures, gaps, raw pages) are plain bigint columns fed by a sequence,
+ * which is what `bigserial` expands to. drizzle's own bigserial would hand them to TypeScript
+ * as a number or a BigInt; as decimal strings they read like every other id in the model.
+ */
+export const crawlRunsIdSeq = pgSequence('crawl_runs_id_seq');
+export const crawlFailuresIdSeq = pgSequence('crawl_failures_id_seq');
+export const crawlGapsIdSeq = pgSequence('crawl_gaps_id_seq');
+export const rawPagesIdSeq = pgSequence('raw_pages_id_seq');
+
+/** The watchlist: who to crawl, on which provider, how often. */
+export const watchTargets = pgTable(
+  'watch_targets',
+  {
+    provider: text('provider').notNull(),
+    userId: snowflake('user_id').notNull(),
+    username: text('username'),
+    interval: interval('interval').notNull().default('15 minutes'),
+    enabled: boolean('enabled').notNull().default(true),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    priority: integer('priority').notNull().default(0),
+    backfillDepth: integer('backfill_depth').notNull().default(800),
+    /** 'active' | 'not_found' | 'suspended' | 'protected' | 'deleted' */
+    state: text('state').notNull().default('active'),
+    stateReason: text('state_reason'),
+    nextDueAt: at('next_due_at').notNull().defaultNow(),
+    lastRunAt: at('last_run_at'),
+    createdAt: at('created_at').notNull().defaultNow(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.provider, table.userId] }),
+    index('watch_targets_due_idx').on(table.nextDueAt),
+    check('watch_targets_provider_check', sql`${table.provider} in ('x', 'agntdata')`),
+    check(
+      'watch_targets_state_check',
+      sql`${table.state} in ('active', 'not_found', 'suspended', 'protected', 'deleted')`,
+    ),
+  ],
+);
+
+/**
+ * How far a (provider, user) timeline has been read. `since_id`: every tweet with a smaller or
+ * equal id the provider would return is stored. The window columns describe the run in
+ * progress, so a crash resumes from `cursor`.
+ */
+export const crawlCheckpoints = pgTable(
+  'crawl_checkpoints',
+  {
+    provider: text('provider').notNull(),
+    userId: snowflake('user_id').notNull(),
+    sinceId: snowflake('since_id'),
+    windowNewestId: snowflake('window_newest_id'),
+    cursor: text('cursor'),
+    windowStartedAt: at('window_started_at'),
+    windowPages: integer('window_pages').notNull().default(0),
+    backfillDone: boolean('backfill_done').notNull().default(false),
+    backfillFetched: integer('backfill_fetched').notNull().default(0),
+    runId: snowflake('run_id'),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.provider, table.userId] })],
+);
+
+/** One row per crawl run of one timeline. */
+export const crawlRuns = pgTable(
+  'crawl_runs',
+  {
+    id: snowflake('id').primaryKey().default(sql`nextval('crawl_runs_id_seq')`),
+    provider: text('provider').notNull(),
+    userId: snowflake('user_id').notNull(),
+    /** 'backfill' | 'incremental' */
+    kind: text('kind').notNull(),
+    startedAt: at('started_at').notNull().defaultNow(),
+    finishedAt: at('finished_at'),
+    pages: integer('pages').notNull().default(0),
+    requests: integer('requests').notNull().default(0),
+    tweetsNew: integer('tweets_new').notNull().default(0),
+    tweetsUpdated: integer('tweets_updated').notNull().default(0),
+    costCents: integer('cost_cents').notNull().default(0),
+    /** 'running' | 'succeeded' | 'failed' | 'unavailable' | 'cancelled' */
+    outcome: text('outcome').notNull().default('running'),
+    error: text('error'),
+  },
+  (table) => [
+    index('crawl_runs_provider_user_started_idx').on(table.provider, table.userId, table.startedAt),
+  ],
+);
+
+/** Every failed page attempt, kept so failures stay visible after the job is gone. */
+export const crawlFailures = pgTable(
+  'crawl_failures',
+  {
+    id: snowflake('id').primaryKey().default(sql`nextval('crawl_failures_id_seq')`),
+    runId: snowflake('run_id'),
+    provider: text('provider').notNull(),
+    userId: snowflake('user_id').notNull(),
+    jobId: text('job_id'),
+    attempt: integer('attempt').notNull().default(1),
+    errorName: text('error_name').notNull(),
+    errorMessage: text('error_message').notNull(),
+    status: integer('status'),
+    rawPageId: snowflake('raw_page_id'),
+    failedAt: at('failed_at').notNull().defaultNow(),
+  },
+  (table) => [
+    index('crawl_failures_provider_user_idx').on(table.provider, table.userId, table.failedAt),
+  ],
+);
+
+/** A stretch of timeline the provider can no longer serve (X's 3,200-tweet cap), recorded. */
+export const crawlGaps = pgTable(
+  'crawl_gaps',
+  {
+    id: snowflake('id').primaryKey().default(sql`nextval('crawl_gaps_id_seq')`),
+    provider: text('provider').notNull(),
+    userId: snowflake('user_id').notNull(),
+    /** The checkpoint's since_id when the gap was found. */
+    sinceId: snowflake('since_id'),
+    /** The oldest tweet the provider still returned. */
+    oldestId: snowflake('oldest_id'),
+    reason: text('reason').notNull(),
+    detectedAt: at('detected_at').notNull().defaultNow(),
+  },
+  (table) => [index('crawl_gaps_provider_user_idx').on(table.provider, table.userId)],
+);
+
+/** Every fetched body as received, so a better normalizer can replay history. */
+export const rawPages = pgTable(
+  'raw_pages',
+  {
+    id: snowflake('id').primaryKey().default(sql`nextval('raw_pages_id_seq')`),
+    provider: text('provider').notNull(),
+    userId: snowflake('user_id').notNull(),
+    runId: snowflake('run_id'),
+    fetchedAt: at('fetched_at').notNull().defaultNow(),
+    /** Never carries a credential: clients build it without one. */
+    requestUrl: text('request_url').notNull(),
+    status: integer('status').notNull(),
+    /** Text, not jsonb: an invalid body is kept too, exactly as it came. */
+    body: text('body').notNull(),
+    error: text('error'),
+  },
+  (table) => [index('raw_pages_provider_user_idx').on(table.provider, table.userId)],
+);
+
+/** Requests and cost per provider and UTC day, for budgets. */
+export const providerSpend = pgTable(
+  'provider_spend',
+  {
+    provider: text('provider').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    requests: integer('requests').notNull().default(0),
+    costCents: integer('cost_cents').notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.provider, table.day] })],
+);

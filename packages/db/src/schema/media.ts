@@ -1,0 +1,78 @@
+import {
+  bigint,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+import { snowflake } from './columns.ts';
+
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** Photos, videos and GIFs by their provider media key (e.g. "3_1925089014240894976"). */
+export const media = pgTable('media', {
+  mediaKey: text('media_key').primaryKey(),
+  type: text('type'),
+  url: text('url'),
+  previewImageUrl: text('preview_image_url'),
+  width: integer('width'),
+  height: integer('height'),
+  /** X only: agntdata never reports it, so an agntdata page leaves it as X stored it. */
+  altText: text('alt_text'),
+  durationMs: integer('duration_ms'),
+  viewCount: bigint('view_count', { mode: 'number' }),
+  variants: jsonb('variants'),
+  sizes: jsonb('sizes'),
+  observedAt: at('observed_at').notNull(),
+  firstSeenAt: at('first_seen_at').notNull(),
+  lastSeenAt: at('last_seen_at').notNull(),
+});
+
+/** Which media a tweet carries, in order (position is 0-based). */
+export const tweetMedia = pgTable(
+  'tweet_media',
+  {
+    tweetId: snowflake('tweet_id').notNull(),
+    mediaKey: text('media_key').notNull(),
+    position: integer('position').notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.tweetId, table.mediaKey] }),
+    index('tweet_media_media_key_idx').on(table.mediaKey),
+  ],
+);
+
+/**
+ * Face boxes per rendition size (orig, large, medium, small), agntdata only. A page that
+ * reports a size replaces that size's boxes exactly; X pages (faces unknown) leave them alone.
+ */
+export const mediaFaces = pgTable(
+  'media_faces',
+  {
+    mediaKey: text('media_key').notNull(),
+    size: text('size').notNull(),
+    idx: integer('idx').notNull(),
+    x: integer('x').notNull(),
+    y: integer('y').notNull(),
+    w: integer('w').notNull(),
+    h: integer('h').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.mediaKey, table.size, table.idx] })],
+);
+
+/** Crop focus rectangles of the original image (agntdata `original_info.focus_rects`). */
+export const mediaFocusRects = pgTable(
+  'media_focus_rects',
+  {
+    mediaKey: text('media_key').notNull(),
+    idx: integer('idx').notNull(),
+    x: integer('x').notNull(),
+    y: integer('y').notNull(),
+    w: integer('w').notNull(),
+    h: integer('h').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.mediaKey, table.idx] })],
+);

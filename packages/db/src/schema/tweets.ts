@@ -1,0 +1,89 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+import { snowflake } from './columns.ts';
+
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const count = (name: string) => bigint(name, { mode: 'number' });
+
+/**
+ * Every tweet seen: a timeline's own results and the tweets that arrived inside them
+ * (quoted, retweeted, replied-to). No foreign keys: a page may reference an author or tweet
+ * it does not include (deleted, protected, or simply not expanded), and the row must land
+ * anyway.
+ */
+export const tweets = pgTable(
+  'tweets',
+  {
+    id: snowflake('id').primaryKey(),
+    authorId: snowflake('author_id'),
+    createdAt: at('created_at'),
+    text: text('text'),
+    lang: text('lang'),
+    conversationId: snowflake('conversation_id'),
+    inReplyToTweetId: snowflake('in_reply_to_tweet_id'),
+    inReplyToUserId: snowflake('in_reply_to_user_id'),
+    quotedTweetId: snowflake('quoted_tweet_id'),
+    retweetedTweetId: snowflake('retweeted_tweet_id'),
+    likeCount: count('like_count'),
+    retweetCount: count('retweet_count'),
+    replyCount: count('reply_count'),
+    quoteCount: count('quote_count'),
+    bookmarkCount: count('bookmark_count'),
+    viewCount: count('view_count'),
+    impressionCount: count('impression_count'),
+    source: text('source'),
+    possiblySensitive: boolean('possibly_sensitive'),
+    entities: jsonb('entities'),
+    editHistoryTweetIds: snowflake('edit_history_tweet_ids').array(),
+    /** True once the tweet was seen as a timeline result (not only inside another tweet). */
+    fromTimeline: boolean('from_timeline').notNull().default(false),
+    /** When the stored counts were observed; an older observation never overwrites them. */
+    observedAt: at('observed_at').notNull(),
+    firstSeenAt: at('first_seen_at').notNull(),
+    lastSeenAt: at('last_seen_at').notNull(),
+  },
+  (table) => [
+    index('tweets_author_id_id_idx').on(table.authorId, sql`${table.id} desc`),
+    index('tweets_conversation_id_idx').on(table.conversationId),
+  ],
+);
+
+/** Reply / quote / retweet edges, one row per reference a tweet makes. */
+export const tweetReferences = pgTable(
+  'tweet_references',
+  {
+    tweetId: snowflake('tweet_id').notNull(),
+    type: text('type').notNull(),
+    referencedTweetId: snowflake('referenced_tweet_id').notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.tweetId, table.type, table.referencedTweetId] }),
+    index('tweet_references_referenced_idx').on(table.referencedTweetId),
+  ],
+);
+
+/** Engagement counts over time: one row per observation that changed a value. */
+export const tweetMetrics = pgTable(
+  'tweet_metrics',
+  {
+    tweetId: snowflake('tweet_id').notNull(),
+    observedAt: at('observed_at').notNull(),
+    likeCount: count('like_count'),
+    retweetCount: count('retweet_count'),
+    replyCount: count('reply_count'),
+    quoteCount: count('quote_count'),
+    bookmarkCount: count('bookmark_count'),
+    impressionCount: count('impression_count'),
+    viewCount: count('view_count'),
+  },
+  (table) => [primaryKey({ columns: [table.tweetId, table.observedAt] })],
+);

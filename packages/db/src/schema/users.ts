@@ -1,0 +1,52 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, index, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { snowflake } from './columns.ts';
+
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const count = (name: string) => bigint(name, { mode: 'number' });
+
+/**
+ * One row per account ever seen, as author, timeline owner or referenced user. Counts are the
+ * newest observation's (`observed_at`); their history is in `user_metrics`.
+ */
+export const users = pgTable(
+  'users',
+  {
+    id: snowflake('id').primaryKey(),
+    username: text('username'),
+    name: text('name'),
+    description: text('description'),
+    location: text('location'),
+    url: text('url'),
+    profileImageUrl: text('profile_image_url'),
+    followersCount: count('followers_count'),
+    followingCount: count('following_count'),
+    tweetCount: count('tweet_count'),
+    listedCount: count('listed_count'),
+    likeCount: count('like_count'),
+    verified: boolean('verified'),
+    verifiedType: text('verified_type'),
+    protected: boolean('protected'),
+    createdAt: at('created_at'),
+    /** When the stored counts were observed; an older observation never overwrites them. */
+    observedAt: at('observed_at').notNull(),
+    firstSeenAt: at('first_seen_at').notNull(),
+    lastSeenAt: at('last_seen_at').notNull(),
+  },
+  (table) => [index('users_username_idx').on(sql`lower(${table.username})`)],
+);
+
+/** Follower/following/tweet counts over time: one row per observation that changed a value. */
+export const userMetrics = pgTable(
+  'user_metrics',
+  {
+    userId: snowflake('user_id').notNull(),
+    observedAt: at('observed_at').notNull(),
+    followersCount: count('followers_count'),
+    followingCount: count('following_count'),
+    tweetCount: count('tweet_count'),
+    listedCount: count('listed_count'),
+    likeCount: count('like_count'),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.observedAt] })],
+);
