@@ -1,0 +1,45 @@
+import { parseArgs } from 'node:util';
+import { MigrationLockedError, migrate, openDatabase } from '@birdfeed/db';
+import { parseEnv } from '../env.ts';
+import { databaseOptions } from './database-options.ts';
+
+const USAGE = `usage: birdfeed migrate [--no-wait]
+
+Applies the SQL migrations in migrations/ to DATABASE_URL (or the embedded PGlite database
+under .birdfeed/pgdata when DATABASE_URL is unset). Safe to run twice. When another migrate is
+running it waits for it, or with --no-wait exits 3 at once.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'no-wait': { type: 'boolean', default: false }, help: { type: 'boolean' } },
+    allowPositionals: false,
+  });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const env = parseEnv();
+  const target = databaseOptions(env);
+  const database = await openDatabase(target);
+  try {
+    const result = await migrate(database.db, {
+      wait: !values['no-wait'],
+      onWait: () => process.stderr.write('migrate: another migration is running; waiting for it\n'),
+    });
+    for (const tag of result.applied) process.stdout.write(`applied ${tag}\n`);
+    process.stdout.write(
+      `migrate: ${result.applied.length} applied, ${result.alreadyApplied} already applied (${target.description})\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof MigrationLockedError) {
+      process.stderr.write(`migrate: ${error.message}\n`);
+      return 3;
+    }
+    throw error;
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIGRATIONS_FOLDER, MigrationLockedError, migrate, openDatabase } from '@birdfeed/db';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATE_LOCK_KEY } from '../packages/db/src/migrate.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+
+const CONTRACT_TABLES = [
+  'crawl_checkpoints',
+  'crawl_failures',
+  'crawl_gaps',
+  'crawl_runs',
+  'media',
+  'media_faces',
+  'media_focus_rects',
+  'provider_spend',
+  'raw_pages',
+  'tweet_media',
+  'tweet_metrics',
+  'tweet_references',
+  'tweets',
+  'user_metrics',
+  'users',
+  'watch_targets',
+];
+
+const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8')) as {
+  entries: { tag: string }[];
+};
+
+async function publicTables(url: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ table_name: string }>(
+      `select table_name from information_schema.tables where table_schema = 'public' order by 1`,
+    );
+    return rows.map((row) => row.table_name);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('migrate on Postgres', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('migrate');
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('two concurrent runs on an empty database apply every migration exactly once', async () => {
+    const first = await openDatabase({ url: database.url });
+    const second = await openDatabase({ url: database.url });
+    try {
+      const results = await Promise.all([migrate(first.db), migrate(second.db)]);
+      const appliedCounts = results.map((result) => result.applied.length).sort();
+      expect(appliedCounts).toEqual([0, journal.entries.length]);
+      expect(results.flatMap((result) => result.applied)).toEqual(
+        journal.entries.map((entry) => entry.tag),
+      );
+      expect(await publicTables(database.url)).toEqual(CONTRACT_TABLES);
+      // Safe to run again: nothing left to apply, nothing fails.
+      const again = await migrate(first.db);
+      expect(again).toEqual({ applied: [], alreadyApplied: journal.entries.length });
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  it('refuses with MigrationLockedError while another run holds the lock (wait: false)', async () => {
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    const database2 = await openDatabase({ url: database.url });
+    try {
+      await holder.query('begin');
+      await holder.query('select pg_advisory_xact_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
+      await expect(migrate(database2.db, { wait: false })).rejects.toBeInstanceOf(
+        MigrationLockedError,
+      );
+      // The default waits instead, and finishes once the holder lets go.
+      let waited = false;
+      const waiting = migrate(database2.db, {
+        onWait: () => {
+          waited = true;
+        },
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await holder.query('commit');
+      await expect(waiting).resolves.toMatchObject({ applied: [] });
+      expect(waited).toBe(true);
+    } finally {
+      await holder.end();
+      await database2.close();
+    }
+  });
+});
+
+describe('migrate on PGlite', () => {
+  it('applies to an in-memory database and is idempotent', async () => {
+    const database = await openDatabase({});
+    try {
+      expect(database.kind).toBe('pglite');
+      const first = await migrate(database.db);
+      expect(first.applied).toEqual(journal.entries.map((entry) => entry.tag));
+      const second = await migrate(database.db);
+      expect(second.applied).toEqual([]);
+    } finally {
+      await database.close();
+    }
+  });
+});
