@@ -1,0 +1,99 @@
+import { Redis } from 'ioredis';
+
+/**
+ * BullMQ keeps jobs, locks and the limiter counter as ordinary Redis keys. Under any eviction
+ * policy but `noeviction`, a Redis under memory pressure silently deletes some of them: a job
+ * vanishes, a lock disappears (the page runs twice), the limiter resets (the provider's budget
+ * is overrun). So birdfeed refuses to run on such a Redis instead of losing work quietly.
+ * https://docs.bullmq.io/guide/going-to-production#max-memory-policy
+ */
+export const REQUIRED_EVICTION_POLICY = 'noeviction';
+
+export type EvictionCheck =
+  | { ok: true; policy: string }
+  | { ok: false; policy: string | null; reason: string };
+
+/** Pure: decides on a `maxmemory-policy` value (null = Redis would not say). */
+export function checkEvictionPolicy(policy: string | null | undefined): EvictionCheck {
+  if (policy === null || policy === undefined || policy.trim() === '') {
+    return {
+      ok: false,
+      policy: null,
+      reason:
+        'could not read maxmemory-policy (CONFIG GET and INFO memory both failed); birdfeed needs "noeviction" so Redis never drops queued jobs, locks or the rate limiter',
+    };
+  }
+  const normalized = policy.trim().toLowerCase();
+  if (normalized !== REQUIRED_EVICTION_POLICY) {
+    return {
+      ok: false,
+      policy: normalized,
+      reason: `Redis maxmemory-policy is "${normalized}", but birdfeed needs "noeviction": under memory pressure Redis would evict queued jobs, job locks and the rate-limiter counter (lost pages, doubled requests, a blown provider budget). Fix: CONFIG SET maxmemory-policy noeviction (and persist it in redis.conf)`,
+    };
+  }
+  return { ok: true, policy: normalized };
+}
+
+export class RedisPolicyError extends Error {
+  override readonly name = 'RedisPolicyError';
+  readonly policy: string | null;
+
+  constructor(check: Extract<EvictionCheck, { ok: false }>) {
+    super(check.reason);
+    this.policy = check.policy;
+  }
+}
+
+/** Reads the policy; managed Redis often disables CONFIG, so INFO is the fallback. */
+export async function readEvictionPolicy(redis: Redis): Promise<string | null> {
+  try {
+    const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as unknown;
+    if (Array.isArray(reply) && typeof reply[1] === 'string') return reply[1];
+  } catch {
+    // CONFIG may be renamed or forbidden (ElastiCache, Upstash…); INFO below still answers.
+  }
+  try {
+    const info = await redis.info('memory');
+    const line = info.split(/\r?\n/).find((row) => row.startsWith('maxmemory_policy:'));
+    return line === undefined ? null : line.slice('maxmemory_policy:'.length).trim();
+  } catch {
+    return null;
+  }
+}
+
+export async function assertNoEviction(redis: Redis): Promise<string> {
+  const check = checkEvictionPolicy(await readEvictionPolicy(redis));
+  if (!check.ok) throw new RedisPolicyError(check);
+  return check.policy;
+}
+
+export interface RedisConnectionOptions {
+  url: string;
+  /**
+   * Workers hold blocking connections, for which BullMQ requires `maxRetriesPerRequest: null`
+   * (retry forever across a Redis restart). Producers fail a command after a few retries, so
+   * a scheduler tick reports a Redis outage instead of hanging.
+   */
+  role: 'worker' | 'producer';
+  /** Shows in CLIENT LIST, which helps when several processes share one Redis. */
+  connectionName?: string;
+}
+
+export function createRedisConnection(options: RedisConnectionOptions): Redis {
+  return new Redis(options.url, {
+    maxRetriesPerRequest: options.role === 'worker' ? null : 3,
+    enableReadyCheck: true,
+    ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName }),
+  });
+}
+
+/** The URL without its password, for logs and error messages. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable REDIS_URL)';
+  }
+}
