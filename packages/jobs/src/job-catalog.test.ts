@@ -20,7 +20,7 @@ describe('parseJob', () => {
   });
 
   it.each([
-    [{ ...valid, userId: 1925089021710983421 }, 'userId'],
+    [{ ...valid, userId: 1925089021 }, 'userId'],
     [{ ...valid, userId: '-5' }, 'userId'],
     [{ ...valid, runId: '' }, 'runId'],
     [{ ...valid, provider: 'mastodon' }, 'provider'],
