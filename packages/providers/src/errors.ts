@@ -1,0 +1,111 @@
+import type { ProviderName } from '@birdfeed/model';
+
+/**
+ * Small typed errors that drive the worker's control flow (retry, pause the queue, mark the
+ * target, stop the provider). Messages never contain a credential: every message built from a
+ * response passes through the client's secret scrubber first.
+ */
+export interface ProviderErrorOptions {
+  status?: number | undefined;
+  cause?: unknown;
+}
+
+export class ProviderError extends Error {
+  override readonly name: string = 'ProviderError';
+  readonly provider: ProviderName;
+  readonly status: number | undefined;
+  override readonly cause: unknown;
+
+  constructor(provider: ProviderName, message: string, options: ProviderErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.provider = provider;
+    this.status = options.status;
+    this.cause = options.cause;
+  }
+}
+
+export interface RateLimitedErrorOptions extends ProviderErrorOptions {
+  resetAt: Date;
+  limit?: number | undefined;
+  remaining?: number | undefined;
+}
+
+/** 429: pause the provider's queue until `resetAt`, then retry the same request. */
+export class RateLimitedError extends ProviderError {
+  override readonly name = 'RateLimitedError';
+  readonly resetAt: Date;
+  readonly limit: number | undefined;
+  readonly remaining: number | undefined;
+
+  constructor(provider: ProviderName, message: string, options: RateLimitedErrorOptions) {
+    super(provider, message, options);
+    this.resetAt = options.resetAt;
+    this.limit = options.limit;
+    this.remaining = options.remaining;
+  }
+}
+
+/** 401/403 about the credential itself: stop the provider and say so loudly. */
+export class UnauthorizedError extends ProviderError {
+  override readonly name = 'UnauthorizedError';
+}
+
+/** agntdata 402 or an exhausted credit balance. */
+export class OutOfCreditsError extends ProviderError {
+  override readonly name = 'OutOfCreditsError';
+}
+
+export type AccountUnavailableReason = 'not_found' | 'suspended' | 'protected' | 'deleted';
+
+export interface AccountUnavailableErrorOptions extends ProviderErrorOptions {
+  reason: AccountUnavailableReason;
+  userId: string;
+}
+
+/** The watched account cannot be read: mark the target, do not retry forever. */
+export class AccountUnavailableError extends ProviderError {
+  override readonly name = 'AccountUnavailableError';
+  readonly reason: AccountUnavailableReason;
+  readonly userId: string;
+
+  constructor(provider: ProviderName, message: string, options: AccountUnavailableErrorOptions) {
+    super(provider, message, options);
+    this.reason = options.reason;
+    this.userId = options.userId;
+  }
+}
+
+/** The pagination/continuation token expired or is invalid: restart the window from since_id. */
+export class InvalidCursorError extends ProviderError {
+  override readonly name = 'InvalidCursorError';
+}
+
+/** 5xx, timeouts, connection resets, socket errors: retry with backoff. */
+export class TransientError extends ProviderError {
+  override readonly name = 'TransientError';
+}
+
+/** Any other 4xx: a bug on our side; retrying the same request will not help. */
+export class BadRequestError extends ProviderError {
+  override readonly name = 'BadRequestError';
+}
+
+export interface InvalidResponseErrorOptions extends ProviderErrorOptions {
+  /** JSON path of the first bad field, e.g. `data[3].author_id` (`$` = the body itself). */
+  path: string;
+  /** The body exactly as received, so the caller can keep it in raw_pages. */
+  rawBody: string;
+}
+
+/** A body that is not JSON or does not match the provider's schema. */
+export class InvalidResponseError extends ProviderError {
+  override readonly name = 'InvalidResponseError';
+  readonly path: string;
+  readonly rawBody: string;
+
+  constructor(provider: ProviderName, message: string, options: InvalidResponseErrorOptions) {
+    super(provider, message, options);
+    this.path = options.path;
+    this.rawBody = options.rawBody;
+  }
+}

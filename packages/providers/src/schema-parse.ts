@@ -1,0 +1,67 @@
+import { isSnowflakeId, type ProviderName } from '@birdfeed/model';
+import { z } from 'zod';
+import { InvalidResponseError } from './errors.ts';
+
+/**
+ * Shared building blocks of the raw-body schemas. Objects are loose (unknown keys pass, the
+ * providers add fields all the time); the fields we store are strict: ids are decimal strings
+ * that fit a Postgres bigint, counts are non-negative integers.
+ */
+export const snowflakeId = z.string().refine(isSnowflakeId, {
+  message: 'expected a decimal id string (1 to 19 digits, within bigint range)',
+});
+
+export const count = z.number().int().nonnegative();
+
+export const rect = z.looseObject({
+  x: z.number(),
+  y: z.number(),
+  w: z.number(),
+  h: z.number(),
+});
+
+/** `['data', 3, 'author_id']` → `data[3].author_id`; an empty path is the body itself: `$`. */
+export function formatJsonPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'symbol') out += `[${String(key)}]`;
+    else if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(key)}]`;
+  }
+  return out === '' ? '$' : out;
+}
+
+/** JSON.parse that turns a syntax error into InvalidResponseError at path `$`. */
+export function parseJsonBody(provider: ProviderName, rawBody: string): unknown {
+  try {
+    return JSON.parse(rawBody);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidResponseError(provider, `${provider} response is not JSON at $: ${reason}`, {
+      path: '$',
+      rawBody,
+      cause: error,
+    });
+  }
+}
+
+/** safeParse, and on failure throw InvalidResponseError naming the first bad field. */
+export function validateBody<S extends z.ZodType>(
+  provider: ProviderName,
+  schema: S,
+  value: unknown,
+  rawBody: string,
+  what: string,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue === undefined ? '$' : formatJsonPath(issue.path);
+  const more = result.error.issues.length > 1 ? ` (+${result.error.issues.length - 1} more)` : '';
+  throw new InvalidResponseError(
+    provider,
+    `invalid ${what} at ${path}: ${issue?.message ?? 'does not match the schema'}${more}`,
+    { path, rawBody, cause: result.error },
+  );
+}
