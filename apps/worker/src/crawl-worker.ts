@@ -1,0 +1,324 @@
+import {
+  type CrawlPagePayload,
+  type CrawlQueue,
+  crawlPagePayloadSchema,
+  createBackoffStrategy,
+  enqueueNextPage,
+  jobCatalog,
+  openCrawlQueue,
+  parseJob,
+  pauseReasonKey,
+} from '@birdfeed/jobs';
+import type { ProviderName } from '@birdfeed/model';
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { decideOnError, PageFailedError, rootError } from './error-policy.ts';
+import type { FinalFailureHandler, PageStep, PageStepResult } from './page-step.ts';
+
+export interface LimiterOptions {
+  /** Requests per window: the provider's budget for this credential. */
+  max: number;
+  windowMs: number;
+}
+
+export interface CrawlWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  provider: ProviderName;
+  /** @defaultValue 'default' */
+  credentialLabel?: string;
+  limiter: LimiterOptions;
+  step: PageStep;
+  onFinalFailure: FinalFailureHandler;
+  logger: Logger;
+  /** Pages in flight in this process. @defaultValue 4 */
+  concurrency?: number;
+  /** Per-job deadline. @defaultValue the catalog's (60 s) */
+  jobTimeoutMs?: number;
+  /**
+   * How long a job's lock lives without renewal. A worker killed with SIGKILL stops renewing;
+   * after this long (plus up to one stalled interval) another worker takes the job again.
+   * @defaultValue 30000
+   */
+  lockDurationMs?: number;
+  /** @defaultValue 15000 */
+  stalledIntervalMs?: number;
+  /** Base of the exponential retry delay. @defaultValue the job's own (1 s) */
+  backoffBaseMs?: number;
+  /** Safety margin added to a provider's reset time before the queue runs again. @defaultValue 250 */
+  resetMarginMs?: number;
+}
+
+export interface CrawlWorker {
+  readonly provider: ProviderName;
+  readonly queueName: string;
+  readonly worker: Worker<CrawlPagePayload, PageOutcome, 'crawl-page'>;
+  readonly queue: CrawlQueue;
+  /** Lets the in-flight pages finish, then closes; every step runs even when one fails. */
+  close(): Promise<void>;
+}
+
+export interface PageOutcome {
+  next: boolean;
+  tweetsNew?: number | undefined;
+}
+
+/** After the deadline fires, how long a step that ignores its signal gets before we give up on it. */
+const DEADLINE_GRACE_MS = 5_000;
+
+class PageDeadlineError extends Error {
+  override readonly name = 'PageDeadlineError';
+}
+
+/**
+ * Resolves with the step, or rejects once the signal has been aborted for a grace period: a
+ * client that honours the signal fails on its own first (as a TransientError), and one that
+ * does not can no longer hold a worker slot forever.
+ */
+function withDeadline<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      timer = setTimeout(
+        () => reject(new PageDeadlineError(`page did not finish within ${timeoutMs} ms`)),
+        DEADLINE_GRACE_MS,
+      );
+      timer.unref();
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<CrawlWorker> {
+  const definition = jobCatalog['crawl-page'];
+  const jobTimeoutMs = options.jobTimeoutMs ?? definition.timeoutMs;
+  const resetMarginMs = options.resetMarginMs ?? 250;
+  const queue = await openCrawlQueue({
+    connection: options.connection,
+    prefix: options.prefix,
+    provider: options.provider,
+    ...(options.credentialLabel === undefined ? {} : { credentialLabel: options.credentialLabel }),
+  });
+  const log = options.logger.child({ queue: queue.name });
+  const limiterKey = `${options.prefix}:${queue.name}:limiter`;
+  const pauseKey = pauseReasonKey(options.prefix, queue.name);
+
+  // The limiter lives in Redis, in the queue's meta: every worker process on every machine
+  // reads the same counter, so together they start at most `max` pages per window.
+  await queue.setGlobalRateLimit(options.limiter.max, options.limiter.windowMs);
+
+  const pendingRecords = new Set<Promise<void>>();
+  const track = (work: Promise<void>) => {
+    pendingRecords.add(work);
+    void work.finally(() => pendingRecords.delete(work));
+  };
+
+  /**
+   * Holds the whole queue (every worker process) until `ms` from now, unless it is already held
+   * at least that long. BullMQ's rateLimit sets the shared limiter counter to "full" with a TTL.
+   */
+  const holdQueue = async (ms: number, why: string) => {
+    const held = await options.connection.pttl(limiterKey);
+    const full = Number(await options.connection.get(limiterKey)) >= Number.MAX_SAFE_INTEGER;
+    if (full && held >= ms) return;
+    await queue.rateLimit(Math.ceil(ms));
+    log.warn({ holdMs: Math.ceil(ms), why }, 'queue held until the provider resets its window');
+  };
+
+  const stopProvider = async (reason: 'unauthorized' | 'out-of-credits', error: Error) => {
+    // SET NX: of every worker process that hits the 401 at about the same time, exactly one
+    // wins and logs; the others see the queue already stopped and stay quiet.
+    const first = await options.connection.set(
+      pauseKey,
+      `${reason}: ${error.message} (since ${new Date().toISOString()})`,
+      'NX',
+    );
+    await queue.pause();
+    if (first === 'OK') {
+      log.fatal(
+        { reason, err: { name: error.name, message: error.message } },
+        reason === 'unauthorized'
+          ? `PROVIDER ${options.provider.toUpperCase()} REJECTED THE CREDENTIAL (401/403): queue ${queue.name} is paused, no job is lost. Fix the credential, then restart the worker (it resumes the queue).`
+          : `PROVIDER ${options.provider.toUpperCase()} IS OUT OF CREDITS: queue ${queue.name} is paused, no job is lost. Top up, then restart the worker (it resumes the queue).`,
+      );
+    }
+  };
+
+  // A queue paused by a previous process for a bad credential: starting a worker is how the
+  // operator says "the credential is fixed". If it is not, the first page stops it again.
+  if (await queue.isPaused()) {
+    const reason = await options.connection.get(pauseKey);
+    if (reason !== null) {
+      await queue.resume();
+      await options.connection.del(pauseKey);
+      log.warn({ previousReason: reason }, 'resumed a queue paused for its credential');
+    } else {
+      log.warn('queue is paused by an operator; this worker waits until it is resumed');
+    }
+  }
+
+  const processor = async (
+    job: Job<CrawlPagePayload, PageOutcome, 'crawl-page'>,
+    _token?: string,
+    cancelSignal?: AbortSignal,
+  ): Promise<PageOutcome> => {
+    const { payload } = parseJob(job.name, job.data, 'crawl-page');
+    if (payload.provider !== options.provider) {
+      throw new PageFailedError(
+        new Error(`a ${payload.provider} job reached the ${options.provider} queue ${queue.name}`),
+      );
+    }
+    const jobId = job.id ?? '(no id)';
+    const jobLog = log.child({
+      jobId,
+      userId: payload.userId,
+      runId: payload.runId,
+      page: payload.page,
+    });
+    const deadline = AbortSignal.timeout(jobTimeoutMs);
+    const signal =
+      cancelSignal === undefined ? deadline : AbortSignal.any([cancelSignal, deadline]);
+
+    let result: PageStepResult;
+    try {
+      result = await withDeadline(
+        options.step(payload, {
+          jobId,
+          attempt: job.attemptsMade + 1,
+          signal,
+          logger: jobLog,
+        }),
+        signal,
+        jobTimeoutMs,
+      );
+    } catch (error) {
+      const decision = decideOnError(error, { resetMarginMs });
+      const err = rootError(error);
+      switch (decision.action) {
+        case 'rate-limited':
+          await holdQueue(decision.waitMs, '429');
+          // Back to the head of the queue, not a failed attempt: BullMQ moves it to wait.
+          throw Worker.RateLimitError();
+        case 'stop-provider':
+          await stopProvider(decision.reason, err);
+          throw Worker.RateLimitError();
+        case 'fail':
+          jobLog.error({ err: { name: err.name, message: err.message } }, 'page failed for good');
+          throw error instanceof PageFailedError ? error : new PageFailedError(error);
+        case 'retry':
+          jobLog.warn(
+            { err: { name: err.name, message: err.message }, attempt: job.attemptsMade + 1 },
+            'page failed, will retry with backoff',
+          );
+          throw error;
+      }
+    }
+
+    // The provider said this was the last request of its window: stop everyone now rather
+    // than spend the next request on a 429.
+    if (result.rateLimit !== null && result.rateLimit !== undefined) {
+      if (result.rateLimit.remaining <= 0) {
+        const waitMs = result.rateLimit.resetAt.getTime() - Date.now() + resetMarginMs;
+        if (waitMs > 0) await holdQueue(waitMs, 'remaining=0');
+      }
+    }
+
+    if (result.next) {
+      await enqueueNextPage(
+        queue,
+        { ...payload, page: payload.page + 1 },
+        {
+          ...(job.opts.priority === undefined ? {} : { priority: job.opts.priority }),
+          ...(job.opts.attempts === undefined ? {} : { attempts: job.opts.attempts }),
+        },
+      );
+    }
+    jobLog.debug({ next: result.next, tweetsNew: result.tweetsNew }, 'page done');
+    return { next: result.next, tweetsNew: result.tweetsNew };
+  };
+
+  const worker = new Worker<CrawlPagePayload, PageOutcome, 'crawl-page'>(queue.name, processor, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency ?? 4,
+    limiter: { max: options.limiter.max, duration: options.limiter.windowMs },
+    lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: options.stalledIntervalMs ?? 15_000,
+    // A page re-run after a crash is harmless (upserts + compare-and-set checkpoint), so a job
+    // may stall a few times before it is declared failed.
+    maxStalledCount: 3,
+    // The cap on total tries: failures, 429 re-runs and stall recoveries all count.
+    maxStartedAttempts: definition.maxStarts,
+    // Wake up at least this often while held by the limiter, so a shorter hold set by
+    // another process is noticed.
+    maximumRateLimitDelay: 5_000,
+    settings: {
+      backoffStrategy: createBackoffStrategy(
+        options.backoffBaseMs === undefined ? {} : { baseMs: options.backoffBaseMs },
+      ),
+    },
+    autorun: false,
+  });
+
+  worker.on('failed', (job, error) => {
+    if (job === undefined) return;
+    // finishedOn is set only when BullMQ gave up on the job (no retry left, or unrecoverable).
+    if (job.finishedOn === undefined) return;
+    const parsed = crawlPagePayloadSchema.safeParse(job.data);
+    const err = rootError(error);
+    track(
+      options
+        .onFinalFailure({
+          payload: parsed.success ? parsed.data : null,
+          jobId: job.id ?? '(no id)',
+          attempts: job.attemptsMade,
+          error: err,
+        })
+        .catch((recordError: unknown) => {
+          log.error({ err: recordError, jobId: job.id }, 'could not record a failed job');
+        }),
+    );
+  });
+  worker.on('stalled', (jobId) => {
+    log.warn({ jobId }, 'job stalled (its worker died or hung); it runs again');
+  });
+  worker.on('error', (error) => {
+    log.error({ err: { name: error.name, message: error.message } }, 'worker error');
+  });
+
+  void worker.run().catch((error: unknown) => {
+    log.error({ err: error }, 'worker loop stopped');
+  });
+  await worker.waitUntilReady();
+
+  return {
+    provider: options.provider,
+    queueName: queue.name,
+    worker,
+    queue,
+    async close() {
+      const errors: unknown[] = [];
+      // worker.close() waits for the pages in flight: their upserts, checkpoint and next job.
+      await worker.close().catch((error: unknown) => errors.push(error));
+      await Promise.allSettled([...pendingRecords]);
+      await queue.close().catch((error: unknown) => errors.push(error));
+      if (errors.length > 0) {
+        throw new AggregateError(errors, `closing the ${queue.name} worker failed`);
+      }
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { EnvError, envSchema } from '../../../bin/env.ts';
+
+/**
+ * The worker's environment: the shared `birdfeed` schema plus the knobs only a worker has.
+ * Parsed once at start; a bad value stops the process with the variable's name.
+ */
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const credentialLabel = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,39}$/,
+    'a-z, 0-9, - or _ (a name for the credential, not the token)',
+  )
+  .default('default');
+
+export const workerEnvSchema = envSchema.extend({
+  /** Pages in flight per worker process and provider. */
+  WORKER_CONCURRENCY: positiveInt(4),
+  /** Per-page deadline: the AbortSignal handed to the provider client fires after this. */
+  WORKER_JOB_TIMEOUT_MS: positiveInt(60_000),
+  /** A killed worker's job is taken again after about this long (plus one stalled interval). */
+  WORKER_LOCK_DURATION_MS: positiveInt(30_000),
+  WORKER_STALLED_INTERVAL_MS: positiveInt(15_000),
+  /** Base of the exponential retry delay for 5xx/timeouts; unset = the job catalog's (1 s). */
+  WORKER_BACKOFF_BASE_MS: z.coerce.number().int().positive().optional(),
+  /** Names (not the tokens) of the credentials: one queue and one limiter per credential. */
+  X_CREDENTIAL_LABEL: credentialLabel,
+  AGNTDATA_CREDENTIAL_LABEL: credentialLabel,
+});
+
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+export function parseWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEnv {
+  const result = workerEnvSchema.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
+    );
+    throw new EnvError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

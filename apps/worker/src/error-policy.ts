@@ -1,0 +1,81 @@
+import {
+  AccountUnavailableError,
+  BadRequestError,
+  InvalidResponseError,
+  OutOfCreditsError,
+  RateLimitedError,
+  UnauthorizedError,
+} from '@birdfeed/providers';
+import { UnrecoverableError } from 'bullmq';
+
+/**
+ * What the worker does with an error thrown by one page (DESIGN.md, "Rate limits and
+ * failures"). Pure, so the whole policy is tested without a queue:
+ *
+ * - `rate-limited`: 429. Hold the whole queue until the provider's reset and run the same job
+ *   again; it is not the job's fault, so it does not count as a failed attempt.
+ * - `stop-provider`: 401/403 or out of credits. Every other job on this credential would fail
+ *   the same way: pause the queue, say so once, loudly, and keep the job for when it resumes.
+ * - `fail`: retrying cannot help (a body that fails validation, another 4xx, an account that
+ *   cannot be read, a bad payload). The job fails now; crawl_failures keeps the record.
+ * - `retry`: 5xx, timeouts, resets and anything unknown. Exponential backoff with jitter.
+ */
+export type ErrorDecision =
+  | { action: 'rate-limited'; waitMs: number }
+  | { action: 'stop-provider'; reason: 'unauthorized' | 'out-of-credits' }
+  | { action: 'fail' }
+  | { action: 'retry' };
+
+export interface DecideOptions {
+  now?: number;
+  /** Added to the provider's reset so a clock a little behind the provider's does not 429. */
+  resetMarginMs?: number;
+  /** When a 429 carries no usable reset. @defaultValue 60000 */
+  fallbackWaitMs?: number;
+}
+
+export function decideOnError(error: unknown, options: DecideOptions = {}): ErrorDecision {
+  const now = options.now ?? Date.now();
+  if (error instanceof RateLimitedError) {
+    const resetMs = error.resetAt.getTime();
+    const wait = Number.isFinite(resetMs)
+      ? resetMs - now + (options.resetMarginMs ?? 250)
+      : (options.fallbackWaitMs ?? 60_000);
+    // A reset in the past (skewed clocks, a provider late to reopen) still gets a short pause.
+    return { action: 'rate-limited', waitMs: Math.max(wait, 100) };
+  }
+  if (error instanceof UnauthorizedError)
+    return { action: 'stop-provider', reason: 'unauthorized' };
+  if (error instanceof OutOfCreditsError) {
+    return { action: 'stop-provider', reason: 'out-of-credits' };
+  }
+  if (
+    error instanceof InvalidResponseError ||
+    error instanceof BadRequestError ||
+    error instanceof AccountUnavailableError ||
+    error instanceof UnrecoverableError ||
+    (error instanceof Error && error.name === 'UnrecoverableError')
+  ) {
+    return { action: 'fail' };
+  }
+  return { action: 'retry' };
+}
+
+/**
+ * Fails the job at once while keeping the provider's error as `cause`, so crawl_failures
+ * records what really happened (InvalidResponseError, 400…) rather than "UnrecoverableError".
+ */
+export class PageFailedError extends UnrecoverableError {
+  override readonly cause: unknown;
+
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.cause = cause;
+  }
+}
+
+/** The error a failure row should name: the provider's, not BullMQ's wrapper. */
+export function rootError(error: unknown): Error {
+  if (error instanceof PageFailedError && error.cause instanceof Error) return error.cause;
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,255 @@
+import {
+  type CrawlPagePayload,
+  createRedisConnection,
+  enqueueFirstPage,
+  queueStatus,
+} from '@birdfeed/jobs';
+import {
+  InvalidResponseError,
+  RateLimitedError,
+  TransientError,
+  UnauthorizedError,
+} from '@birdfeed/providers';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type CrawlWorker, createCrawlWorker } from '../apps/worker/src/crawl-worker.ts';
+import type { FinalFailure, PageStep } from '../apps/worker/src/page-step.ts';
+import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
+
+/*
+ * The worker's retry / rate-limit / stop policy over real Redis and real BullMQ. The crawl step
+ * is scripted here (the subject is the transport); the full crawl against the sandbox and
+ * Postgres is in worker-crawl.test.ts.
+ */
+
+let redis: Redis;
+const open: CrawlWorker[] = [];
+
+beforeAll(() => {
+  redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'worker' });
+});
+afterEach(async () => {
+  for (const worker of open.splice(0)) {
+    await worker.close();
+    await worker.queue.obliterate({ force: true }).catch(() => {});
+  }
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+function capturingLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  return { logger, lines };
+}
+
+interface Harness {
+  worker: CrawlWorker;
+  failures: FinalFailure[];
+  lines: Array<Record<string, unknown>>;
+  prefix: string;
+}
+
+async function start(step: PageStep, extra: { max?: number; windowMs?: number } = {}) {
+  const { logger, lines } = capturingLogger();
+  const failures: FinalFailure[] = [];
+  const prefix = testRedisPrefix('policy');
+  const worker = await createCrawlWorker({
+    connection: redis,
+    prefix,
+    provider: 'x',
+    limiter: { max: extra.max ?? 1000, windowMs: extra.windowMs ?? 60_000 },
+    step,
+    onFinalFailure: async (failure) => {
+      failures.push(failure);
+    },
+    logger,
+    concurrency: 2,
+    backoffBaseMs: 20,
+    jobTimeoutMs: 5_000,
+  });
+  open.push(worker);
+  return { worker, failures, lines, prefix } satisfies Harness;
+}
+
+const payload = (userId: string, runId = '1'): CrawlPagePayload => ({
+  provider: 'x',
+  userId,
+  runId,
+  kind: 'incremental',
+  page: 0,
+});
+
+function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = async () => {
+      const value = await probe();
+      if (value !== undefined) return resolve(value);
+      if (Date.now() - started > ms) return reject(new Error('timed out waiting'));
+      setTimeout(tick, 20);
+    };
+    void tick();
+  });
+}
+
+async function finalState(worker: CrawlWorker, jobId: string) {
+  return waitFor(async () => {
+    const state = await worker.queue.getJobState(jobId);
+    return state === 'completed' || state === 'failed' ? state : undefined;
+  });
+}
+
+describe('worker policy', () => {
+  it('an invalid payload fails at once (UnrecoverableError), no retry, no step call', async () => {
+    let calls = 0;
+    const h = await start(async () => {
+      calls += 1;
+      return { next: false };
+    });
+    const job = await h.worker.queue.add('crawl-page', {
+      ...payload('5'),
+      userId: 5 as unknown as string,
+    });
+    expect(await finalState(h.worker, job.id as string)).toBe('failed');
+    const failed = (await h.worker.queue.getJob(job.id as string)) as Job;
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toMatch(/invalid payload: userId/);
+    expect(calls).toBe(0);
+    await waitFor(() => (h.failures.length > 0 ? true : undefined));
+    expect(h.failures[0]?.payload).toBeNull();
+  });
+
+  it('a 429 holds the queue until the reset and runs the same job again, not as a failure', async () => {
+    const starts: number[] = [];
+    let resetAt = 0;
+    const h = await start(async () => {
+      starts.push(Date.now());
+      if (starts.length <= 2) {
+        resetAt = Date.now() + 400;
+        throw new RateLimitedError('x', '429 Too Many Requests', {
+          status: 429,
+          resetAt: new Date(resetAt),
+        });
+      }
+      return { next: false };
+    });
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('6'));
+    expect(await finalState(h.worker, jobId)).toBe('completed');
+    const job = (await h.worker.queue.getJob(jobId)) as Job;
+    // BullMQ counts the completion as an attempt: 1 = no failed attempt before it, while the
+    // job was started three times.
+    expect(job.attemptsMade).toBe(1);
+    expect(job.attemptsStarted).toBe(3);
+    expect(h.failures).toHaveLength(0);
+    expect(starts).toHaveLength(3);
+    // Each re-run waited for the provider's reset.
+    expect((starts[1] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(380);
+    expect((starts[2] as number) - (starts[1] as number)).toBeGreaterThanOrEqual(380);
+  });
+
+  it('a transient error retries with backoff; the third attempt succeeds', async () => {
+    let calls = 0;
+    const h = await start(async () => {
+      calls += 1;
+      if (calls < 3) throw new TransientError('x', '503 Service Unavailable', { status: 503 });
+      return { next: false };
+    });
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('7'));
+    expect(await finalState(h.worker, jobId)).toBe('completed');
+    const job = (await h.worker.queue.getJob(jobId)) as Job;
+    // Two failed attempts, then the completion.
+    expect(job.attemptsMade).toBe(3);
+    expect(h.failures).toHaveLength(0);
+  });
+
+  it('an invalid body fails the job once, with the provider error on record', async () => {
+    let calls = 0;
+    const h = await start(async () => {
+      calls += 1;
+      throw new InvalidResponseError('x', 'data[0].id: expected string', {
+        path: 'data[0].id',
+        rawBody: '{"data":[{"id":1}]}',
+        status: 200,
+      });
+    });
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('8', '42'));
+    expect(await finalState(h.worker, jobId)).toBe('failed');
+    expect(calls).toBe(1);
+    await waitFor(() => (h.failures.length > 0 ? true : undefined));
+    expect(h.failures[0]?.error.name).toBe('InvalidResponseError');
+    expect(h.failures[0]?.payload?.runId).toBe('42');
+  });
+
+  it('401 pauses the provider queue, keeps the job and says so once', async () => {
+    let calls = 0;
+    const h = await start(async () => {
+      calls += 1;
+      throw new UnauthorizedError('x', '401 Unauthorized', { status: 401 });
+    });
+    const first = await enqueueFirstPage(h.worker.queue, payload('9'));
+    const second = await enqueueFirstPage(h.worker.queue, payload('10'));
+    await waitFor(async () => ((await h.worker.queue.isPaused()) ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const states = await Promise.all(
+      [first.jobId, second.jobId].map((id) => h.worker.queue.getJobState(id)),
+    );
+    expect(states.every((state) => state === 'waiting' || state === 'prioritized')).toBe(true);
+    expect(h.failures).toHaveLength(0);
+    const loud = h.lines.filter((line) => line.level === 60);
+    expect(loud).toHaveLength(1);
+    expect(String(loud[0]?.msg)).toMatch(/REJECTED THE CREDENTIAL/);
+    expect(calls).toBeLessThanOrEqual(2);
+    const [status] = await queueStatus({ connection: redis, prefix: h.prefix });
+    expect(status?.paused).toBe(true);
+    expect(status?.pauseReason).toMatch(/^unauthorized/);
+  });
+
+  it('chains the pages of a run and keeps a second run of the target out while it is in flight', async () => {
+    const seen: string[] = [];
+    let h: Harness | undefined;
+    const blocked: boolean[] = [];
+    h = await start(async (p) => {
+      seen.push(`${p.runId}/${p.page}`);
+      if (p.runId === '1' && p.page === 1 && h !== undefined) {
+        // A scheduler tick in the middle of the run: it must not start another.
+        const again = await enqueueFirstPage(h.worker.queue, payload('11', '2'));
+        blocked.push(!again.added);
+      }
+      return { next: p.runId === '1' && p.page < 3 };
+    });
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('11', '1'));
+    expect(jobId).toBe('x.11.1.0');
+    expect(await finalState(h.worker, 'x.11.1.3')).toBe('completed');
+    expect(seen).toEqual(['1/0', '1/1', '1/2', '1/3']);
+    expect(blocked).toEqual([true]);
+    // Once the run is over, the next one may start.
+    const later = await enqueueFirstPage(h.worker.queue, payload('11', '3'));
+    expect(later.added).toBe(true);
+    expect(await finalState(h.worker, later.jobId)).toBe('completed');
+  });
+
+  it('queueStatus reports depth and the limiter budget left', async () => {
+    const h = await start(async () => ({ next: false }), { max: 10, windowMs: 60_000 });
+    for (const id of ['20', '21', '22']) {
+      const { jobId } = await enqueueFirstPage(h.worker.queue, payload(id));
+      expect(await finalState(h.worker, jobId)).toBe('completed');
+    }
+    const [status] = await queueStatus({ connection: redis, prefix: h.prefix });
+    expect(status).toMatchObject({
+      name: 'crawl.x.default',
+      provider: 'x',
+      waiting: 0,
+      completed: 3,
+      paused: false,
+      limiter: { max: 10, windowMs: 60_000, used: 3, remaining: 7, rateLimited: false },
+    });
+    expect(status?.limiter.resetsInMs).toBeGreaterThan(50_000);
+  });
+});
