@@ -1,0 +1,153 @@
+import { isSnowflakeId } from '@birdfeed/model';
+import type { Logger } from 'pino';
+import { agntdataErrorFor } from './agntdata-errors.ts';
+import { normalizeAgntdataMedias, validateAgntdataMedias } from './agntdata-normalize.ts';
+import { BadRequestError, ProviderError } from './errors.ts';
+import {
+  createDispatcher,
+  createScrubber,
+  logRequest,
+  type RawResponse,
+  safeUrl,
+  send,
+} from './http.ts';
+import { readRateLimit } from './rate-limit.ts';
+import { parseJsonBody } from './schema-parse.ts';
+import type { ClientTimeouts, FetchedPage, TimelineClient, TimelinePageRequest } from './types.ts';
+
+export interface AgntdataClientOptions {
+  /** e.g. `https://api.agntdata.dev/v1/x` — the client appends `/user/medias`. */
+  baseUrl: string;
+  apiKey: string;
+  logger?: Logger;
+  timeouts?: ClientTimeouts;
+  /** Results per page. @defaultValue 20 */
+  limit?: number;
+  /**
+   * Whether the service wraps bodies in `{success, data, meta}`. Both shapes are always
+   * accepted (the parser tells them apart); this is informational, for callers' config.
+   */
+  enveloped?: boolean;
+}
+
+/** Documented price: $0.01 per successful request, when the envelope does not say. */
+export const AGNTDATA_DEFAULT_COST_CENTS = 1;
+
+/**
+ * The request body. `user_id` is declared an integer, and snowflakes exceed 2^53, so the
+ * number is written from its decimal string and never passes through a JS number.
+ */
+export function agntdataRequestBody(userId: string, limit: number, cursor?: string | null): string {
+  if (!isSnowflakeId(userId)) {
+    throw new BadRequestError(
+      'agntdata',
+      `userId must be a decimal user id, got ${JSON.stringify(userId)}`,
+    );
+  }
+  const head = `{"user_id":${userId},"limit":${Math.trunc(limit)}`;
+  return cursor ? `${head},"continuation_token":${JSON.stringify(cursor)}}` : `${head}}`;
+}
+
+/** agntdata `POST /user/medias` (first page) and `POST /user/medias/continuation` (the rest). */
+export function createAgntdataClient(options: AgntdataClientOptions): TimelineClient {
+  const dispatcher = createDispatcher(options.timeouts);
+  const scrub = createScrubber([options.apiKey]);
+  const defaultLimit = options.limit ?? 20;
+  const logger = options.logger;
+  const base = options.baseUrl.replace(/\/+$/, '');
+
+  async function fetchTimelinePage(req: TimelinePageRequest): Promise<FetchedPage> {
+    // No since_id upstream: the crawl step stops paging once a page reaches its checkpoint.
+    const limit = Math.min(100, Math.max(1, req.maxResults ?? defaultLimit));
+    const body = agntdataRequestBody(req.userId, limit, req.cursor);
+    const endpoint = req.cursor ? '/user/medias/continuation' : '/user/medias';
+    const url = new URL(`${base}${endpoint}`);
+    const observedAt = new Date();
+    const started = performance.now();
+    let response: RawResponse | undefined;
+    let costCents = 0;
+    try {
+      response = await send({
+        provider: 'agntdata',
+        dispatcher,
+        method: 'POST',
+        url,
+        headers: {
+          authorization: `Bearer ${options.apiKey}`,
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
+        body,
+        signal: req.signal,
+        scrub,
+      });
+      const errorCtx = { userId: req.userId, endpoint, scrub };
+      if (response.status < 200 || response.status >= 300) {
+        throw agntdataErrorFor(response.status, response.headers, response.text, errorCtx);
+      }
+      const json = parseJsonBody('agntdata', response.text);
+      if (
+        typeof json === 'object' &&
+        json !== null &&
+        (json as { success?: unknown }).success === false
+      ) {
+        throw agntdataErrorFor(response.status, response.headers, response.text, errorCtx);
+      }
+      // A successful request is charged even if its body then fails our schema.
+      costCents = AGNTDATA_DEFAULT_COST_CENTS;
+      const parsed = validateAgntdataMedias(json, response.text);
+      costCents = parsed.costCents ?? AGNTDATA_DEFAULT_COST_CENTS;
+      const page = normalizeAgntdataMedias(parsed.body, { userId: req.userId, observedAt });
+      const rateLimit = readRateLimit(response.headers);
+      logRequest(
+        logger,
+        {
+          provider: 'agntdata',
+          endpoint,
+          method: 'POST',
+          userId: req.userId,
+          status: response.status,
+          durationMs: response.durationMs,
+          rateLimitRemaining: rateLimit?.remaining ?? null,
+          costCents,
+        },
+        'provider request',
+      );
+      return {
+        page,
+        rawBody: response.text,
+        status: response.status,
+        requestUrl: safeUrl(url),
+        rateLimit,
+        costCents,
+        durationMs: response.durationMs,
+      };
+    } catch (error) {
+      logRequest(
+        logger,
+        {
+          provider: 'agntdata',
+          endpoint,
+          method: 'POST',
+          userId: req.userId,
+          status: response?.status ?? null,
+          durationMs: response?.durationMs ?? Math.round(performance.now() - started),
+          rateLimitRemaining:
+            response === undefined ? null : (readRateLimit(response.headers)?.remaining ?? null),
+          costCents,
+          error: error instanceof ProviderError ? error.name : 'Error',
+        },
+        'provider request failed',
+      );
+      throw error;
+    }
+  }
+
+  return {
+    provider: 'agntdata',
+    fetchTimelinePage,
+    async close() {
+      await dispatcher.close();
+    },
+  };
+}

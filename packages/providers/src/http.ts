@@ -1,0 +1,171 @@
+import type { ProviderName } from '@birdfeed/model';
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import { ProviderError, TransientError } from './errors.ts';
+import type { HeaderMap } from './rate-limit.ts';
+import type { ClientTimeouts } from './types.ts';
+
+export const DEFAULT_TIMEOUTS: Required<ClientTimeouts> = {
+  connectMs: 10_000,
+  headersMs: 30_000,
+  bodyMs: 30_000,
+};
+
+/**
+ * pino `redact` paths for any logger that might see a request, its options or the environment.
+ * The clients never log headers or options themselves; this is the belt to that pair of braces.
+ */
+export const redactPaths: string[] = [
+  'authorization',
+  'Authorization',
+  'headers.authorization',
+  'headers.Authorization',
+  'req.headers.authorization',
+  'request.headers.authorization',
+  '*.authorization',
+  '*.Authorization',
+  '*.headers.authorization',
+  'bearerToken',
+  '*.bearerToken',
+  'apiKey',
+  '*.apiKey',
+  'token',
+  '*.token',
+  'X_BEARER_TOKEN',
+  'AGNTDATA_API_KEY',
+  '*.X_BEARER_TOKEN',
+  '*.AGNTDATA_API_KEY',
+];
+
+const REDACTED = '[REDACTED]';
+
+/** Replaces every occurrence of each secret; used on bodies and messages before they leave. */
+export function createScrubber(secrets: readonly string[]): (text: string) => string {
+  const active = secrets.filter((secret) => secret.length >= 4);
+  return (text) => {
+    let out = text;
+    for (const secret of active) {
+      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    }
+    return out;
+  };
+}
+
+/** A URL safe to return and log: no userinfo (credentials never travel in the query). */
+export function safeUrl(url: URL): string {
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}
+
+export function createDispatcher(timeouts: ClientTimeouts | undefined): Agent {
+  const t = { ...DEFAULT_TIMEOUTS, ...timeouts };
+  return new Agent({
+    connect: { timeout: t.connectMs },
+    headersTimeout: t.headersMs,
+    bodyTimeout: t.bodyMs,
+  });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: HeaderMap;
+  /** Body text, scrubbed of the client's secrets. */
+  text: string;
+  durationMs: number;
+}
+
+export interface SendOptions {
+  provider: ProviderName;
+  dispatcher: Agent;
+  method: 'GET' | 'POST';
+  url: URL;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal | undefined;
+  scrub: (text: string) => string;
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+]);
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
+  return errorCode((error as { cause?: unknown }).cause);
+}
+
+/**
+ * One HTTP exchange. Network failures (timeouts, resets, refused connections, broken sockets)
+ * become TransientError; an abort by the caller's signal is rethrown as is.
+ */
+export async function send(options: SendOptions): Promise<RawResponse> {
+  const started = performance.now();
+  try {
+    const response = await request(options.url, {
+      dispatcher: options.dispatcher,
+      method: options.method,
+      headers: options.headers,
+      body: options.body ?? null,
+      signal: options.signal ?? null,
+    });
+    const text = await response.body.text();
+    return {
+      status: response.statusCode,
+      headers: response.headers as HeaderMap,
+      text: options.scrub(text),
+      durationMs: Math.round(performance.now() - started),
+    };
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    const code = errorCode(error);
+    const reason = options.scrub(error instanceof Error ? error.message : String(error));
+    const message = `${options.provider} ${options.method} ${options.url.pathname} failed: ${code ?? 'network error'}: ${reason}`;
+    const ourBug = code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED';
+    if (
+      code === undefined ||
+      TRANSIENT_CODES.has(code) ||
+      (code.startsWith('UND_ERR') && !ourBug)
+    ) {
+      throw new TransientError(options.provider, message, { cause: error });
+    }
+    throw new ProviderError(options.provider, message, { cause: error });
+  }
+}
+
+export interface RequestLogLine {
+  provider: ProviderName;
+  endpoint: string;
+  method: string;
+  userId: string;
+  status: number | null;
+  durationMs: number;
+  rateLimitRemaining: number | null;
+  costCents: number;
+  error?: string;
+}
+
+/** One structured line per request; never headers, options or bodies. */
+export function logRequest(logger: Logger | undefined, line: RequestLogLine, message: string) {
+  if (logger === undefined) return;
+  if (line.error === undefined) logger.info(line, message);
+  else logger.warn(line, message);
+}

@@ -1,0 +1,59 @@
+import type { RateLimitInfo } from './types.ts';
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+export function header(headers: HeaderMap, name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function integer(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
+  return Number.parseInt(value, 10);
+}
+
+/**
+ * The rate-limit window from the response headers. X sends `x-rate-limit-{limit,remaining,reset}`
+ * (reset in epoch seconds, see the tweepy cassettes); agntdata's gateway may send the
+ * `x-ratelimit-*` or IETF `ratelimit-*` spellings, where reset is seconds from now.
+ */
+export function readRateLimit(headers: HeaderMap, now: Date = new Date()): RateLimitInfo | null {
+  for (const prefix of ['x-rate-limit-', 'x-ratelimit-', 'ratelimit-']) {
+    const limit = integer(header(headers, `${prefix}limit`));
+    const remaining = integer(header(headers, `${prefix}remaining`));
+    const reset = integer(header(headers, `${prefix}reset`));
+    if (limit === undefined || remaining === undefined || reset === undefined) continue;
+    return { limit, remaining, resetAt: resetToDate(reset, now) };
+  }
+  return null;
+}
+
+/** A reset value above ~2001-09-09 in seconds is an epoch; below, a delay in seconds. */
+function resetToDate(reset: number, now: Date): Date {
+  return reset > 1_000_000_000 ? new Date(reset * 1000) : new Date(now.getTime() + reset * 1000);
+}
+
+/** `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function readRetryAfter(headers: HeaderMap, now: Date = new Date()): Date | undefined {
+  const value = header(headers, 'retry-after')?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return new Date(now.getTime() + Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : new Date(date);
+}
+
+/** When a 429 lifts: the window reset, else Retry-After, else the body's hint, else a minute. */
+export function rateLimitResetAt(
+  headers: HeaderMap,
+  bodyRetryAfterSeconds: number | undefined,
+  now: Date = new Date(),
+): Date {
+  const window = readRateLimit(headers, now);
+  if (window !== null && window.resetAt.getTime() > now.getTime()) return window.resetAt;
+  const retryAfter = readRetryAfter(headers, now);
+  if (retryAfter !== undefined) return retryAfter;
+  if (bodyRetryAfterSeconds !== undefined) {
+    return new Date(now.getTime() + bodyRetryAfterSeconds * 1000);
+  }
+  return window?.resetAt ?? new Date(now.getTime() + 60_000);
+}

@@ -1,0 +1,199 @@
+import { isSnowflakeId } from '@birdfeed/model';
+import type { Logger } from 'pino';
+import { BadRequestError, ProviderError } from './errors.ts';
+import {
+  createDispatcher,
+  createScrubber,
+  logRequest,
+  type RawResponse,
+  safeUrl,
+  send,
+} from './http.ts';
+import { readRateLimit } from './rate-limit.ts';
+import { parseJsonBody } from './schema-parse.ts';
+import type { ClientTimeouts, FetchedPage, TimelineClient, TimelinePageRequest } from './types.ts';
+import { xAccountErrorIn200, xErrorForStatus } from './x-errors.ts';
+import { normalizeXTimeline, validateXTimeline } from './x-normalize.ts';
+
+export interface XClientOptions {
+  /** e.g. `https://api.x.com` (no trailing `/2`). */
+  baseUrl: string;
+  bearerToken: string;
+  logger?: Logger;
+  timeouts?: ClientTimeouts;
+  /** Tweets per page, 5..100. @defaultValue 100 */
+  maxResults?: number;
+}
+
+/** Every expansion that brings media, authors and referenced tweets (with their authors). */
+export const X_EXPANSIONS = [
+  'attachments.media_keys',
+  'author_id',
+  'referenced_tweets.id',
+  'referenced_tweets.id.author_id',
+].join(',');
+
+export const X_TWEET_FIELDS = [
+  'attachments',
+  'author_id',
+  'conversation_id',
+  'created_at',
+  'edit_history_tweet_ids',
+  'entities',
+  'in_reply_to_user_id',
+  'lang',
+  'note_tweet',
+  'possibly_sensitive',
+  'public_metrics',
+  'referenced_tweets',
+  'reply_settings',
+  'source',
+].join(',');
+
+export const X_MEDIA_FIELDS = [
+  'alt_text',
+  'duration_ms',
+  'height',
+  'media_key',
+  'preview_image_url',
+  'public_metrics',
+  'type',
+  'url',
+  'variants',
+  'width',
+].join(',');
+
+export const X_USER_FIELDS = [
+  'created_at',
+  'description',
+  'location',
+  'profile_image_url',
+  'protected',
+  'public_metrics',
+  'url',
+  'username',
+  'verified',
+  'verified_type',
+].join(',');
+
+const ENDPOINT = '/2/users/:id/tweets';
+
+function clampMaxResults(value: number): number {
+  return Math.min(100, Math.max(5, Math.trunc(value)));
+}
+
+function checkId(name: string, value: string | null | undefined): void {
+  if (value != null && !isSnowflakeId(value)) {
+    throw new BadRequestError(
+      'x',
+      `${name} must be a decimal tweet/user id, got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+export function buildXTimelineUrl(
+  baseUrl: string,
+  req: TimelinePageRequest,
+  defaultMaxResults: number,
+): URL {
+  const url = new URL(`${baseUrl.replace(/\/+$/, '')}/2/users/${req.userId}/tweets`);
+  const params = url.searchParams;
+  params.set('max_results', String(clampMaxResults(req.maxResults ?? defaultMaxResults)));
+  if (req.sinceId) params.set('since_id', req.sinceId);
+  if (req.untilId) params.set('until_id', req.untilId);
+  if (req.cursor) params.set('pagination_token', req.cursor);
+  params.set('expansions', X_EXPANSIONS);
+  params.set('tweet.fields', X_TWEET_FIELDS);
+  params.set('media.fields', X_MEDIA_FIELDS);
+  params.set('user.fields', X_USER_FIELDS);
+  return url;
+}
+
+/** X API v2 `GET /2/users/:id/tweets`, one page per call. */
+export function createXClient(options: XClientOptions): TimelineClient {
+  const dispatcher = createDispatcher(options.timeouts);
+  const scrub = createScrubber([options.bearerToken]);
+  const defaultMaxResults = options.maxResults ?? 100;
+  const logger = options.logger;
+
+  async function fetchTimelinePage(req: TimelinePageRequest): Promise<FetchedPage> {
+    checkId('userId', req.userId);
+    checkId('sinceId', req.sinceId);
+    checkId('untilId', req.untilId);
+    const url = buildXTimelineUrl(options.baseUrl, req, defaultMaxResults);
+    const requestUrl = safeUrl(url);
+    const observedAt = new Date();
+    const endpoint = ENDPOINT;
+    const started = performance.now();
+    let response: RawResponse | undefined;
+    try {
+      response = await send({
+        provider: 'x',
+        dispatcher,
+        method: 'GET',
+        url,
+        headers: { authorization: `Bearer ${options.bearerToken}`, accept: 'application/json' },
+        signal: req.signal,
+        scrub,
+      });
+      const rateLimit = readRateLimit(response.headers);
+      const errorCtx = { userId: req.userId, endpoint, scrub };
+      if (response.status < 200 || response.status >= 300) {
+        throw xErrorForStatus(response.status, response.headers, response.text, errorCtx);
+      }
+      const body = validateXTimeline(parseJsonBody('x', response.text), response.text);
+      const unavailable = xAccountErrorIn200(body, errorCtx);
+      if (unavailable !== undefined) throw unavailable;
+      const page = normalizeXTimeline(body, { userId: req.userId, observedAt });
+      logRequest(
+        logger,
+        {
+          provider: 'x',
+          endpoint,
+          method: 'GET',
+          userId: req.userId,
+          status: response.status,
+          durationMs: response.durationMs,
+          rateLimitRemaining: rateLimit?.remaining ?? null,
+          costCents: 0,
+        },
+        'provider request',
+      );
+      return {
+        page,
+        rawBody: response.text,
+        status: response.status,
+        requestUrl,
+        rateLimit,
+        costCents: 0,
+        durationMs: response.durationMs,
+      };
+    } catch (error) {
+      logRequest(
+        logger,
+        {
+          provider: 'x',
+          endpoint,
+          method: 'GET',
+          userId: req.userId,
+          status: response?.status ?? null,
+          durationMs: response?.durationMs ?? Math.round(performance.now() - started),
+          rateLimitRemaining:
+            response === undefined ? null : (readRateLimit(response.headers)?.remaining ?? null),
+          costCents: 0,
+          error: error instanceof ProviderError ? error.name : 'Error',
+        },
+        'provider request failed',
+      );
+      throw error;
+    }
+  }
+
+  return {
+    provider: 'x',
+    fetchTimelinePage,
+    async close() {
+      await dispatcher.close();
+    },
+  };
+}
