@@ -1,3 +1,6 @@
+/** drizzle's `sql` tag, so callers build statements with the same drizzle this package uses. */
+export { sql } from 'drizzle-orm';
+export * from './crawl/index.ts';
 export type {
   BirdfeedDb,
   BirdfeedExecutor,
@@ -11,3 +14,7 @@ export type { MigrateOptions, MigrateResult } from './migrate.ts';
 export { MIGRATIONS_FOLDER, MigrationLockedError, migrate } from './migrate.ts';
 export * as schema from './schema/index.ts';
 export * from './schema/index.ts';
+export { InvalidPageError, type PageRows, pageRows } from './upsert/page-rows.ts';
+export { type RawPageInput, recordRawPage } from './upsert/raw-pages.ts';
+export type { UpsertPageOptions, UpsertResult } from './upsert/upsert-page.ts';
+export { upsertPage } from './upsert/upsert-page.ts';

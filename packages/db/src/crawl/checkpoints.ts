@@ -1,0 +1,219 @@
+import type { ProviderName } from '@birdfeed/model';
+import { type SQL, sql } from 'drizzle-orm';
+import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { toDate, toDateOrNull } from './targets.ts';
+import type { TargetKey } from './types.ts';
+
+/**
+ * How far a timeline has been read (DESIGN.md, "The checkpoint"). `sinceId`: every tweet with a
+ * smaller or equal id that the provider would return is stored. The window fields describe the
+ * run in progress: a crash resumes from `cursor`.
+ *
+ * `windowFetched` is the `backfill_fetched` column: the timeline tweets read in the current
+ * window. During a backfill it is measured against the target's depth; in an incremental window
+ * it tells whether X's 3,200-tweet cap was reached (a gap).
+ */
+export interface CrawlCheckpoint extends TargetKey {
+  sinceId: string | null;
+  windowNewestId: string | null;
+  cursor: string | null;
+  windowStartedAt: Date | null;
+  windowPages: number;
+  backfillDone: boolean;
+  windowFetched: number;
+  runId: string | null;
+  updatedAt: Date;
+}
+
+interface CheckpointRow {
+  provider: ProviderName;
+  user_id: string;
+  since_id: string | null;
+  window_newest_id: string | null;
+  cursor: string | null;
+  window_started_at: Date | string | null;
+  window_pages: number;
+  backfill_done: boolean;
+  backfill_fetched: number;
+  run_id: string | null;
+  updated_at: Date | string;
+}
+
+const CHECKPOINT_COLUMNS = sql.raw(
+  `provider, user_id::text AS user_id, since_id::text AS since_id,
+   window_newest_id::text AS window_newest_id, cursor, window_started_at, window_pages,
+   backfill_done, backfill_fetched, run_id::text AS run_id, updated_at`,
+);
+
+function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
+  return {
+    provider: row.provider,
+    userId: row.user_id,
+    sinceId: row.since_id,
+    windowNewestId: row.window_newest_id,
+    cursor: row.cursor,
+    windowStartedAt: toDateOrNull(row.window_started_at),
+    windowPages: row.window_pages,
+    backfillDone: row.backfill_done,
+    windowFetched: row.backfill_fetched,
+    runId: row.run_id,
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+function keyCondition(key: TargetKey): SQL {
+  return sql`provider = ${key.provider} AND user_id = ${key.userId}::bigint`;
+}
+
+/**
+ * The state a step read and based its page request on. Every transition below only applies
+ * when the row still holds it (compare-and-set), so two executions of the same step (a job
+ * re-run after a stall, two processes) cannot both advance the checkpoint or double a counter.
+ */
+export type CheckpointVersion = Pick<
+  CrawlCheckpoint,
+  'sinceId' | 'windowNewestId' | 'cursor' | 'windowPages' | 'windowStartedAt'
+>;
+
+function versionCondition(version: CheckpointVersion): SQL {
+  const startedAt =
+    version.windowStartedAt === null
+      ? sql`window_started_at IS NULL`
+      : sql`window_started_at = ${version.windowStartedAt.toISOString()}::timestamptz`;
+  return sql`since_id IS NOT DISTINCT FROM ${version.sinceId}::bigint
+    AND window_newest_id IS NOT DISTINCT FROM ${version.windowNewestId}::bigint
+    AND cursor IS NOT DISTINCT FROM ${version.cursor}::text
+    AND window_pages = ${version.windowPages}
+    AND ${startedAt}`;
+}
+
+async function updateReturning(
+  db: BirdfeedExecutor,
+  statement: SQL,
+): Promise<CrawlCheckpoint | null> {
+  const rows = rowsOf<CheckpointRow>(await db.execute(statement));
+  return rows[0] === undefined ? null : toCheckpoint(rows[0]);
+}
+
+export async function getCheckpoint(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+): Promise<CrawlCheckpoint | null> {
+  return updateReturning(
+    db,
+    sql`SELECT ${CHECKPOINT_COLUMNS} FROM crawl_checkpoints WHERE ${keyCondition(key)}`,
+  );
+}
+
+/** The checkpoint of a target, created empty (never read) when it has none yet. */
+export async function ensureCheckpoint(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+): Promise<CrawlCheckpoint> {
+  await db.execute(sql`INSERT INTO crawl_checkpoints (provider, user_id)
+    VALUES (${key.provider}, ${key.userId}::bigint) ON CONFLICT DO NOTHING`);
+  const checkpoint = await getCheckpoint(db, key);
+  if (checkpoint === null) throw new Error(`checkpoint of ${key.provider}:${key.userId} vanished`);
+  return checkpoint;
+}
+
+/**
+ * Opens a window (step 1): no cursor, no newest id yet, counters at zero, owned by `runId`.
+ * Null when the checkpoint is no longer at `version` (someone else opened it).
+ */
+export async function beginWindow(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+  version: CheckpointVersion,
+  options: { runId: string; startedAt: Date },
+): Promise<CrawlCheckpoint | null> {
+  return updateReturning(
+    db,
+    sql`UPDATE crawl_checkpoints SET
+      window_started_at = ${options.startedAt.toISOString()}::timestamptz,
+      window_newest_id = NULL, cursor = NULL, window_pages = 0, backfill_fetched = 0,
+      run_id = ${options.runId}::bigint, updated_at = now()
+    WHERE ${keyCondition(key)} AND ${versionCondition(version)}
+    RETURNING ${CHECKPOINT_COLUMNS}`,
+  );
+}
+
+/** Hands an open window to another run (a run that died is replaced; the cursor stays). */
+export async function attachRun(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+  runId: string,
+): Promise<void> {
+  await db.execute(sql`UPDATE crawl_checkpoints SET run_id = ${runId}::bigint, updated_at = now()
+    WHERE ${keyCondition(key)}`);
+}
+
+export interface PageProgress {
+  /** The next (older) page's cursor. */
+  cursor: string;
+  windowNewestId: string | null;
+  /** Timeline tweets on this page. */
+  fetched: number;
+}
+
+/** Step 2: a page of an open window was written; remember where the next one starts. */
+export async function savePageProgress(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+  version: CheckpointVersion,
+  progress: PageProgress,
+): Promise<CrawlCheckpoint | null> {
+  return updateReturning(
+    db,
+    sql`UPDATE crawl_checkpoints SET
+      cursor = ${progress.cursor}, window_newest_id = ${progress.windowNewestId}::bigint,
+      window_pages = window_pages + 1, backfill_fetched = backfill_fetched + ${progress.fetched},
+      updated_at = now()
+    WHERE ${keyCondition(key)} AND ${versionCondition(version)}
+    RETURNING ${CHECKPOINT_COLUMNS}`,
+  );
+}
+
+/**
+ * Step 3: the whole window has been read. `since_id` becomes the window's newest id (or stays
+ * where it was when the window brought nothing newer) and the window is cleared.
+ */
+export async function completeWindow(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+  version: CheckpointVersion,
+  options: { sinceId: string | null; backfillDone?: boolean | undefined },
+): Promise<CrawlCheckpoint | null> {
+  const backfill = options.backfillDone === true ? sql`true` : sql`backfill_done`;
+  return updateReturning(
+    db,
+    sql`UPDATE crawl_checkpoints SET
+      since_id = ${options.sinceId}::bigint, window_newest_id = NULL, cursor = NULL,
+      window_started_at = NULL, window_pages = 0, backfill_fetched = 0,
+      backfill_done = ${backfill}, run_id = NULL, updated_at = now()
+    WHERE ${keyCondition(key)} AND ${versionCondition(version)}
+    RETURNING ${CHECKPOINT_COLUMNS}`,
+  );
+}
+
+/**
+ * The cursor expired (or the account became unreadable): restart the window from `since_id`.
+ * `since_id` is untouched, so nothing already promised is lost; the pages re-read are upserts.
+ */
+export async function resetWindow(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+  version: CheckpointVersion | null,
+  options: { startedAt: Date | null },
+): Promise<CrawlCheckpoint | null> {
+  const startedAt =
+    options.startedAt === null ? sql`NULL` : sql`${options.startedAt.toISOString()}::timestamptz`;
+  return updateReturning(
+    db,
+    sql`UPDATE crawl_checkpoints SET
+      window_newest_id = NULL, cursor = NULL, window_pages = 0, backfill_fetched = 0,
+      window_started_at = ${startedAt}, updated_at = now()
+    WHERE ${keyCondition(key)} ${version === null ? sql`` : sql`AND ${versionCondition(version)}`}
+    RETURNING ${CHECKPOINT_COLUMNS}`,
+  );
+}

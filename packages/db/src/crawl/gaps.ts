@@ -1,0 +1,62 @@
+import type { ProviderName } from '@birdfeed/model';
+import { sql } from 'drizzle-orm';
+import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { toDate } from './targets.ts';
+import type { TargetKey } from './types.ts';
+
+export type GapReason = 'x_timeline_cap' | 'agntdata_exhausted' | (string & {});
+
+export interface CrawlGap extends TargetKey {
+  id: string;
+  /** The checkpoint when the gap was found: everything up to it is stored. */
+  sinceId: string | null;
+  /** The oldest tweet the provider still returned: everything from it up is stored. */
+  oldestId: string | null;
+  reason: GapReason;
+  detectedAt: Date;
+}
+
+/**
+ * Records a stretch of timeline, strictly between `sinceId` and `oldestId`, that the provider
+ * can no longer serve. Recorded rather than hidden: the checkpoint moves past it anyway.
+ */
+export async function recordGap(
+  db: BirdfeedExecutor,
+  input: TargetKey & { sinceId: string | null; oldestId: string | null; reason: GapReason },
+): Promise<string> {
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`INSERT INTO crawl_gaps (provider, user_id, since_id, oldest_id, reason)
+      VALUES (${input.provider}, ${input.userId}::bigint, ${input.sinceId}::bigint,
+        ${input.oldestId}::bigint, ${input.reason})
+      RETURNING id::text AS id`),
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error('recordGap returned no row');
+  return row.id;
+}
+
+export async function listGaps(db: BirdfeedExecutor, key: TargetKey): Promise<CrawlGap[]> {
+  const rows = rowsOf<{
+    id: string;
+    provider: ProviderName;
+    user_id: string;
+    since_id: string | null;
+    oldest_id: string | null;
+    reason: string;
+    detected_at: Date | string;
+  }>(
+    await db.execute(sql`SELECT id::text AS id, provider, user_id::text AS user_id,
+        since_id::text AS since_id, oldest_id::text AS oldest_id, reason, detected_at
+      FROM crawl_gaps WHERE provider = ${key.provider} AND user_id = ${key.userId}::bigint
+      ORDER BY id`),
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    provider: row.provider,
+    userId: row.user_id,
+    sinceId: row.since_id,
+    oldestId: row.oldest_id,
+    reason: row.reason,
+    detectedAt: toDate(row.detected_at),
+  }));
+}

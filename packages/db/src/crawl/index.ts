@@ -1,0 +1,47 @@
+export type {
+  CheckpointVersion,
+  CrawlCheckpoint,
+  PageProgress,
+} from './checkpoints.ts';
+export {
+  attachRun,
+  beginWindow,
+  completeWindow,
+  ensureCheckpoint,
+  getCheckpoint,
+  resetWindow,
+  savePageProgress,
+} from './checkpoints.ts';
+export type { CrawlFailure, FailureInput } from './failures.ts';
+export { listFailures, recordFailure, updateFailureJob } from './failures.ts';
+export type { CrawlGap, GapReason } from './gaps.ts';
+export { listGaps, recordGap } from './gaps.ts';
+export type { CrawlRun, RunProgress } from './runs.ts';
+export { addRunProgress, finishRun, getRun, listRuns, startRun } from './runs.ts';
+export type { Spend, SpendInput } from './spend.ts';
+export { addSpend, spendDay, spentToday } from './spend.ts';
+export type { StatusReport, TargetStatus } from './status-report.ts';
+export { statusReport } from './status-report.ts';
+export type {
+  AddTargetInput,
+  ClaimDueTargetsOptions,
+  ListTargetsOptions,
+  WatchTarget,
+} from './targets.ts';
+export {
+  claimDueTargets,
+  claimTarget,
+  countDueTargets,
+  getTarget,
+  listTargets,
+  markTargetUnavailable,
+  setTargetEnabled,
+  touchTargetLastRun,
+  upsertTarget,
+} from './targets.ts';
+export type { CrawlKind, RunOutcome, TargetKey, TargetState } from './types.ts';
+export {
+  DEFAULT_BACKFILL_DEPTH,
+  MAX_BACKFILL_DEPTH,
+  TARGET_STATES,
+} from './types.ts';

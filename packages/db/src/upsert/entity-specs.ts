@@ -1,0 +1,86 @@
+import type { CanonicalMedia, CanonicalTweet, CanonicalUser } from '@birdfeed/model';
+import type { EntityTable } from './unnest-upsert.ts';
+
+export const usersTable: EntityTable<CanonicalUser> = {
+  table: 'users',
+  key: { name: 'id', type: 'bigint', value: (u) => u.id },
+  merged: [
+    { name: 'username', type: 'text', value: (u) => u.username },
+    { name: 'name', type: 'text', value: (u) => u.name },
+    { name: 'description', type: 'text', value: (u) => u.description },
+    { name: 'location', type: 'text', value: (u) => u.location },
+    { name: 'url', type: 'text', value: (u) => u.url },
+    { name: 'profile_image_url', type: 'text', value: (u) => u.profileImageUrl },
+    { name: 'followers_count', type: 'bigint', value: (u) => u.followersCount },
+    { name: 'following_count', type: 'bigint', value: (u) => u.followingCount },
+    { name: 'tweet_count', type: 'bigint', value: (u) => u.tweetCount },
+    { name: 'listed_count', type: 'bigint', value: (u) => u.listedCount },
+    { name: 'like_count', type: 'bigint', value: (u) => u.likeCount },
+    { name: 'verified', type: 'boolean', value: (u) => u.verified },
+    { name: 'verified_type', type: 'text', value: (u) => u.verifiedType },
+    { name: 'protected', type: 'boolean', value: (u) => u.protected },
+    { name: 'created_at', type: 'timestamptz', value: (u) => u.createdAt },
+  ],
+};
+
+export const tweetsTable: EntityTable<CanonicalTweet> = {
+  table: 'tweets',
+  key: { name: 'id', type: 'bigint', value: (t) => t.id },
+  merged: [
+    { name: 'author_id', type: 'bigint', value: (t) => t.authorId },
+    { name: 'created_at', type: 'timestamptz', value: (t) => t.createdAt },
+    { name: 'text', type: 'text', value: (t) => t.text },
+    { name: 'lang', type: 'text', value: (t) => t.lang },
+    { name: 'conversation_id', type: 'bigint', value: (t) => t.conversationId },
+    { name: 'in_reply_to_tweet_id', type: 'bigint', value: (t) => t.inReplyToTweetId },
+    { name: 'in_reply_to_user_id', type: 'bigint', value: (t) => t.inReplyToUserId },
+    { name: 'quoted_tweet_id', type: 'bigint', value: (t) => t.quotedTweetId },
+    { name: 'retweeted_tweet_id', type: 'bigint', value: (t) => t.retweetedTweetId },
+    { name: 'like_count', type: 'bigint', value: (t) => t.likeCount },
+    { name: 'retweet_count', type: 'bigint', value: (t) => t.retweetCount },
+    { name: 'reply_count', type: 'bigint', value: (t) => t.replyCount },
+    { name: 'quote_count', type: 'bigint', value: (t) => t.quoteCount },
+    { name: 'bookmark_count', type: 'bigint', value: (t) => t.bookmarkCount },
+    { name: 'view_count', type: 'bigint', value: (t) => t.viewCount },
+    { name: 'impression_count', type: 'bigint', value: (t) => t.impressionCount },
+    { name: 'source', type: 'text', value: (t) => t.source },
+    { name: 'possibly_sensitive', type: 'boolean', value: (t) => t.possiblySensitive },
+    { name: 'entities', type: 'jsonb', value: (t) => t.entities },
+    { name: 'edit_history_tweet_ids', type: 'bigint[]', value: (t) => t.editHistoryTweetIds },
+  ],
+  extra: [
+    {
+      name: 'from_timeline',
+      type: 'boolean',
+      value: (t) => t.fromTimeline,
+      onConflict: 't.from_timeline or excluded.from_timeline',
+    },
+  ],
+};
+
+export const mediaTable: EntityTable<CanonicalMedia> = {
+  table: 'media',
+  key: { name: 'media_key', type: 'text', value: (m) => m.mediaKey },
+  merged: [
+    { name: 'type', type: 'text', value: (m) => m.type },
+    { name: 'url', type: 'text', value: (m) => m.url },
+    { name: 'preview_image_url', type: 'text', value: (m) => m.previewImageUrl },
+    { name: 'width', type: 'integer', value: (m) => m.width },
+    { name: 'height', type: 'integer', value: (m) => m.height },
+    { name: 'alt_text', type: 'text', value: (m) => m.altText },
+    { name: 'duration_ms', type: 'integer', value: (m) => m.durationMs },
+    { name: 'view_count', type: 'bigint', value: (m) => m.viewCount },
+    {
+      name: 'variants',
+      type: 'jsonb',
+      // Stored in the provider's own (X v2) field names, which analysts already know.
+      value: (m) =>
+        m.variants?.map((variant) => ({
+          url: variant.url,
+          content_type: variant.contentType,
+          bit_rate: variant.bitRate,
+        })),
+    },
+    { name: 'sizes', type: 'jsonb', value: (m) => m.sizes },
+  ],
+};

@@ -1,0 +1,222 @@
+import type {
+  CanonicalMedia,
+  CanonicalPage,
+  CanonicalTweet,
+  CanonicalUser,
+  FaceSize,
+  Rect,
+  TweetMediaLink,
+  TweetReference,
+} from '@birdfeed/model';
+import { FACE_SIZES, isSnowflakeId } from '@birdfeed/model';
+
+/** A page that cannot be written as it is (an id that is not a bigint, a bad rect…). */
+export class InvalidPageError extends Error {
+  override readonly name = 'InvalidPageError';
+  constructor(
+    message: string,
+    /** Where in the canonical page, e.g. `tweets[3].authorId`. */
+    readonly path: string,
+  ) {
+    super(`${message} at ${path}`);
+  }
+}
+
+export interface FaceRow {
+  mediaKey: string;
+  size: FaceSize;
+  idx: number;
+  rect: Rect;
+}
+
+export interface FocusRectRow {
+  mediaKey: string;
+  idx: number;
+  rect: Rect;
+}
+
+/** The page as the rows it becomes: one entry per key, sorted by key. */
+export interface PageRows {
+  users: CanonicalUser[];
+  tweets: CanonicalTweet[];
+  references: { tweetId: string; type: string; referencedTweetId: string }[];
+  media: CanonicalMedia[];
+  tweetMedia: TweetMediaLink[];
+  /** Sizes whose faces this page reported: those are replaced exactly. */
+  faceSizesReported: { mediaKey: string; size: FaceSize; count: number }[];
+  faces: FaceRow[];
+  /** Media whose focus rects this page reported: those are replaced exactly. */
+  focusRectsReported: { mediaKey: string; count: number }[];
+  focusRects: FocusRectRow[];
+}
+
+/**
+ * Sorted ids: decimal strings without leading zeros order by length, then lexically. Writing
+ * rows in key order makes parallel writers take row locks in the same order (no deadlocks).
+ */
+export function compareDecimal(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Later observations of the same key fill in or override what earlier ones reported. */
+function overlay<T extends object>(base: T, next: T): T {
+  const merged = { ...base } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(next)) {
+    if (value !== undefined) merged[key] = value;
+  }
+  return merged as T;
+}
+
+function fold<T extends object>(
+  items: T[],
+  keyOf: (item: T) => string,
+  combine: (a: T, b: T) => T,
+  compare: (a: string, b: string) => number,
+): T[] {
+  const byKey = new Map<string, T>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const seen = byKey.get(key);
+    byKey.set(key, seen === undefined ? item : combine(seen, item));
+  }
+  return [...byKey.entries()].sort((a, b) => compare(a[0], b[0])).map(([, item]) => item);
+}
+
+function checkId(value: string | null | undefined, path: string): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'string' || !isSnowflakeId(value)) {
+    throw new InvalidPageError(`not a decimal bigint id: ${JSON.stringify(value)}`, path);
+  }
+}
+
+function checkRect(rect: Rect, path: string): void {
+  for (const field of ['x', 'y', 'w', 'h'] as const) {
+    if (!Number.isInteger(rect[field])) {
+      throw new InvalidPageError(
+        `not an integer: ${JSON.stringify(rect[field])}`,
+        `${path}.${field}`,
+      );
+    }
+  }
+}
+
+function checkPage(page: CanonicalPage): void {
+  checkId(page.userId, 'userId');
+  page.users.forEach((user, i) => {
+    checkId(user.id, `users[${i}].id`);
+  });
+  page.tweets.forEach((tweet, i) => {
+    const at = `tweets[${i}]`;
+    checkId(tweet.id, `${at}.id`);
+    checkId(tweet.authorId, `${at}.authorId`);
+    checkId(tweet.conversationId, `${at}.conversationId`);
+    checkId(tweet.inReplyToTweetId, `${at}.inReplyToTweetId`);
+    checkId(tweet.inReplyToUserId, `${at}.inReplyToUserId`);
+    checkId(tweet.quotedTweetId, `${at}.quotedTweetId`);
+    checkId(tweet.retweetedTweetId, `${at}.retweetedTweetId`);
+    tweet.editHistoryTweetIds?.forEach((id, j) => {
+      checkId(id, `${at}.editHistoryTweetIds[${j}]`);
+    });
+    tweet.references?.forEach((reference, j) => {
+      checkId(reference.id, `${at}.references[${j}].id`);
+    });
+  });
+  page.tweetMedia.forEach((link, i) => {
+    checkId(link.tweetId, `tweetMedia[${i}].tweetId`);
+  });
+  page.media.forEach((media, i) => {
+    if (media.faces !== undefined) {
+      for (const [size, rects] of Object.entries(media.faces)) {
+        if (!FACE_SIZES.includes(size as FaceSize)) {
+          throw new InvalidPageError(
+            `unknown face size ${JSON.stringify(size)}`,
+            `media[${i}].faces`,
+          );
+        }
+        rects?.forEach((rect, j) => {
+          checkRect(rect, `media[${i}].faces.${size}[${j}]`);
+        });
+      }
+    }
+    media.focusRects?.forEach((rect, j) => {
+      checkRect(rect, `media[${i}].focusRects[${j}]`);
+    });
+  });
+}
+
+function combineTweets(a: CanonicalTweet, b: CanonicalTweet): CanonicalTweet {
+  const merged = overlay(a, b);
+  merged.fromTimeline = a.fromTimeline || b.fromTimeline;
+  if (a.references !== undefined && b.references !== undefined) {
+    const seen = new Map<string, TweetReference>();
+    for (const reference of [...a.references, ...b.references]) {
+      seen.set(`${reference.type}:${reference.id}`, reference);
+    }
+    merged.references = [...seen.values()];
+  }
+  return merged;
+}
+
+function combineMedia(a: CanonicalMedia, b: CanonicalMedia): CanonicalMedia {
+  const merged = overlay(a, b);
+  if (a.faces !== undefined && b.faces !== undefined) merged.faces = { ...a.faces, ...b.faces };
+  return merged;
+}
+
+/** Validates the page, folds duplicate keys (ON CONFLICT cannot touch a row twice) and sorts. */
+export function pageRows(page: CanonicalPage): PageRows {
+  checkPage(page);
+  const users = fold(page.users, (user) => user.id, overlay, compareDecimal);
+  const tweets = fold(page.tweets, (tweet) => tweet.id, combineTweets, compareDecimal);
+  const media = fold(page.media, (item) => item.mediaKey, combineMedia, compareText);
+  const tweetMedia = fold(
+    page.tweetMedia,
+    (link) => `${link.tweetId.padStart(20, '0')}\u0000${link.mediaKey}`,
+    (_a, b) => b,
+    compareText,
+  );
+  const references = tweets.flatMap((tweet) =>
+    (tweet.references ?? []).map((reference) => ({
+      tweetId: tweet.id,
+      type: reference.type,
+      referencedTweetId: reference.id,
+    })),
+  );
+  const faceSizesReported: PageRows['faceSizesReported'] = [];
+  const faces: FaceRow[] = [];
+  const focusRectsReported: PageRows['focusRectsReported'] = [];
+  const focusRects: FocusRectRow[] = [];
+  for (const item of media) {
+    if (item.faces !== undefined) {
+      for (const size of FACE_SIZES) {
+        const rects = item.faces[size];
+        if (rects === undefined) continue;
+        faceSizesReported.push({ mediaKey: item.mediaKey, size, count: rects.length });
+        rects.forEach((rect, idx) => {
+          faces.push({ mediaKey: item.mediaKey, size, idx, rect });
+        });
+      }
+    }
+    if (item.focusRects !== undefined) {
+      focusRectsReported.push({ mediaKey: item.mediaKey, count: item.focusRects.length });
+      item.focusRects.forEach((rect, idx) => {
+        focusRects.push({ mediaKey: item.mediaKey, idx, rect });
+      });
+    }
+  }
+  return {
+    users,
+    tweets,
+    references,
+    media,
+    tweetMedia,
+    faceSizesReported,
+    faces,
+    focusRectsReported,
+    focusRects,
+  };
+}

@@ -1,0 +1,68 @@
+import { sql } from 'drizzle-orm';
+import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import type { PageRows } from './page-rows.ts';
+import { arrayParam, chunk } from './unnest-upsert.ts';
+
+async function countOf(db: BirdfeedExecutor, statement: ReturnType<typeof sql>): Promise<number> {
+  const [row] = rowsOf<{ n: number | string }>(await db.execute(statement));
+  return Number(row?.n ?? 0);
+}
+
+/** Reply/quote/retweet edges. They are facts: written once, never removed by a later page. */
+export async function upsertReferences(
+  db: BirdfeedExecutor,
+  references: PageRows['references'],
+): Promise<number> {
+  let written = 0;
+  for (const part of chunk(references)) {
+    written += await countOf(
+      db,
+      sql`with written as (
+        insert into tweet_references (tweet_id, type, referenced_tweet_id)
+        select * from unnest(${arrayParam(
+          'bigint',
+          part.map((r) => r.tweetId),
+        )}, ${arrayParam(
+          'text',
+          part.map((r) => r.type),
+        )}, ${arrayParam(
+          'bigint',
+          part.map((r) => r.referencedTweetId),
+        )})
+        on conflict do nothing
+        returning 1)
+      select count(*) as n from written`,
+    );
+  }
+  return written;
+}
+
+/** Tweet ↔ media links with their position; an unchanged link is not rewritten. */
+export async function upsertTweetMedia(
+  db: BirdfeedExecutor,
+  links: PageRows['tweetMedia'],
+): Promise<number> {
+  let written = 0;
+  for (const part of chunk(links)) {
+    written += await countOf(
+      db,
+      sql`with written as (
+        insert into tweet_media as t (tweet_id, media_key, position)
+        select * from unnest(${arrayParam(
+          'bigint',
+          part.map((l) => l.tweetId),
+        )}, ${arrayParam(
+          'text',
+          part.map((l) => l.mediaKey),
+        )}, ${arrayParam(
+          'integer',
+          part.map((l) => l.position),
+        )})
+        on conflict (tweet_id, media_key) do update set position = excluded.position
+        where t.position is distinct from excluded.position
+        returning 1)
+      select count(*) as n from written`,
+    );
+  }
+  return written;
+}

@@ -1,0 +1,167 @@
+import { type SQL, sql } from 'drizzle-orm';
+import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+
+/** Postgres element types a column travels as; each becomes one array parameter. */
+export type ArrayType =
+  | 'bigint'
+  | 'text'
+  | 'integer'
+  | 'boolean'
+  | 'timestamptz'
+  | 'jsonb'
+  | 'bigint[]';
+
+export interface MergedColumn<R> {
+  name: string;
+  type: ArrayType;
+  /** The row's value; `undefined` = this observation did not report the field. */
+  value(row: R): unknown;
+}
+
+export interface EntityTable<R> {
+  table: 'users' | 'tweets' | 'media';
+  key: { name: string; type: ArrayType; value(row: R): string };
+  /** Fields merged by the observation rule (see `mergeSet`). */
+  merged: MergedColumn<R>[];
+  /** Extra columns with their own insert value and conflict expression (t = stored row). */
+  extra?: { name: string; type: ArrayType; value(row: R): unknown; onConflict: string }[];
+}
+
+/**
+ * Rows per statement. With one array parameter per column a statement has a few dozen
+ * parameters whatever its row count, far below Postgres's 65,535; the cap only bounds the
+ * size of one statement's arrays.
+ */
+export const MAX_ROWS_PER_STATEMENT = 5000;
+
+/** Turns a JS value into the element a `$n::type[]` array parameter carries. */
+export function encodeElement(type: ArrayType, value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  switch (type) {
+    case 'timestamptz':
+      return value instanceof Date ? value.toISOString() : String(value);
+    case 'jsonb':
+      return JSON.stringify(value);
+    case 'bigint[]':
+      return `{${(value as string[]).join(',')}}`;
+    default:
+      return value;
+  }
+}
+
+/** `unnest` cannot take an array of arrays (it flattens them): those travel as text. */
+function paramType(type: ArrayType): string {
+  return type === 'jsonb' || type === 'bigint[]' ? 'text' : type;
+}
+
+export function arrayParam(type: ArrayType, values: unknown[]): SQL {
+  return sql`${sql.param(values.map((value) => encodeElement(type, value)))}::${sql.raw(paramType(type))}[]`;
+}
+
+/** The element as read back out of `unnest`, cast to its column type. */
+export function castFromParam(type: ArrayType, expression: string): string {
+  return type === 'jsonb' || type === 'bigint[]' ? `${expression}::${type}` : expression;
+}
+
+/**
+ * The merge rule for one field, in an ON CONFLICT SET (t = the stored row, excluded = this
+ * observation):
+ * - the observation reported the field (the column is in this statement at all) and it is at
+ *   least as new as what is stored: its value wins, an explicit null included ("none");
+ * - it is older: it only fills a field the store has no value for;
+ * - it did not report the field: the column is not in the statement, so nothing touches it.
+ */
+function mergeSet(column: string): string {
+  return `${column} = case when excluded.observed_at >= t.observed_at then excluded.${column} else coalesce(t.${column}, excluded.${column}) end`;
+}
+
+export function chunk<T>(rows: T[], size = MAX_ROWS_PER_STATEMENT): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < rows.length; start += size) {
+    chunks.push(rows.slice(start, start + size));
+  }
+  return chunks;
+}
+
+export interface EntityUpsertCounts {
+  inserted: number;
+  updated: number;
+}
+
+/**
+ * Upserts entity rows (one row per key, already folded and sorted by key) with one
+ * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE` per set of reported fields.
+ *
+ * Why group by reported fields: "not reported" (undefined) must leave a stored value alone
+ * while "reported as none" (null) may clear it, and ON CONFLICT only sees the proposed row,
+ * which cannot carry that difference per field. So each statement lists only the columns its
+ * rows reported. All rows of one provider page report the same fields, so a page is one
+ * statement per table in practice; never one per row.
+ */
+export async function upsertEntities<R>(
+  db: BirdfeedExecutor,
+  spec: EntityTable<R>,
+  rows: R[],
+  observedAt: Date,
+): Promise<EntityUpsertCounts> {
+  const counts = { inserted: 0, updated: 0 };
+  if (rows.length === 0) return counts;
+  const groups = new Map<string, { columns: MergedColumn<R>[]; rows: R[] }>();
+  for (const row of rows) {
+    const columns = spec.merged.filter((column) => column.value(row) !== undefined);
+    const signature = columns.map((column) => column.name).join(',');
+    const group = groups.get(signature);
+    if (group === undefined) groups.set(signature, { columns, rows: [row] });
+    else group.rows.push(row);
+  }
+  const extra = spec.extra ?? [];
+  for (const { columns, rows: groupRows } of groups.values()) {
+    for (const part of chunk(groupRows)) {
+      const names = [spec.key.name, ...columns.map((c) => c.name), ...extra.map((c) => c.name)];
+      const types = [spec.key.type, ...columns.map((c) => c.type), ...extra.map((c) => c.type)];
+      const params = [
+        arrayParam(
+          spec.key.type,
+          part.map((row) => spec.key.value(row)),
+        ),
+        ...columns.map((column) =>
+          arrayParam(
+            column.type,
+            part.map((row) => column.value(row)),
+          ),
+        ),
+        ...extra.map((column) =>
+          arrayParam(
+            column.type,
+            part.map((row) => column.value(row)),
+          ),
+        ),
+      ];
+      const aliases = names.map((_, index) => `c${index}`);
+      const selectList = aliases.map((alias, index) => castFromParam(types[index]!, `i.${alias}`));
+      const sets = [
+        ...columns.map((column) => mergeSet(column.name)),
+        ...extra.map((column) => `${column.name} = ${column.onConflict}`),
+        'observed_at = greatest(t.observed_at, excluded.observed_at)',
+        'first_seen_at = least(t.first_seen_at, excluded.first_seen_at)',
+        'last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)',
+      ];
+      const statement = sql.join([
+        sql.raw(
+          `insert into ${spec.table} as t (${names.join(', ')}, observed_at, first_seen_at, last_seen_at) select ${selectList.join(', ')}, `,
+        ),
+        sql`${observedAt.toISOString()}::timestamptz, ${observedAt.toISOString()}::timestamptz, ${observedAt.toISOString()}::timestamptz from unnest(`,
+        sql.join(params, sql.raw(', ')),
+        sql.raw(
+          `) as i(${aliases.join(', ')}) on conflict (${spec.key.name}) do update set ${sets.join(', ')} returning (xmax = 0) as inserted`,
+        ),
+      ]);
+      const result = rowsOf<{ inserted: boolean }>(await db.execute(statement));
+      for (const row of result) {
+        if (row.inserted) counts.inserted += 1;
+        else counts.updated += 1;
+      }
+    }
+  }
+  return counts;
+}

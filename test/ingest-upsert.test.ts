@@ -1,0 +1,381 @@
+import {
+  type BirdfeedDb,
+  type Database,
+  InvalidPageError,
+  migrate,
+  openDatabase,
+  rowsOf,
+  sql,
+  upsertPage,
+} from '@birdfeed/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { page, photo, tweet, user } from '../packages/db/test/support/pages.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+
+const BIG_USER = '1234567890123456789'; // > 2^53: a JS number would round it
+const T1 = new Date('2025-05-21T08:00:00Z');
+const T2 = new Date('2025-05-21T09:00:00Z');
+
+async function rows<T>(db: BirdfeedDb, query: ReturnType<typeof sql>): Promise<T[]> {
+  return rowsOf<T>(await db.execute(query));
+}
+
+async function counts(db: BirdfeedDb): Promise<Record<string, number>> {
+  const [row] = await rows<Record<string, number>>(
+    db,
+    sql`select
+      (select count(*)::int from users) as users,
+      (select count(*)::int from user_metrics) as user_metrics,
+      (select count(*)::int from tweets) as tweets,
+      (select count(*)::int from tweet_metrics) as tweet_metrics,
+      (select count(*)::int from tweet_references) as tweet_references,
+      (select count(*)::int from media) as media,
+      (select count(*)::int from tweet_media) as tweet_media,
+      (select count(*)::int from media_faces) as media_faces,
+      (select count(*)::int from media_focus_rects) as media_focus_rects,
+      (select count(*)::int from raw_pages) as raw_pages`,
+  );
+  return row!;
+}
+
+/** The suite runs on both drivers: node-postgres against real Postgres, and PGlite. */
+const drivers: { name: string; open(): Promise<{ database: Database; drop(): Promise<void> }> }[] =
+  [
+    {
+      name: 'postgres',
+      async open() {
+        const testDb: TestDatabase = await createTestDatabase('upsert');
+        const database = await openDatabase({ url: testDb.url });
+        return {
+          database,
+          drop: async () => {
+            await database.close();
+            await testDb.drop();
+          },
+        };
+      },
+    },
+    {
+      name: 'pglite',
+      async open() {
+        const database = await openDatabase({});
+        return { database, drop: () => database.close() };
+      },
+    },
+  ];
+
+describe.each(drivers)('upsertPage on $name', (driver) => {
+  let handle: Awaited<ReturnType<(typeof drivers)[number]['open']>>;
+  let db: BirdfeedDb;
+  beforeAll(async () => {
+    handle = await driver.open();
+    db = handle.database.db;
+    await migrate(db);
+  });
+  afterAll(async () => {
+    await handle?.drop();
+  });
+
+  it('writes every table, keeps a bigint id above 2^53, and a second write changes no row count', async () => {
+    const first = page({
+      userId: BIG_USER,
+      observedAt: T1,
+      users: [
+        user(BIG_USER, { username: 'big', followersCount: 10, createdAt: T1 }),
+        user('42', { username: 'other' }),
+      ],
+      tweets: [
+        tweet('9223372036854775000', {
+          authorId: BIG_USER,
+          text: 'hello',
+          likeCount: 5,
+          createdAt: T1,
+          editHistoryTweetIds: ['9223372036854775000'],
+          entities: { hashtags: [{ tag: 'x"y' }] },
+          references: [{ type: 'quoted', id: '77' }],
+          quotedTweetId: '77',
+        }),
+        tweet('77', { authorId: '42', text: 'quoted', fromTimeline: false }),
+      ],
+      media: [
+        photo('3_1', {
+          url: 'https://pbs.twimg.com/media/a.jpg',
+          faces: { orig: [{ x: 1, y: 2, w: 3, h: 4 }], small: [] },
+          focusRects: [{ x: 0, y: 0, w: 10, h: 10 }],
+        }),
+      ],
+      tweetMedia: [{ tweetId: '9223372036854775000', mediaKey: '3_1', position: 0 }],
+    });
+    const result = await upsertPage(db, first, {
+      raw: { body: '{"data":[]}', requestUrl: 'https://api.x.com/2/users/1/tweets', status: 200 },
+    });
+    expect(result).toMatchObject({
+      tweetsNew: 2,
+      tweetsUpdated: 0,
+      users: 2,
+      usersNew: 2,
+      media: 1,
+      tweetMedia: 1,
+      tweetReferences: 1,
+      faces: 1,
+      focusRects: 1,
+      tweetMetrics: 1,
+      userMetrics: 1,
+    });
+    expect(result.rawPageId).toMatch(/^\d+$/);
+    const before = await counts(db);
+    expect(before).toMatchObject({ tweets: 2, users: 2, media_faces: 1, raw_pages: 1 });
+
+    const [stored] = await rows<Record<string, unknown>>(
+      db,
+      sql`select id::text, author_id::text, edit_history_tweet_ids::text as edits, entities, from_timeline
+          from tweets where id = 9223372036854775000`,
+    );
+    expect(stored).toEqual({
+      id: '9223372036854775000',
+      author_id: BIG_USER,
+      edits: '{9223372036854775000}',
+      entities: { hashtags: [{ tag: 'x"y' }] },
+      from_timeline: true,
+    });
+
+    const again = await upsertPage(db, first);
+    expect(again).toMatchObject({
+      tweetsNew: 0,
+      tweetsUpdated: 2,
+      usersNew: 0,
+      faces: 0,
+      focusRects: 0,
+      tweetMetrics: 0,
+      userMetrics: 0,
+    });
+    expect(await counts(db)).toEqual({ ...before });
+  });
+
+  it('an older observation written after a newer one leaves the newer metrics', async () => {
+    const newer = page({
+      observedAt: T2,
+      users: [user('500', { followersCount: 200, username: 'new_name' })],
+      tweets: [tweet('501', { authorId: '500', likeCount: 20, retweetCount: 2 })],
+    });
+    const older = page({
+      observedAt: T1,
+      users: [user('500', { followersCount: 100, username: 'old_name', location: 'Paris' })],
+      tweets: [tweet('501', { authorId: '500', likeCount: 10, retweetCount: 1, replyCount: 4 })],
+    });
+    await upsertPage(db, newer);
+    await upsertPage(db, older);
+    const [t] = await rows<Record<string, unknown>>(
+      db,
+      sql`select like_count::int, retweet_count::int, reply_count::int, observed_at from tweets where id = 501`,
+    );
+    // Newer counts stay; a count only the older page had fills the empty field.
+    expect(t).toMatchObject({ like_count: 20, retweet_count: 2, reply_count: 4 });
+    expect(new Date(t!.observed_at as string).toISOString()).toBe(T2.toISOString());
+    const [u] = await rows<Record<string, unknown>>(
+      db,
+      sql`select followers_count::int, username, location from users where id = 500`,
+    );
+    expect(u).toEqual({ followers_count: 200, username: 'new_name', location: 'Paris' });
+    // Both observations differ, so both are history.
+    const history = await rows<{ like_count: number }>(
+      db,
+      sql`select like_count::int from tweet_metrics where tweet_id = 501 order by observed_at`,
+    );
+    expect(history.map((h) => h.like_count)).toEqual([10, 20]);
+  });
+
+  it('writes a metrics history row only when a value changed', async () => {
+    const at = (hour: number) => new Date(Date.UTC(2025, 5, 1, hour));
+    const observe = (hour: number, likes: number, views?: number) =>
+      upsertPage(
+        db,
+        page({
+          observedAt: at(hour),
+          tweets: [tweet('601', { likeCount: likes, viewCount: views })],
+        }),
+      );
+    expect((await observe(1, 3)).tweetMetrics).toBe(1);
+    expect((await observe(2, 3)).tweetMetrics).toBe(0);
+    expect((await observe(3, 4)).tweetMetrics).toBe(1);
+    // A provider that also reports views: a new value, so a new row.
+    expect((await observe(4, 4, 100)).tweetMetrics).toBe(1);
+    // The same likes without views: nothing reported changed.
+    expect((await observe(5, 4)).tweetMetrics).toBe(0);
+    const history = await rows<{ like_count: number }>(
+      db,
+      sql`select like_count::int from tweet_metrics where tweet_id = 601 order by observed_at`,
+    );
+    expect(history.map((h) => h.like_count)).toEqual([3, 4, 4]);
+  });
+
+  it('a field a provider does not report is kept: X alt_text and agntdata faces both survive', async () => {
+    const fromX = page({
+      provider: 'x',
+      observedAt: T2,
+      tweets: [tweet('701', { authorId: '1', impressionCount: 1000, likeCount: 7 })],
+      media: [photo('3_701', { altText: 'a cat on a mat', width: 800 })],
+      tweetMedia: [{ tweetId: '701', mediaKey: '3_701', position: 0 }],
+    });
+    const fromAgntdata = page({
+      provider: 'agntdata',
+      observedAt: T1,
+      tweets: [tweet('701', { authorId: '1', viewCount: 900, likeCount: 6 })],
+      media: [
+        photo('3_701', {
+          width: 800,
+          faces: {
+            orig: [
+              { x: 10, y: 20, w: 30, h: 40 },
+              { x: 50, y: 60, w: 70, h: 80 },
+            ],
+          },
+          focusRects: [{ x: 1, y: 1, w: 2, h: 2 }],
+        }),
+      ],
+      tweetMedia: [{ tweetId: '701', mediaKey: '3_701', position: 0 }],
+    });
+    await upsertPage(db, fromAgntdata);
+    await upsertPage(db, fromX);
+    await upsertPage(db, fromAgntdata); // again, written last but observed first
+    const [m] = await rows<Record<string, unknown>>(
+      db,
+      sql`select alt_text, width from media where media_key = '3_701'`,
+    );
+    expect(m).toEqual({ alt_text: 'a cat on a mat', width: 800 });
+    const faces = await rows<Record<string, unknown>>(
+      db,
+      sql`select size, idx, x, y, w, h from media_faces where media_key = '3_701' order by size, idx`,
+    );
+    expect(faces).toEqual([
+      { size: 'orig', idx: 0, x: 10, y: 20, w: 30, h: 40 },
+      { size: 'orig', idx: 1, x: 50, y: 60, w: 70, h: 80 },
+    ]);
+    const [t] = await rows<Record<string, unknown>>(
+      db,
+      sql`select impression_count::int, view_count::int, like_count::int from tweets where id = 701`,
+    );
+    expect(t).toEqual({ impression_count: 1000, view_count: 900, like_count: 7 });
+  });
+
+  it('replaces the faces of a reported size exactly and leaves unreported sizes alone', async () => {
+    const observe = (faces: Parameters<typeof photo>[1]) =>
+      upsertPage(db, page({ provider: 'agntdata', media: [photo('3_801', faces)] }));
+    await observe({
+      faces: {
+        orig: [
+          { x: 1, y: 1, w: 1, h: 1 },
+          { x: 2, y: 2, w: 2, h: 2 },
+          { x: 3, y: 3, w: 3, h: 3 },
+        ],
+        small: [{ x: 9, y: 9, w: 9, h: 9 }],
+      },
+      focusRects: [
+        { x: 0, y: 0, w: 5, h: 5 },
+        { x: 1, y: 1, w: 5, h: 5 },
+      ],
+    });
+    const result = await observe({
+      faces: { orig: [{ x: 2, y: 2, w: 2, h: 2 }] },
+      focusRects: [],
+    });
+    expect(result).toMatchObject({ faces: 1, facesRemoved: 2, focusRectsRemoved: 2 });
+    const faces = await rows<Record<string, unknown>>(
+      db,
+      sql`select size, idx, x from media_faces where media_key = '3_801' order by size, idx`,
+    );
+    expect(faces).toEqual([
+      { size: 'orig', idx: 0, x: 2 },
+      { size: 'small', idx: 0, x: 9 },
+    ]);
+    const [{ n }] = (await rows<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from media_focus_rects where media_key = '3_801'`,
+    )) as [{ n: number }];
+    expect(n).toBe(0);
+    // An X page (faces unknown) touches none of it.
+    await upsertPage(db, page({ provider: 'x', media: [photo('3_801', { altText: 'x' })] }));
+    const after = await rows(db, sql`select 1 from media_faces where media_key = '3_801'`);
+    expect(after).toHaveLength(2);
+  });
+
+  it('an explicit null from a newer observation clears a field; undefined never does', async () => {
+    await upsertPage(
+      db,
+      page({ observedAt: T1, tweets: [tweet('901', { lang: 'en', source: 'web' })] }),
+    );
+    await upsertPage(
+      db,
+      page({ observedAt: T2, tweets: [tweet('901', { lang: null, source: undefined })] }),
+    );
+    const [t] = await rows<Record<string, unknown>>(
+      db,
+      sql`select lang, source from tweets where id = 901`,
+    );
+    expect(t).toEqual({ lang: null, source: 'web' });
+  });
+
+  it('folds duplicate keys inside one page', async () => {
+    const result = await upsertPage(
+      db,
+      page({
+        users: [user('1001', { username: 'a' }), user('1001', { name: 'A' })],
+        tweets: [
+          tweet('1002', { text: 'inside', fromTimeline: false }),
+          tweet('1002', { likeCount: 3 }),
+        ],
+        media: [photo('3_1003'), photo('3_1003', { url: 'u' })],
+        tweetMedia: [
+          { tweetId: '1002', mediaKey: '3_1003', position: 0 },
+          { tweetId: '1002', mediaKey: '3_1003', position: 0 },
+        ],
+      }),
+    );
+    expect(result).toMatchObject({ tweetsNew: 1, usersNew: 1, mediaNew: 1, tweetMedia: 1 });
+    const [t] = await rows<Record<string, unknown>>(
+      db,
+      sql`select text, like_count::int, from_timeline from tweets where id = 1002`,
+    );
+    expect(t).toEqual({ text: 'inside', like_count: 3, from_timeline: true });
+    const [u] = await rows<Record<string, unknown>>(
+      db,
+      sql`select username, name from users where id = 1001`,
+    );
+    expect(u).toEqual({ username: 'a', name: 'A' });
+  });
+
+  it('rolls back the page, its raw body and inTransaction work together', async () => {
+    const before = await counts(db);
+    await expect(
+      upsertPage(db, page({ tweets: [tweet('1101', { text: 'never' })] }), {
+        raw: { body: '{}', requestUrl: 'u', status: 200 },
+        inTransaction: async (tx) => {
+          await tx.execute(sql`select 1`);
+          throw new Error('checkpoint failed');
+        },
+      }),
+    ).rejects.toThrow('checkpoint failed');
+    const after = await counts(db);
+    expect(after.tweets).toBe(before.tweets);
+    expect(after.raw_pages).toBe(before.raw_pages);
+  });
+
+  it('runs inTransaction in the page transaction: it sees the page rows', async () => {
+    let seen = -1;
+    await upsertPage(db, page({ tweets: [tweet('1201')] }), {
+      inTransaction: async (tx) => {
+        const result = await tx.execute(sql`select count(*)::int as n from tweets where id = 1201`);
+        seen = rowsOf<{ n: number }>(result)[0]!.n;
+      },
+    });
+    expect(seen).toBe(1);
+  });
+
+  it('rejects an id that is not a decimal bigint, naming where, and writes nothing', async () => {
+    const before = await counts(db);
+    const bad = page({ tweets: [tweet('1301'), tweet('1302', { authorId: '12e3' })] });
+    await expect(upsertPage(db, bad)).rejects.toThrow(InvalidPageError);
+    await expect(upsertPage(db, bad)).rejects.toThrow(/tweets\[1\]\.authorId/);
+    expect(await counts(db)).toEqual(before);
+  });
+});
