@@ -1,1 +1,37 @@
-export {};
+export type {
+  CrawlOnceOptions,
+  CrawlOnceResult,
+  SkippedTargets,
+} from './crawl-once.ts';
+export { crawlOnce } from './crawl-once.ts';
+export type {
+  CrawlGapFound,
+  CrawlPageOptions,
+  CrawlStepOutcome,
+  CrawlStepResult,
+} from './crawl-page.ts';
+export { crawlPage, openRun, X_TIMELINE_CAP } from './crawl-page.ts';
+export type {
+  CrawlToEndOptions,
+  RetryPolicy,
+  Sleep,
+  TargetCrawlOutcome,
+  TargetCrawlSummary,
+} from './crawl-to-end.ts';
+export { crawlTargetToEnd, defaultSleep } from './crawl-to-end.ts';
+export {
+  describeError,
+  ProviderMismatchError,
+  StaleCheckpointError,
+  TargetNotFoundError,
+} from './errors.ts';
+export type { CrawlLogger } from './logger.ts';
+export { silentLogger } from './logger.ts';
+export type { RecordedJobFailure, RecordJobFailureInput } from './record-job-failure.ts';
+export { recordJobFailure } from './record-job-failure.ts';
+export type {
+  CrawlClient,
+  FetchedPage,
+  RateLimitInfo,
+  TimelinePageRequest,
+} from './timeline-client.ts';

@@ -18,3 +18,4 @@ export { InvalidPageError, type PageRows, pageRows } from './upsert/page-rows.ts
 export { type RawPageInput, recordRawPage } from './upsert/raw-pages.ts';
 export type { UpsertPageOptions, UpsertResult } from './upsert/upsert-page.ts';
 export { upsertPage } from './upsert/upsert-page.ts';
+export * from './crawl/index.ts';

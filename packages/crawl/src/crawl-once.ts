@@ -1,0 +1,181 @@
+import {
+  claimDueTargets,
+  claimTarget,
+  countDueTargets,
+  getTarget,
+  spentToday,
+  type TargetKey,
+} from '@birdfeed/db';
+import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
+import { UnauthorizedError } from '@birdfeed/providers';
+import {
+  type CrawlToEndOptions,
+  crawlTargetToEnd,
+  emptySummary,
+  type TargetCrawlSummary,
+} from './crawl-to-end.ts';
+import { silentLogger } from './logger.ts';
+import type { CrawlClient } from './timeline-client.ts';
+
+export interface CrawlOnceOptions extends Omit<CrawlToEndOptions, 'client' | 'target' | 'onStep'> {
+  /** A client per provider; a provider without one is reported, not crawled. */
+  clients: Partial<Record<ProviderName, CrawlClient>>;
+  /** Why a provider has no client (e.g. "X_BEARER_TOKEN is not set"), for the report. */
+  missingClientReasons?: Partial<Record<ProviderName, string>> | undefined;
+  /** Crawl these targets whether due or not; omitted = every due target. */
+  targets?: TargetKey[] | undefined;
+  /** Only these providers. @defaultValue both */
+  providers?: readonly ProviderName[] | undefined;
+  /** No new agntdata run starts once today's spend (UTC) has reached this. */
+  agntdataDailyBudgetCents?: number | undefined;
+  /** Targets crawled at once per provider. @defaultValue 2 */
+  concurrency?: number | undefined;
+  onTargetDone?: ((summary: TargetCrawlSummary) => void) | undefined;
+  onStep?: CrawlToEndOptions['onStep'];
+}
+
+export interface SkippedTargets {
+  provider: ProviderName;
+  /** Set when one target was asked for. */
+  userId?: string | undefined;
+  /** How many due targets were left uncrawled. */
+  count: number;
+  reason: string;
+}
+
+export interface CrawlOnceResult {
+  targets: TargetCrawlSummary[];
+  skipped: SkippedTargets[];
+  /** True when every target crawled succeeded and none was skipped. */
+  ok: boolean;
+}
+
+/**
+ * The one-shot mode: the due targets (or the ones given) each crawled to the end of their
+ * window by the same step the workers run, in-process, without Redis.
+ */
+export async function crawlOnce(options: CrawlOnceOptions): Promise<CrawlOnceResult> {
+  const providers = options.providers ?? PROVIDER_NAMES;
+  const result: CrawlOnceResult = { targets: [], skipped: [], ok: true };
+  const done = (summary: TargetCrawlSummary) => {
+    result.targets.push(summary);
+    options.onTargetDone?.(summary);
+  };
+  if (options.targets !== undefined) {
+    for (const key of options.targets) {
+      if (!providers.includes(key.provider)) continue;
+      const summary = await crawlExplicitTarget(options, key, result);
+      if (summary !== null) done(summary);
+    }
+  } else {
+    const startedAt = (options.now ?? (() => new Date()))();
+    await Promise.all(
+      providers.map((provider) => crawlDueOfProvider(options, provider, startedAt, result, done)),
+    );
+  }
+  result.ok =
+    result.skipped.length === 0 && result.targets.every((target) => target.outcome === 'succeeded');
+  return result;
+}
+
+async function budgetLeft(
+  options: CrawlOnceOptions,
+  provider: ProviderName,
+): Promise<string | null> {
+  const budget = options.agntdataDailyBudgetCents;
+  if (provider !== 'agntdata' || budget === undefined) return null;
+  const spent = await spentToday(options.db, provider, (options.now ?? (() => new Date()))());
+  return spent.costCents >= budget
+    ? `daily budget reached (${spent.costCents}¢ spent today of ${budget}¢, AGNTDATA_DAILY_BUDGET_CENTS)`
+    : null;
+}
+
+async function crawlExplicitTarget(
+  options: CrawlOnceOptions,
+  key: TargetKey,
+  result: CrawlOnceResult,
+): Promise<TargetCrawlSummary | null> {
+  const fail = (error: string): TargetCrawlSummary => ({
+    ...emptySummary(key),
+    error,
+    errorName: 'CrawlOnceError',
+  });
+  const target = await getTarget(options.db, key);
+  if (target === null) {
+    return fail(`not on the watchlist (add it with \`birdfeed watchlist add ${key.userId}\`)`);
+  }
+  if (!target.enabled) return fail('disabled (enable it with `birdfeed watchlist enable`)');
+  if (target.state !== 'active') {
+    return fail(
+      `marked ${target.state}${target.stateReason ? ` (${target.stateReason})` : ''}; \`birdfeed watchlist enable\` retries it`,
+    );
+  }
+  const client = options.clients[key.provider];
+  if (client === undefined) {
+    return fail(options.missingClientReasons?.[key.provider] ?? `no ${key.provider} client`);
+  }
+  const overBudget = await budgetLeft(options, key.provider);
+  if (overBudget !== null) {
+    result.skipped.push({
+      provider: key.provider,
+      userId: key.userId,
+      count: 1,
+      reason: overBudget,
+    });
+    return null;
+  }
+  const claimed = await claimTarget(options.db, key);
+  if (claimed === null) return fail('another process holds this target right now');
+  return crawlTargetToEnd({ ...options, client, target: key });
+}
+
+async function crawlDueOfProvider(
+  options: CrawlOnceOptions,
+  provider: ProviderName,
+  startedAt: Date,
+  result: CrawlOnceResult,
+  done: (summary: TargetCrawlSummary) => void,
+): Promise<void> {
+  const logger = options.logger ?? silentLogger;
+  const client = options.clients[provider];
+  const leftOver = async (reason: string) => {
+    const due = (await countDueTargets(options.db, { now: startedAt }))[provider] ?? 0;
+    if (due > 0) result.skipped.push({ provider, count: due, reason });
+  };
+  if (client === undefined) {
+    await leftOver(options.missingClientReasons?.[provider] ?? `no ${provider} client`);
+    return;
+  }
+  let stopped: string | null = null;
+  const lane = async () => {
+    for (;;) {
+      if (stopped !== null) return;
+      const overBudget = await budgetLeft(options, provider);
+      if (overBudget !== null) {
+        stopped ??= overBudget;
+        return;
+      }
+      // Claimed as of the start: a target that becomes due while this runs waits for next time,
+      // so a short interval cannot keep the one-shot going forever.
+      const [target] = await claimDueTargets(options.db, {
+        limit: 1,
+        providers: [provider],
+        now: startedAt,
+      });
+      if (target === undefined) return;
+      const summary = await crawlTargetToEnd({ ...options, client, target });
+      done(summary);
+      if (summary.errorName === UnauthorizedError.name) {
+        // 401/403 is the credential, not the account: every other target would fail the same.
+        stopped ??= `stopped after ${summary.errorName}: ${summary.error ?? ''}`;
+        logger.error(
+          { provider, error: summary.error },
+          'crawl: credential rejected, provider stopped',
+        );
+      }
+    }
+  };
+  const lanes = Math.max(1, options.concurrency ?? 2);
+  await Promise.all(Array.from({ length: lanes }, lane));
+  if (stopped !== null) await leftOver(stopped);
+}

@@ -1,0 +1,180 @@
+import { getRun, type TargetKey } from '@birdfeed/db';
+import { RateLimitedError, TransientError } from '@birdfeed/providers';
+import {
+  type CrawlGapFound,
+  type CrawlPageOptions,
+  type CrawlStepResult,
+  crawlPage,
+  openRun,
+} from './crawl-page.ts';
+import { describeError } from './errors.ts';
+import { silentLogger } from './logger.ts';
+import { recordJobFailure } from './record-job-failure.ts';
+
+/** How the in-process loop (the one-shot mode) retries; BullMQ has its own policy. */
+export interface RetryPolicy {
+  /** Attempts of one page on 5xx/timeouts before the target fails. @defaultValue 5 */
+  maxAttempts?: number | undefined;
+  /** First backoff delay; doubles per attempt, with jitter. @defaultValue 500 */
+  baseDelayMs?: number | undefined;
+  /** @defaultValue 30000 */
+  maxDelayMs?: number | undefined;
+  /** 429s slept through before the target fails (a provider stuck in 429s). @defaultValue 20 */
+  maxRateLimitWaits?: number | undefined;
+  /** Longest single sleep for a 429's reset. @defaultValue 960000 (16 minutes) */
+  maxRateLimitWaitMs?: number | undefined;
+}
+
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export const defaultSleep: Sleep = (ms, signal) =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export interface CrawlToEndOptions extends Omit<CrawlPageOptions, 'runId'> {
+  retry?: RetryPolicy | undefined;
+  sleep?: Sleep | undefined;
+  /** A safety stop for a provider that never ends a window. @defaultValue 2000 */
+  maxPages?: number | undefined;
+  /** Called after every step (progress output). */
+  onStep?: ((step: CrawlStepResult) => void) | undefined;
+}
+
+export type TargetCrawlOutcome = 'succeeded' | 'failed' | 'unavailable' | 'cancelled';
+
+export interface TargetCrawlSummary extends TargetKey {
+  outcome: TargetCrawlOutcome;
+  runId: string | null;
+  kind: 'backfill' | 'incremental' | null;
+  pages: number;
+  requests: number;
+  tweetsNew: number;
+  tweetsUpdated: number;
+  costCents: number;
+  sinceId: string | null;
+  gaps: CrawlGapFound[];
+  cursorRestarts: number;
+  retries: number;
+  rateLimitWaits: number;
+  error: string | null;
+  errorName: string | null;
+}
+
+export function emptySummary(key: TargetKey): TargetCrawlSummary {
+  return {
+    provider: key.provider,
+    userId: key.userId,
+    outcome: 'failed',
+    runId: null,
+    kind: null,
+    pages: 0,
+    requests: 0,
+    tweetsNew: 0,
+    tweetsUpdated: 0,
+    costCents: 0,
+    sinceId: null,
+    gaps: [],
+    cursorRestarts: 0,
+    retries: 0,
+    rateLimitWaits: 0,
+    error: null,
+    errorName: null,
+  };
+}
+
+/**
+ * Runs the crawl step in-process until the target's window is complete: the one-shot mode's
+ * loop, with no Redis. 5xx/timeouts are retried with exponential backoff and jitter, a 429 is
+ * slept through until its reset; anything else fails the target, on record in crawl_failures.
+ */
+export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<TargetCrawlSummary> {
+  const { db } = options;
+  const key: TargetKey = { provider: options.target.provider, userId: options.target.userId };
+  const logger = options.logger ?? silentLogger;
+  const sleep = options.sleep ?? defaultSleep;
+  const now = options.now ?? (() => new Date());
+  const retry = {
+    maxAttempts: options.retry?.maxAttempts ?? 5,
+    baseDelayMs: options.retry?.baseDelayMs ?? 500,
+    maxDelayMs: options.retry?.maxDelayMs ?? 30_000,
+    maxRateLimitWaits: options.retry?.maxRateLimitWaits ?? 20,
+    maxRateLimitWaitMs: options.retry?.maxRateLimitWaitMs ?? 16 * 60_000,
+  };
+  const maxPages = options.maxPages ?? 2000;
+  const summary = emptySummary(key);
+  const run = await openRun(db, key);
+  summary.runId = run.id;
+  summary.kind = run.kind;
+  let failures = 0;
+  for (;;) {
+    let step: CrawlStepResult;
+    try {
+      step = await crawlPage({ ...options, target: key, runId: run.id });
+      failures = 0;
+    } catch (error) {
+      if (error instanceof RateLimitedError && summary.rateLimitWaits < retry.maxRateLimitWaits) {
+        summary.rateLimitWaits += 1;
+        const wait = Math.min(
+          retry.maxRateLimitWaitMs,
+          Math.max(0, error.resetAt.getTime() - now().getTime()) + 100,
+        );
+        logger.warn({ ...key, waitMs: wait }, 'crawl: rate limited, sleeping until the reset');
+        await sleep(wait, options.signal);
+        continue;
+      }
+      if (error instanceof TransientError && failures + 1 < retry.maxAttempts) {
+        failures += 1;
+        summary.retries += 1;
+        const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (failures - 1));
+        const wait = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+        logger.warn(
+          { ...key, attempt: failures, waitMs: wait, error: describeError(error).message },
+          'crawl: transient failure, retrying',
+        );
+        await sleep(wait, options.signal);
+        continue;
+      }
+      const described = describeError(error);
+      await recordJobFailure(db, { ...key, runId: run.id, attempt: failures + 1, error });
+      logger.error({ ...key, runId: run.id, error: described }, 'crawl: target failed');
+      return { ...summary, outcome: 'failed', error: described.message, errorName: described.name };
+    }
+    summary.pages += step.pages;
+    summary.requests += step.requests;
+    summary.tweetsNew += step.tweetsNew;
+    summary.tweetsUpdated += step.tweetsUpdated;
+    summary.costCents += step.costCents;
+    summary.sinceId = step.sinceId;
+    summary.kind = step.kind;
+    if (step.gap !== null) summary.gaps.push(step.gap);
+    if (step.outcome === 'cursor_expired') summary.cursorRestarts += 1;
+    options.onStep?.(step);
+    if (step.next === 'done') {
+      const finished = await getRun(db, run.id);
+      const outcome = finished?.outcome ?? 'failed';
+      return {
+        ...summary,
+        outcome: outcome === 'running' ? 'failed' : outcome,
+        error: finished?.error ?? null,
+      };
+    }
+    if (summary.pages + summary.cursorRestarts >= maxPages) {
+      const error = new Error(`the window did not end after ${maxPages} pages; stopped`);
+      await recordJobFailure(db, { ...key, runId: run.id, error });
+      return { ...summary, outcome: 'failed', error: error.message, errorName: error.name };
+    }
+  }
+}

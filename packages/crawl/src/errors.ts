@@ -1,0 +1,53 @@
+import type { TargetKey } from '@birdfeed/db';
+
+/** The step was asked to crawl a (provider, user) that is not on the watchlist. */
+export class TargetNotFoundError extends Error {
+  override readonly name = 'TargetNotFoundError';
+  readonly provider: string;
+  readonly userId: string;
+  constructor(key: TargetKey) {
+    super(`no watch target ${key.provider}:${key.userId} (add it with \`birdfeed watchlist add\`)`);
+    this.provider = key.provider;
+    this.userId = key.userId;
+  }
+}
+
+/** A client for one provider was handed a target of another. */
+export class ProviderMismatchError extends Error {
+  override readonly name = 'ProviderMismatchError';
+}
+
+/**
+ * Thrown inside the page transaction when the checkpoint moved since the step read it (another
+ * execution of the same step won): rolls the page back so nothing is counted twice.
+ */
+export class StaleCheckpointError extends Error {
+  override readonly name = 'StaleCheckpointError';
+}
+
+/**
+ * Failures the step already wrote to crawl_failures (an invalid body, with its raw page), so
+ * `recordJobFailure` completes that row instead of adding a second one for the same attempt.
+ */
+const recordedFailures = new WeakMap<object, string>();
+
+export function markFailureRecorded(error: object, failureId: string): void {
+  recordedFailures.set(error, failureId);
+}
+
+export function recordedFailureId(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? recordedFailures.get(error) : undefined;
+}
+
+/** An error's message for a log line or a column, never longer than a screen. */
+export function describeError(error: unknown): { name: string; message: string; status?: number } {
+  if (error instanceof Error) {
+    const status = (error as { status?: unknown }).status;
+    return {
+      name: error.name,
+      message: error.message.slice(0, 2000),
+      ...(typeof status === 'number' ? { status } : {}),
+    };
+  }
+  return { name: 'Error', message: String(error).slice(0, 2000) };
+}

@@ -1,0 +1,326 @@
+import { crawlPage, crawlTargetToEnd, recordJobFailure } from '@birdfeed/crawl';
+import {
+  type BirdfeedDb,
+  claimDueTargets,
+  type Database,
+  getCheckpoint,
+  getRun,
+  listFailures,
+  listGaps,
+  migrate,
+  openDatabase,
+  upsertTarget,
+} from '@birdfeed/db';
+import { InvalidResponseError } from '@birdfeed/providers';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeTimeline } from './support/crawl-fake-timeline.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+
+/** The checkpoint transitions of DESIGN.md, driven by a scripted provider against real Postgres. */
+
+let testDb: TestDatabase;
+let database: Database;
+let db: BirdfeedDb;
+let pool: pg.Pool;
+let nextUser = 1000n;
+
+async function query<T>(text: string, params: unknown[] = []): Promise<T[]> {
+  return (await pool.query(text, params)).rows as T[];
+}
+
+beforeAll(async () => {
+  testDb = await createTestDatabase('crawl_step');
+  database = await openDatabase({ url: testDb.url });
+  db = database.db;
+  await migrate(db);
+  pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+});
+
+afterAll(async () => {
+  await pool?.end();
+  await database?.close();
+  await testDb?.drop();
+});
+
+const range = (from: bigint, count: number) =>
+  Array.from({ length: count }, (_, i) => from + BigInt(i));
+
+async function newTarget(provider: 'x' | 'agntdata', backfillDepth = 800) {
+  nextUser += 1n;
+  const userId = String(nextUser);
+  await upsertTarget(db, { provider, userId, backfillDepth });
+  return { provider, userId } as const;
+}
+
+async function storedTweetIds(userId: string): Promise<string[]> {
+  const rows = await query<{ id: string }>(
+    'SELECT id::text AS id FROM tweets WHERE author_id = $1 ORDER BY id',
+    [userId],
+  );
+  return rows.map((row) => row.id);
+}
+
+async function count(table: string, userId: string): Promise<number> {
+  const [row] = await query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${table} WHERE user_id = $1`,
+    [userId],
+  );
+  return Number(row?.n ?? 0);
+}
+
+describe('crawl step (X semantics)', () => {
+  it('backfills to the configured depth, then asks with since_id on every page of the next window', async () => {
+    const key = await newTarget('x', 120);
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(5_000n, 250),
+      pageSize: 50,
+    });
+    const first = await crawlTargetToEnd({ db, client, target: key, pageSize: 50 });
+    expect(first).toMatchObject({
+      outcome: 'succeeded',
+      kind: 'backfill',
+      pages: 3,
+      tweetsNew: 120,
+    });
+    expect(client.requests.map((r) => r.maxResults)).toEqual([50, 50, 20]);
+    const afterBackfill = await getCheckpoint(db, key);
+    expect(afterBackfill).toMatchObject({
+      sinceId: '5249',
+      cursor: null,
+      windowStartedAt: null,
+      backfillDone: true,
+    });
+    expect(await storedTweetIds(key.userId)).toHaveLength(120);
+
+    client.add(...range(6_000n, 70));
+    client.requests.length = 0;
+    const second = await crawlTargetToEnd({ db, client, target: key, pageSize: 50 });
+    expect(second).toMatchObject({
+      outcome: 'succeeded',
+      kind: 'incremental',
+      pages: 2,
+      tweetsNew: 70,
+      tweetsUpdated: 0,
+    });
+    expect(client.requests.map((r) => [r.sinceId, r.cursor])).toEqual([
+      ['5249', null],
+      ['5249', '50'],
+    ]);
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('6069');
+    const run = await getRun(db, second.runId as string);
+    expect(run).toMatchObject({ outcome: 'succeeded', pages: 2, requests: 2, tweetsNew: 70 });
+
+    // Nothing new: one request, since_id stays.
+    const third = await crawlTargetToEnd({ db, client, target: key, pageSize: 50 });
+    expect(third).toMatchObject({ outcome: 'succeeded', pages: 1, tweetsNew: 0 });
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('6069');
+  });
+
+  it('moves since_id only when the window is complete, and a page with no results but a next token does not end it', async () => {
+    const key = await newTarget('x', 100);
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(10_000n, 60),
+      pageSize: 25,
+    });
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 25 });
+    client.add(...range(20_000n, 40));
+    client.faults.push({ kind: 'empty-page' });
+    const step1 = await crawlPage({ db, client, target: key, pageSize: 25 });
+    expect(step1).toMatchObject({
+      next: 'page',
+      outcome: 'page',
+      timelineTweets: 0,
+      sinceId: '10059',
+      cursor: '0',
+    });
+    const step2 = await crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 25 });
+    expect(step2).toMatchObject({ next: 'page', timelineTweets: 25, sinceId: '10059' });
+    expect((await getCheckpoint(db, key))?.windowNewestId).toBe('20039');
+    const step3 = await crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 25 });
+    expect(step3).toMatchObject({
+      next: 'done',
+      outcome: 'window_completed',
+      sinceId: '20039',
+      runOutcome: 'succeeded',
+    });
+  });
+
+  it('restarts the window from since_id when the cursor expired', async () => {
+    const key = await newTarget('x', 30);
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(30_000n, 30),
+      pageSize: 10,
+    });
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
+    client.add(...range(31_000n, 25));
+    const step1 = await crawlPage({ db, client, target: key, pageSize: 10 });
+    expect(step1.cursor).toBe('10');
+    client.faults.push({ kind: 'invalid-cursor' });
+    const step2 = await crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 10 });
+    expect(step2).toMatchObject({
+      next: 'page',
+      outcome: 'cursor_expired',
+      sinceId: '30029',
+      cursor: null,
+    });
+    const cp = await getCheckpoint(db, key);
+    expect(cp).toMatchObject({
+      sinceId: '30029',
+      cursor: null,
+      windowNewestId: null,
+      windowPages: 0,
+    });
+    const rest = await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
+    expect(rest).toMatchObject({ outcome: 'succeeded', runId: step1.runId, sinceId: '31024' });
+    expect(client.requests.at(-3)).toMatchObject({ sinceId: '30029', cursor: null });
+    expect(await storedTweetIds(key.userId)).toHaveLength(55);
+  });
+
+  it('records a gap when a window returns the whole cap without reaching since_id', async () => {
+    const key = await newTarget('x', 10);
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(40_000n, 50),
+      pageSize: 10,
+      cap: 100,
+    });
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 10, timelineCap: 100 });
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('40049');
+    client.add(...range(41_000n, 150)); // 150 new, only the newest 100 reachable
+    const summary = await crawlTargetToEnd({
+      db,
+      client,
+      target: key,
+      pageSize: 50,
+      timelineCap: 100,
+    });
+    expect(summary.gaps).toEqual([
+      { sinceId: '40049', oldestId: '41050', reason: 'x_timeline_cap' },
+    ]);
+    const gaps = await listGaps(db, key);
+    expect(gaps.map((g) => [g.sinceId, g.oldestId])).toEqual([['40049', '41050']]);
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('41149');
+  });
+
+  it('marks a suspended account and stops scheduling it', async () => {
+    const key = await newTarget('x');
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(50_000n, 5),
+      pageSize: 10,
+    });
+    client.faults.push({ kind: 'unavailable', reason: 'suspended' });
+    const summary = await crawlTargetToEnd({ db, client, target: key });
+    expect(summary).toMatchObject({ outcome: 'unavailable', requests: 1 });
+    expect(client.requests).toHaveLength(1);
+    const claimed = await claimDueTargets(db, {
+      limit: 100,
+      now: new Date(Date.now() + 86_400_000),
+    });
+    expect(claimed.map((t) => t.userId)).not.toContain(key.userId);
+    const [row] = await query<{ state: string }>(
+      'SELECT state FROM watch_targets WHERE user_id = $1',
+      [key.userId],
+    );
+    expect(row?.state).toBe('suspended');
+  });
+
+  it('keeps an invalid body in raw_pages with the error, writes none of its rows, and records one failure', async () => {
+    const key = await newTarget('x');
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(60_000n, 5),
+      pageSize: 10,
+    });
+    client.faults.push({ kind: 'invalid-body' });
+    const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expect(await storedTweetIds(key.userId)).toEqual([]);
+    const raw = await query<{ body: string; error: string }>(
+      'SELECT body, error FROM raw_pages WHERE user_id = $1',
+      [key.userId],
+    );
+    expect(raw).toEqual([
+      { body: '{"data":[{"id":1}]}', error: expect.stringContaining('data[0].id') },
+    ]);
+    const cp = await getCheckpoint(db, key);
+    await recordJobFailure(db, { ...key, jobId: 'job-1', attempt: 3, error });
+    const failures = await listFailures(db, key);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      errorName: 'InvalidResponseError',
+      jobId: 'job-1',
+      attempt: 3,
+      runId: cp?.runId,
+    });
+    expect(failures[0]?.rawPageId).not.toBeNull();
+    expect((await getRun(db, cp?.runId as string))?.outcome).toBe('failed');
+    // The next run resumes the same window and succeeds.
+    const retry = await crawlTargetToEnd({ db, client, target: key });
+    expect(retry.outcome).toBe('succeeded');
+    expect(await storedTweetIds(key.userId)).toHaveLength(5);
+  });
+
+  it('does not double anything when the same step runs twice at once', async () => {
+    const key = await newTarget('x', 100);
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(70_000n, 100),
+      pageSize: 20,
+    });
+    const step1 = await crawlPage({ db, client, target: key, pageSize: 20 });
+    const [a, b] = await Promise.all([
+      crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 20 }),
+      crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 20 }),
+    ]);
+    expect([a.outcome, b.outcome].sort()).toEqual(['page', 'stale']);
+    const run = await getRun(db, step1.runId);
+    expect(run).toMatchObject({ pages: 2, tweetsNew: 40 });
+    expect((await getCheckpoint(db, key))?.windowPages).toBe(2);
+    expect(await count('raw_pages', key.userId)).toBe(2);
+  });
+});
+
+describe('crawl step (agntdata semantics)', () => {
+  it('stops at the first page that reaches since_id and records a gap when pages run out first', async () => {
+    const key = await newTarget('agntdata', 40);
+    const client = new FakeTimeline({
+      provider: 'agntdata',
+      userId: key.userId,
+      ids: range(80_000n, 100),
+      pageSize: 20,
+    });
+    const backfill = await crawlTargetToEnd({ db, client, target: key, pageSize: 20 });
+    expect(backfill).toMatchObject({ outcome: 'succeeded', pages: 2, costCents: 2 });
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('80099');
+    client.add(...range(81_000n, 30));
+    client.requests.length = 0;
+    const incremental = await crawlTargetToEnd({ db, client, target: key, pageSize: 20 });
+    expect(incremental).toMatchObject({ outcome: 'succeeded', pages: 2, tweetsNew: 30, gaps: [] });
+    expect(client.requests.every((r) => r.sinceId === undefined)).toBe(true);
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('81029');
+
+    // The provider forgot everything up to since_id: the window runs out without reaching it.
+    client.ids = [];
+    client.add(...range(82_000n, 15));
+    const exhausted = await crawlTargetToEnd({ db, client, target: key, pageSize: 20 });
+    expect(exhausted.gaps).toEqual([
+      { sinceId: '81029', oldestId: '82000', reason: 'agntdata_exhausted' },
+    ]);
+    const [spend] = await query<{ cost_cents: number }>(
+      "SELECT cost_cents FROM provider_spend WHERE provider = 'agntdata'",
+    );
+    expect(spend?.cost_cents).toBeGreaterThanOrEqual(5);
+  });
+});

@@ -1,0 +1,111 @@
+import type { CrawlClient, FetchedPage, TimelinePageRequest } from '@birdfeed/crawl';
+import type { CanonicalPage, ProviderName } from '@birdfeed/model';
+import {
+  AccountUnavailableError,
+  InvalidCursorError,
+  InvalidResponseError,
+} from '@birdfeed/providers';
+
+/**
+ * A scripted provider for the crawl step's checkpoint semantics: a timeline of ids served
+ * newest first, X-style (since_id honoured, numeric offset cursors) or agntdata-style (no
+ * since_id). Faults are queued per request. The sandbox tests cover the real HTTP path.
+ */
+export interface FakeTimelineOptions {
+  provider: ProviderName;
+  userId: string;
+  ids: bigint[];
+  pageSize: number;
+  /** X: the newest N tweets only. */
+  cap?: number;
+}
+
+export type Fault =
+  | { kind: 'invalid-cursor' }
+  | { kind: 'unavailable'; reason: 'suspended' | 'not_found' }
+  | { kind: 'invalid-body' }
+  | { kind: 'empty-page' };
+
+export class FakeTimeline implements CrawlClient {
+  readonly provider: ProviderName;
+  readonly requests: TimelinePageRequest[] = [];
+  readonly faults: Fault[] = [];
+  ids: bigint[];
+  private readonly options: FakeTimelineOptions;
+
+  constructor(options: FakeTimelineOptions) {
+    this.options = options;
+    this.provider = options.provider;
+    this.ids = [...options.ids].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  }
+
+  add(...ids: bigint[]): void {
+    this.ids = [...this.ids, ...ids].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  }
+
+  async fetchTimelinePage(request: TimelinePageRequest): Promise<FetchedPage> {
+    this.requests.push({ ...request, signal: undefined });
+    const fault = this.faults.shift();
+    if (fault?.kind === 'invalid-cursor') {
+      throw new InvalidCursorError(this.provider, 'pagination token expired', { status: 400 });
+    }
+    if (fault?.kind === 'unavailable') {
+      throw new AccountUnavailableError(
+        this.provider,
+        `user ${this.options.userId} ${fault.reason}`,
+        {
+          status: 404,
+          reason: fault.reason,
+          userId: this.options.userId,
+        },
+      );
+    }
+    if (fault?.kind === 'invalid-body') {
+      throw new InvalidResponseError(this.provider, 'data[0].id: expected string', {
+        status: 200,
+        path: 'data[0].id',
+        rawBody: '{"data":[{"id":1}]}',
+      });
+    }
+    let visible = this.options.cap === undefined ? this.ids : this.ids.slice(0, this.options.cap);
+    if (this.provider === 'x' && request.sinceId != null) {
+      const since = BigInt(request.sinceId);
+      visible = visible.filter((id) => id > since);
+    }
+    const offset = request.cursor == null ? 0 : Number(request.cursor);
+    const size = request.maxResults ?? this.options.pageSize;
+    const slice = fault?.kind === 'empty-page' ? [] : visible.slice(offset, offset + size);
+    const nextOffset = fault?.kind === 'empty-page' ? offset : offset + slice.length;
+    const next = nextOffset < visible.length ? String(nextOffset) : null;
+    const ids = slice.map(String);
+    const page: CanonicalPage = {
+      provider: this.provider,
+      userId: this.options.userId,
+      observedAt: new Date(),
+      tweets: ids.map((id) => ({
+        id,
+        authorId: this.options.userId,
+        text: `tweet ${id}`,
+        createdAt: new Date(1_700_000_000_000),
+        fromTimeline: true,
+      })),
+      users: [{ id: this.options.userId, username: `user${this.options.userId}` }],
+      media: [],
+      tweetMedia: [],
+      cursor: { next },
+      newestId: ids[0] ?? null,
+      oldestId: ids.at(-1) ?? null,
+      resultCount: ids.length,
+      partialErrors: [],
+    };
+    return {
+      page,
+      rawBody: JSON.stringify({ ids, next }),
+      status: 200,
+      requestUrl: `/fake/${this.options.userId}?cursor=${request.cursor ?? ''}`,
+      rateLimit: null,
+      costCents: this.provider === 'agntdata' ? 1 : 0,
+      durationMs: 1,
+    };
+  }
+}
