@@ -1,0 +1,13 @@
+/** Parses `250ms`, `5s`, `2m`, `1h` or a bare number of milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (match === null) {
+    throw new RangeError(`${JSON.stringify(text)} is not a duration (e.g. 500ms, 5s, 2m, 1h)`);
+  }
+  const value = Number(match[1]);
+  const unit = match[2] ?? 'ms';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1_000 : unit === 'm' ? 60_000 : 3_600_000;
+  const ms = Math.round(value * factor);
+  if (ms <= 0) throw new RangeError(`${JSON.stringify(text)} must be longer than 0`);
+  return ms;
+}

@@ -1,0 +1,227 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { type Database, openDatabase } from '@birdfeed/db';
+import {
+  assertNoEviction,
+  type CrawlQueue,
+  createRedisConnection,
+  openCrawlQueue,
+  RedisPolicyError,
+  redactRedisUrl,
+} from '@birdfeed/jobs';
+import type { ProviderName } from '@birdfeed/model';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { parseDuration } from './duration.ts';
+import { parseSchedulerEnv, type SchedulerEnv } from './env.ts';
+import { createLogger } from './logger.ts';
+import { runTick, type SchedulerState, type TickResult } from './tick.ts';
+
+const USAGE = `usage: birdfeed scheduler [--tick 5s] [--once] [--provider x|agntdata]...
+
+Every tick, claims the due, enabled, active watch targets (FOR UPDATE SKIP LOCKED: several
+schedulers may run), opens a run for each and enqueues its first page on the provider's queue.
+A target with a run still in flight is left alone. AGNTDATA_DAILY_BUDGET_CENTS stops new
+agntdata runs for the rest of the (UTC) day once reached.
+
+  --tick        time between ticks: 500ms, 5s, 1m (default SCHEDULER_TICK_MS, 5s)
+  --once        run one tick, print what it did and exit
+  --provider    schedule only this provider (repeatable; default both)
+
+needs REDIS_URL (maxmemory-policy noeviction) and DATABASE_URL.
+`;
+
+export class SchedulerStartError extends Error {
+  override readonly name = 'SchedulerStartError';
+}
+
+export interface SchedulerArgs {
+  tickMs: number | null;
+  once: boolean;
+  providers: ProviderName[] | null;
+}
+
+export function parseSchedulerArgs(argv: string[]): SchedulerArgs | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      tick: { type: 'string' },
+      once: { type: 'boolean' },
+      provider: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help === true) return 'help';
+  let tickMs: number | null = null;
+  if (values.tick !== undefined) {
+    try {
+      tickMs = parseDuration(values.tick);
+    } catch (error) {
+      throw new SchedulerStartError(`--tick: ${(error as Error).message}`);
+    }
+  }
+  const providers = (values.provider ?? []).map((value) => {
+    if (value !== 'x' && value !== 'agntdata') {
+      throw new SchedulerStartError(
+        `--provider must be x or agntdata, got ${JSON.stringify(value)}`,
+      );
+    }
+    return value;
+  });
+  return {
+    tickMs,
+    once: values.once === true,
+    providers: providers.length === 0 ? null : [...new Set(providers)],
+  };
+}
+
+export interface RunningScheduler {
+  /** Runs one tick now (the loop calls this; tests and the bench may too). */
+  tick(): Promise<TickResult>;
+  close(): Promise<void>;
+}
+
+export interface StartSchedulerOptions {
+  env: SchedulerEnv;
+  providers?: ProviderName[] | null;
+  logger: Logger;
+}
+
+/** Connects, checks Redis and opens the provider queues; no tick runs until asked. */
+export async function startScheduler(options: StartSchedulerOptions): Promise<RunningScheduler> {
+  const { env, logger } = options;
+  if (env.REDIS_URL === undefined) {
+    throw new SchedulerStartError('REDIS_URL is not set: the scheduler puts its jobs in Redis');
+  }
+  if (env.DATABASE_URL === undefined) {
+    throw new SchedulerStartError(
+      'DATABASE_URL is not set: the scheduler reads the watchlist from Postgres (without a server, use `birdfeed crawl --once`)',
+    );
+  }
+  const redis: Redis = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'producer',
+    connectionName: `birdfeed-scheduler-${process.pid}`,
+  });
+  let database: Database | undefined;
+  const queues = new Map<ProviderName, CrawlQueue>();
+  const closeAll = async () => {
+    const results = await Promise.allSettled([
+      ...[...queues.values()].map((queue) => queue.close()),
+      database?.close() ?? Promise.resolve(),
+    ]);
+    await redis.quit().catch(() => redis.disconnect());
+    const errors = results
+      .filter((result): result is PromiseRejectedResult => result.status === 'rejected')
+      .map((result) => result.reason as unknown);
+    if (errors.length > 0) throw new AggregateError(errors, 'closing the scheduler failed');
+  };
+  try {
+    const policy = await assertNoEviction(redis);
+    logger.info(
+      { redis: redactRedisUrl(env.REDIS_URL), maxmemoryPolicy: policy },
+      'redis eviction policy ok',
+    );
+    database = await openDatabase({ url: env.DATABASE_URL, maxConnections: 4 });
+    for (const provider of options.providers ?? (['x', 'agntdata'] as const)) {
+      queues.set(
+        provider,
+        await openCrawlQueue({
+          connection: redis,
+          prefix: env.BIRDFEED_QUEUE_PREFIX,
+          provider,
+          credentialLabel:
+            provider === 'x' ? env.X_CREDENTIAL_LABEL : env.AGNTDATA_CREDENTIAL_LABEL,
+        }),
+      );
+    }
+  } catch (error) {
+    await closeAll().catch(() => {});
+    throw error;
+  }
+  const db = database.db;
+  const state: SchedulerState = { budgetLoggedDay: null };
+  return {
+    tick: () =>
+      runTick({
+        db,
+        queues,
+        logger,
+        batch: env.SCHEDULER_BATCH,
+        agntdataDailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
+        state,
+      }),
+    close: closeAll,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args: SchedulerArgs | 'help';
+  try {
+    args = parseSchedulerArgs(argv);
+  } catch (error) {
+    process.stderr.write(`birdfeed scheduler: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const env = parseSchedulerEnv();
+  const logger = createLogger('birdfeed-scheduler', env.LOG_LEVEL);
+  let scheduler: RunningScheduler;
+  try {
+    scheduler = await startScheduler({ env, providers: args.providers, logger });
+  } catch (error) {
+    if (error instanceof SchedulerStartError || error instanceof RedisPolicyError) {
+      logger.fatal({ reason: error.message }, 'scheduler refused to start');
+      process.stderr.write(`birdfeed scheduler: refusing to start: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  if (args.once) {
+    try {
+      const result = await scheduler.tick();
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return result.errors === 0 ? 0 : 1;
+    } finally {
+      await scheduler.close();
+    }
+  }
+
+  const tickMs = args.tickMs ?? env.SCHEDULER_TICK_MS;
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(130);
+    logger.info({ signal }, 'shutting down after the current tick');
+    stop.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  logger.info({ tickMs, queues: args.providers ?? ['x', 'agntdata'] }, 'scheduler running');
+  let failedTicks = 0;
+  while (!stop.signal.aborted) {
+    try {
+      const result = await scheduler.tick();
+      failedTicks = 0;
+      if (result.claimed > 0 || result.errors > 0) logger.info(result, 'tick');
+    } catch (error) {
+      // Postgres or Redis away: say so, keep ticking; the due targets are still due.
+      failedTicks += 1;
+      logger.error({ err: error, failedTicks }, 'tick failed');
+    }
+    await sleep(tickMs, undefined, { signal: stop.signal }).catch(() => {});
+  }
+  try {
+    await scheduler.close();
+  } catch (error) {
+    logger.error({ err: error }, 'shutdown was not clean');
+    return 1;
+  }
+  logger.info('scheduler stopped cleanly');
+  return 0;
+}

@@ -1,0 +1,168 @@
+import { openRun } from '@birdfeed/crawl';
+import {
+  type BirdfeedDb,
+  claimDueTargets,
+  finishRun,
+  getCheckpoint,
+  getRun,
+  spendDay,
+  spentToday,
+  type WatchTarget,
+} from '@birdfeed/db';
+import {
+  type CrawlQueue,
+  crawlJobPriority,
+  enqueueFirstPage,
+  targetDeduplicationId,
+} from '@birdfeed/jobs';
+import type { ProviderName } from '@birdfeed/model';
+import type { Logger } from 'pino';
+
+export interface SchedulerState {
+  /** The UTC day the "agntdata budget reached" line was last logged (once per day). */
+  budgetLoggedDay: string | null;
+}
+
+export interface TickOptions {
+  db: BirdfeedDb;
+  /** The queue each provider's jobs go to; a provider without one is not scheduled. */
+  queues: ReadonlyMap<ProviderName, CrawlQueue>;
+  logger: Logger;
+  /** Targets claimed per tick at most. */
+  batch: number;
+  /** No new agntdata run once today's (UTC) spend has reached this; undefined = no cap. */
+  agntdataDailyBudgetCents?: number | undefined;
+  state: SchedulerState;
+  /** @defaultValue () => new Date() */
+  now?: () => Date;
+}
+
+export interface TickResult {
+  claimed: number;
+  /** First-page jobs added: one new run each. */
+  enqueued: number;
+  /** Targets skipped because a run of theirs is still in the queue. */
+  inFlight: number;
+  /** Orphaned runs (marked running, but with no job left in the queue) closed and restarted. */
+  orphansClosed: number;
+  /** Providers left out of this tick, with why. */
+  skippedProviders: Partial<Record<ProviderName, string>>;
+  errors: number;
+}
+
+async function budgetReason(
+  options: TickOptions,
+  provider: ProviderName,
+  now: Date,
+): Promise<string | null> {
+  const budget = options.agntdataDailyBudgetCents;
+  if (provider !== 'agntdata' || budget === undefined) return null;
+  const spent = await spentToday(options.db, 'agntdata', now);
+  if (spent.costCents < budget) return null;
+  return `daily budget reached: ${spent.costCents}¢ spent today (UTC) of AGNTDATA_DAILY_BUDGET_CENTS=${budget}¢`;
+}
+
+/**
+ * One scheduler tick: claim the due targets (FOR UPDATE SKIP LOCKED, which also moves their
+ * next due time one interval ahead, so several schedulers never claim the same target), open a
+ * run for each and enqueue its first page. The first page carries the target's deduplication
+ * id, like every later page of the run: a target never has two runs in flight.
+ */
+export async function runTick(options: TickOptions): Promise<TickResult> {
+  const now = (options.now ?? (() => new Date()))();
+  const result: TickResult = {
+    claimed: 0,
+    enqueued: 0,
+    inFlight: 0,
+    orphansClosed: 0,
+    skippedProviders: {},
+    errors: 0,
+  };
+  const providers: ProviderName[] = [];
+  for (const provider of options.queues.keys()) {
+    const reason = await budgetReason(options, provider, now);
+    if (reason === null) {
+      providers.push(provider);
+      continue;
+    }
+    result.skippedProviders[provider] = reason;
+    const day = spendDay(now);
+    if (options.state.budgetLoggedDay !== day) {
+      options.state.budgetLoggedDay = day;
+      options.logger.warn({ provider }, `no new ${provider} runs today: ${reason}`);
+    }
+  }
+  if (providers.length === 0) return result;
+
+  // Due-ness is judged by the database's clock (the one that wrote next_due_at), unless a test
+  // pins the clock: a JS Date is only millisecond-precise and a hair behind Postgres' now().
+  const targets = await claimDueTargets(options.db, {
+    limit: options.batch,
+    providers,
+    ...(options.now === undefined ? {} : { now }),
+  });
+  result.claimed = targets.length;
+  for (const target of targets) {
+    const queue = options.queues.get(target.provider);
+    if (queue === undefined) continue;
+    try {
+      await scheduleTarget(options, queue, target, result);
+    } catch (error) {
+      // One target's trouble (a DB hiccup, Redis briefly away) must not starve the others; it
+      // was claimed, so it comes back after its interval.
+      result.errors += 1;
+      options.logger.error(
+        { err: error, provider: target.provider, userId: target.userId },
+        'could not schedule a target',
+      );
+    }
+  }
+  return result;
+}
+
+async function scheduleTarget(
+  options: TickOptions,
+  queue: CrawlQueue,
+  target: WatchTarget,
+  result: TickResult,
+): Promise<void> {
+  const { db, logger } = options;
+  const key = { provider: target.provider, userId: target.userId };
+  const dedupId = targetDeduplicationId(target.provider, target.userId);
+  if ((await queue.getDeduplicationJobId(dedupId)) !== null) {
+    result.inFlight += 1;
+    logger.debug(key, 'run still in flight; not starting another');
+    return;
+  }
+  // No job of the target is in the queue, yet its checkpoint names a running run: that run's
+  // chain of page jobs is gone (Redis lost it, or its failure could not be recorded). Close it
+  // so the new run starts clean; the checkpoint keeps its cursor, so nothing is re-read twice.
+  const checkpoint = await getCheckpoint(db, key);
+  if (checkpoint?.runId != null) {
+    const previous = await getRun(db, checkpoint.runId);
+    if (previous?.outcome === 'running') {
+      await finishRun(
+        db,
+        previous.id,
+        'cancelled',
+        'orphaned: no job of this run was left in the queue',
+      );
+      result.orphansClosed += 1;
+      logger.warn({ ...key, runId: previous.id }, 'closed an orphaned run');
+    }
+  }
+  const run = await openRun(db, key);
+  const enqueued = await enqueueFirstPage(
+    queue,
+    { provider: target.provider, userId: target.userId, runId: run.id, kind: run.kind, page: 0 },
+    { priority: crawlJobPriority(run.kind, target.priority) },
+  );
+  if (!enqueued.added) {
+    // Another producer got a run in between: this one never starts.
+    await finishRun(db, run.id, 'cancelled', 'another run of this target was already in flight');
+    result.inFlight += 1;
+    return;
+  }
+  result.enqueued += 1;
+  logger.debug({ ...key, runId: run.id, kind: run.kind }, 'run enqueued');
+}

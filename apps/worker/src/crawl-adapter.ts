@@ -1,0 +1,76 @@
+import { crawlPage, recordJobFailure } from '@birdfeed/crawl';
+import type { BirdfeedDb } from '@birdfeed/db';
+import type { ProviderName } from '@birdfeed/model';
+import { createAgntdataClient, createXClient } from '@birdfeed/providers';
+import type { Logger } from 'pino';
+import type { WorkerEnv } from './env.ts';
+import type { FinalFailureHandler, PageStep } from './page-step.ts';
+
+/**
+ * Wires the crawl step (packages/crawl) and a provider client into the worker's PageStep: the
+ * one place where the transport meets the step.
+ */
+export interface PageRunner {
+  step: PageStep;
+  onFinalFailure: FinalFailureHandler;
+  close(): Promise<void>;
+}
+
+export interface PageRunnerOptions {
+  env: WorkerEnv;
+  provider: ProviderName;
+  db: BirdfeedDb;
+  logger: Logger;
+}
+
+export function createPageRunner(options: PageRunnerOptions): PageRunner {
+  const { env, provider, db } = options;
+  const clientLogger = options.logger.child({ provider });
+  const client =
+    provider === 'x'
+      ? createXClient({
+          baseUrl: env.X_API_BASE_URL,
+          bearerToken: env.X_BEARER_TOKEN ?? '',
+          logger: clientLogger,
+        })
+      : createAgntdataClient({
+          baseUrl: env.AGNTDATA_BASE_URL,
+          apiKey: env.AGNTDATA_API_KEY ?? '',
+          logger: clientLogger,
+        });
+
+  const step: PageStep = async (payload, context) => {
+    const result = await crawlPage({
+      db,
+      client,
+      target: { provider: payload.provider, userId: payload.userId },
+      runId: payload.runId,
+      signal: context.signal,
+      logger: context.logger,
+    });
+    return {
+      next: result.next === 'page',
+      rateLimit: result.rateLimit,
+      tweetsNew: result.tweetsNew,
+      tweetsUpdated: result.tweetsUpdated,
+    };
+  };
+
+  const onFinalFailure: FinalFailureHandler = async (failure) => {
+    if (failure.payload === null) {
+      // Nothing to attribute it to: the worker has logged it, BullMQ keeps it in `failed`.
+      return;
+    }
+    await recordJobFailure(db, {
+      provider: failure.payload.provider,
+      userId: failure.payload.userId,
+      runId: failure.payload.runId,
+      jobId: failure.jobId,
+      attempt: failure.attempts,
+      error: failure.error,
+      final: true,
+    });
+  };
+
+  return { step, onFinalFailure, close: () => client.close() };
+}
