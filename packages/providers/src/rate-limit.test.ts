@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { rateLimitResetAt, readRateLimit, readRetryAfter } from './rate-limit.ts';
+
+const now = new Date('2026-01-01T00:00:00Z');
+
+describe('rate-limit headers', () => {
+  it("reads X's x-rate-limit-* with reset in epoch seconds", () => {
+    expect(
+      readRateLimit(
+        {
+          'x-rate-limit-limit': '1500',
+          'x-rate-limit-remaining': '1499',
+          'x-rate-limit-reset': '1618286183',
+        },
+        now,
+      ),
+    ).toEqual({ limit: 1500, remaining: 1499, resetAt: new Date(1618286183_000) });
+  });
+
+  it('reads x-ratelimit-* / ratelimit-* with reset as seconds from now', () => {
+    expect(
+      readRateLimit(
+        { 'ratelimit-limit': '60', 'ratelimit-remaining': '0', 'ratelimit-reset': '12' },
+        now,
+      ),
+    ).toEqual({ limit: 60, remaining: 0, resetAt: new Date(now.getTime() + 12_000) });
+  });
+
+  it('returns null when the window is incomplete or not numeric', () => {
+    expect(readRateLimit({ 'x-rate-limit-limit': '15' }, now)).toBeNull();
+    expect(
+      readRateLimit(
+        { 'x-rate-limit-limit': 'many', 'x-rate-limit-remaining': '1', 'x-rate-limit-reset': '1' },
+        now,
+      ),
+    ).toBeNull();
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    expect(readRetryAfter({ 'retry-after': '30' }, now)).toEqual(new Date(now.getTime() + 30_000));
+    expect(readRetryAfter({ 'retry-after': 'Thu, 01 Jan 2026 00:05:00 GMT' }, now)).toEqual(
+      new Date('2026-01-01T00:05:00Z'),
+    );
+    expect(readRetryAfter({ 'retry-after': 'soon' }, now)).toBeUndefined();
+    expect(readRetryAfter({}, now)).toBeUndefined();
+  });
+
+  it('picks the window reset, then Retry-After, then the body hint, then a minute', () => {
+    const future = String(now.getTime() / 1000 + 900);
+    const window = {
+      'x-rate-limit-limit': '1',
+      'x-rate-limit-remaining': '0',
+      'x-rate-limit-reset': future,
+    };
+    expect(rateLimitResetAt({ ...window, 'retry-after': '5' }, 7, now)).toEqual(
+      new Date(now.getTime() + 900_000),
+    );
+    expect(rateLimitResetAt({ 'retry-after': '5' }, 7, now)).toEqual(
+      new Date(now.getTime() + 5_000),
+    );
+    expect(rateLimitResetAt({}, 7, now)).toEqual(new Date(now.getTime() + 7_000));
+    expect(rateLimitResetAt({}, undefined, now)).toEqual(new Date(now.getTime() + 60_000));
+  });
+});
