@@ -320,6 +320,16 @@ describe('X client: GET /2/users/:id/tweets', () => {
     expect(timeout.message).toMatch(/HEADERS_TIMEOUT/);
   });
 
+  it("the caller's abort is passed through, not turned into a retryable error", async () => {
+    server.reply({ hang: true });
+    const controller = new AbortController();
+    const pending = client.fetchTimelinePage({ userId: '1', signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    const error = await failure(pending);
+    expect(error).not.toBeInstanceOf(TransientError);
+    expect(error.name).toMatch(/Abort/);
+  });
+
   it('a refused connection → TransientError', async () => {
     const closed = await startRecordingServer();
     const url = closed.url;
