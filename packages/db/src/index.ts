@@ -1,6 +1,7 @@
 /** drizzle's `sql` tag, so callers build statements with the same drizzle this package uses. */
 export { sql } from 'drizzle-orm';
 export * from './crawl/index.ts';
+export * from './crawl/index.ts';
 export type {
   BirdfeedDb,
   BirdfeedExecutor,
@@ -18,4 +19,3 @@ export { InvalidPageError, type PageRows, pageRows } from './upsert/page-rows.ts
 export { type RawPageInput, recordRawPage } from './upsert/raw-pages.ts';
 export type { UpsertPageOptions, UpsertResult } from './upsert/upsert-page.ts';
 export { upsertPage } from './upsert/upsert-page.ts';
-export * from './crawl/index.ts';

@@ -18,6 +18,7 @@ export type { CrawlGap, GapReason } from './gaps.ts';
 export { listGaps, recordGap } from './gaps.ts';
 export type { CrawlRun, RunProgress } from './runs.ts';
 export { addRunProgress, finishRun, getRun, listRuns, startRun } from './runs.ts';
+export { CRAWL_TABLES, missingTables } from './schema-check.ts';
 export type { Spend, SpendInput } from './spend.ts';
 export { addSpend, spendDay, spentToday } from './spend.ts';
 export type { StatusReport, TargetStatus } from './status-report.ts';

@@ -1,0 +1,244 @@
+import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InvalidPageError, pageRows } from '@birdfeed/db';
+import { type CanonicalPage, PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
+import {
+  InvalidResponseError,
+  normalizeRaw,
+  parseAgntdataErrorBody,
+  parseXErrorBody,
+  type Recording,
+  readRecordings,
+} from '@birdfeed/providers';
+
+const USAGE = `usage: birdfeed normalize --provider x|agntdata [--user-id ID] [--observed-at ISO] [--pretty] FILE...
+
+Prints the canonical page of every recording in the files (tweepy cassettes, JSONL pages,
+Postman collections, single bodies) as JSON, one page per recording and line (ids as
+strings). Recordings that are not timeline pages (error statuses, error bodies, other
+endpoints) are listed on stderr as skipped. A file with a bad recording exits 1, naming the
+file, the recording and the JSON path.
+
+  --user-id ID       the timeline owner (default: the author of the page's first own tweet)
+  --observed-at ISO  when the pages were fetched (default: the recording's Date header, else
+                     the file's modification time, so re-reading a file is the same observation)
+  --pretty           indent the JSON
+`;
+
+/** Endpoints whose bodies have the tweets/users shape `normalizeRaw` reads. */
+const TIMELINE_ENDPOINT =
+  /^\/2\/(users\/[^/]+\/(tweets|mentions|liked_tweets|timelines\/reverse_chronological)|lists\/[^/]+\/tweets|tweets|tweets\/search\/(recent|all)|tweets\/[^/]+|users|users\/by|users\/by\/username\/[^/]+|users\/[^/]+)$/;
+
+export interface NormalizedRecording {
+  label: string;
+  page: CanonicalPage;
+}
+
+export interface SkippedRecording {
+  label: string;
+  reason: string;
+}
+
+export interface NormalizedFile {
+  file: string;
+  pages: NormalizedRecording[];
+  skipped: SkippedRecording[];
+}
+
+/** A recording of a file that cannot be used: the whole file is refused. */
+export class RecordingFileError extends Error {
+  override readonly name = 'RecordingFileError';
+  constructor(
+    readonly file: string,
+    readonly label: string,
+    /** JSON path in the body (`$.data[0].id`), or the canonical page path for a bad row. */
+    readonly path: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${label}: invalid at ${path}: ${reason}`, options);
+  }
+}
+
+export interface NormalizeFileOptions {
+  /** The timeline owner; by default the author of the page's first own tweet. */
+  userId?: string | undefined;
+  /** By default the recording's Date header, else `savedAt`. */
+  observedAt?: Date | undefined;
+  /**
+   * When the file was saved (its mtime): the observation time of recordings without a Date
+   * header. A fixed time per file makes re-ingesting it a no-op, where "now" would make every
+   * run a new observation of the same counts.
+   */
+  savedAt?: Date | undefined;
+}
+
+function skipReason(provider: ProviderName, recording: Recording): string | undefined {
+  if (recording.status !== undefined && (recording.status < 200 || recording.status > 299)) {
+    return `HTTP status ${recording.status}`;
+  }
+  if (recording.endpoint !== undefined && provider === 'x') {
+    if (!TIMELINE_ENDPOINT.test(recording.endpoint)) {
+      return `not a timeline endpoint (${recording.endpoint})`;
+    }
+  }
+  return undefined;
+}
+
+function isErrorBody(provider: ProviderName, body: string): boolean {
+  if (provider === 'agntdata') return parseAgntdataErrorBody(body) !== undefined;
+  const parsed = parseXErrorBody(body);
+  return parsed !== undefined && !/"data"\s*:/.test(body);
+}
+
+function observedAtOf(recording: Recording, options: NormalizeFileOptions): Date {
+  if (options.observedAt !== undefined) return options.observedAt;
+  const header = recording.headers?.date;
+  const parsed = header === undefined ? Number.NaN : Date.parse(header);
+  if (!Number.isNaN(parsed)) return new Date(parsed);
+  return options.savedAt ?? new Date();
+}
+
+/** The account a saved page belongs to, when the caller did not say. */
+function ownerOf(page: CanonicalPage): string {
+  const own = page.tweets.find((tweet) => tweet.fromTimeline && tweet.authorId !== undefined);
+  return own?.authorId ?? page.users[0]?.id ?? '0';
+}
+
+/**
+ * Reads and normalizes every recording of one file, and validates each page as the database
+ * will write it, before anything is written: a file is used whole or not at all.
+ */
+export function normalizeFile(
+  provider: ProviderName,
+  file: string,
+  text: string,
+  options: NormalizeFileOptions = {},
+): NormalizedFile {
+  const result: NormalizedFile = { file, pages: [], skipped: [] };
+  for (const recording of readRecordings(text, basename(file))) {
+    const reason = skipReason(provider, recording);
+    if (reason !== undefined) {
+      result.skipped.push({ label: recording.label, reason });
+      continue;
+    }
+    let page: CanonicalPage;
+    try {
+      page = normalizeRaw(provider, recording.body, {
+        userId: options.userId ?? '0',
+        observedAt: observedAtOf(recording, options),
+      });
+    } catch (error) {
+      if (error instanceof InvalidResponseError) {
+        if (isErrorBody(provider, recording.body)) {
+          result.skipped.push({ label: recording.label, reason: 'a provider error body' });
+          continue;
+        }
+        throw new RecordingFileError(file, recording.label, error.path, error.message, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    if (options.userId === undefined) page.userId = ownerOf(page);
+    try {
+      pageRows(page);
+    } catch (error) {
+      if (error instanceof InvalidPageError) {
+        throw new RecordingFileError(file, recording.label, error.path, error.message, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    result.pages.push({ label: recording.label, page });
+  }
+  return result;
+}
+
+export interface RecordingArgs {
+  provider: ProviderName;
+  files: string[];
+  options: NormalizeFileOptions;
+  values: Record<string, string | boolean | undefined>;
+}
+
+/** Shared flags of `normalize` and `ingest`; returns a usage error string when wrong. */
+export function parseRecordingArgs(
+  argv: string[],
+  extra: Record<string, { type: 'boolean' | 'string' }> = {},
+): RecordingArgs | string {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        provider: { type: 'string', short: 'p' },
+        'user-id': { type: 'string' },
+        'observed-at': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        ...extra,
+      },
+    });
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help === true) return '';
+  const provider = values.provider;
+  if (typeof provider !== 'string' || !PROVIDER_NAMES.includes(provider as ProviderName)) {
+    return `--provider must be one of ${PROVIDER_NAMES.join(', ')}`;
+  }
+  if (parsed.positionals.length === 0) return 'no FILE given';
+  const userId = values['user-id'];
+  if (typeof userId === 'string' && !/^(0|[1-9][0-9]{0,18})$/.test(userId)) {
+    return `--user-id must be a decimal id, got ${JSON.stringify(userId)}`;
+  }
+  const observedAtText = values['observed-at'];
+  let observedAt: Date | undefined;
+  if (typeof observedAtText === 'string') {
+    observedAt = new Date(observedAtText);
+    if (Number.isNaN(observedAt.getTime())) return `--observed-at is not a date: ${observedAtText}`;
+  }
+  return {
+    provider: provider as ProviderName,
+    files: parsed.positionals,
+    options: { userId: typeof userId === 'string' ? userId : undefined, observedAt },
+    values,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parseRecordingArgs(argv, { pretty: { type: 'boolean' } });
+  if (typeof args === 'string') {
+    if (args === '') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    process.stderr.write(`normalize: ${args}\n\n${USAGE}`);
+    return 2;
+  }
+  let failed = 0;
+  for (const file of args.files) {
+    try {
+      const normalized = normalizeFile(args.provider, file, await readFile(file, 'utf8'), {
+        ...args.options,
+        savedAt: (await stat(file)).mtime,
+      });
+      for (const { page } of normalized.pages) {
+        process.stdout.write(`${JSON.stringify(page, null, args.values.pretty ? 2 : undefined)}\n`);
+      }
+      for (const skipped of normalized.skipped) {
+        process.stderr.write(`normalize: ${file}: skipped ${skipped.label}: ${skipped.reason}\n`);
+      }
+    } catch (error) {
+      failed += 1;
+      process.stderr.write(
+        `normalize: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
