@@ -1,0 +1,597 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  type AgntdataRequest,
+  agntdataUserMedias,
+  parseAgntdataBody,
+  parseAgntdataRequest,
+} from './agntdata-api.ts';
+import type { SandboxClock } from './clock.ts';
+import { CursorCodec } from './cursor-codec.ts';
+import {
+  type FaultInjector,
+  type FaultKind,
+  type FaultRule,
+  FaultSpecError,
+  parseFaultSpec,
+  validateFaultRule,
+} from './faults.ts';
+import { RequestWindow, type WindowState } from './rate-limit.ts';
+import {
+  agntdataError,
+  json,
+  type SandboxResponse,
+  X_TOO_MANY_REQUESTS,
+  X_UNAUTHORIZED,
+  xServerError,
+} from './responses.ts';
+import type { ResolvedOptions } from './sandbox-options.ts';
+import type { SandboxStats } from './stats.ts';
+import { truthOf } from './truth.ts';
+import type { World } from './world.ts';
+import { xUserLookup, xUserTimeline } from './x-api.ts';
+
+/**
+ * The request pipeline shared by both providers: route → bearer auth → rate limit → fault →
+ * handler → provider headers. Plain node:http, no framework: the sandbox must serve well over
+ * 1,500 pages/s so that it is never the bottleneck of a pipeline benchmark.
+ */
+type Provider = 'x' | 'agntdata';
+
+interface Credential {
+  provider: Provider;
+  label: string;
+  token: string;
+}
+
+interface Route {
+  provider: Provider;
+  endpoint: string;
+  run(ctx: RequestContext): SandboxResponse;
+  params: Record<string, string>;
+  /** agntdata POST bodies are read before the pipeline runs. */
+  needsBody: boolean;
+  /** Rate-limit bucket. */
+  bucket: 'timeline' | 'lookup' | 'agntdata';
+}
+
+interface RequestContext {
+  query: URLSearchParams;
+  body: string;
+  now: number;
+  credential: Credential;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ServerParts {
+  options: ResolvedOptions;
+  world: World;
+  clock: SandboxClock;
+  faults: FaultInjector;
+  stats: SandboxStats;
+}
+
+export class SandboxHandler {
+  private readonly credentials = new Map<string, Credential>();
+  private readonly windows = new Map<string, RequestWindow>();
+  private readonly codec: CursorCodec;
+  private readonly hung = new Set<Socket>();
+
+  constructor(private readonly parts: ServerParts) {
+    const { options } = parts;
+    options.xBearerTokens.forEach((token, i) => {
+      this.credentials.set(`x ${token}`, { provider: 'x', label: `x-${i + 1}`, token });
+    });
+    options.agntdataApiKeys.forEach((token, i) => {
+      this.credentials.set(`agntdata ${token}`, {
+        provider: 'agntdata',
+        label: `agntdata-${i + 1}`,
+        token,
+      });
+    });
+    this.codec = new CursorCodec(`sandbox-cursor:${options.seed}`);
+  }
+
+  credentialLabels(): { provider: Provider; label: string; token: string }[] {
+    return [...this.credentials.values()].map(({ provider, label, token }) => ({
+      provider,
+      label,
+      token,
+    }));
+  }
+
+  /** Drops requests left hanging by the `hang` fault (at stop). */
+  releaseHung(): void {
+    for (const socket of this.hung) socket.destroy();
+    this.hung.clear();
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    const mark = url.indexOf('?');
+    const path = mark < 0 ? url : url.slice(0, mark);
+    const query = new URLSearchParams(mark < 0 ? '' : url.slice(mark + 1));
+    const method = req.method ?? 'GET';
+    if (path.startsWith('/_sandbox/') || path === '/_sandbox') {
+      readBody(req, (body) => {
+        let response: SandboxResponse;
+        try {
+          response = this.control(method, path, query, body);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          response = json(
+            error instanceof FaultSpecError || error instanceof RangeError ? 400 : 500,
+            { error: message },
+          );
+        }
+        send(res, response, JSON_HEADERS);
+      });
+      return;
+    }
+    const route = this.route(method, path, query);
+    if (route === null) {
+      send(
+        res,
+        json(404, {
+          title: 'Not Found Error',
+          detail: `No route for ${method} ${path}`,
+          type: 'about:blank',
+          status: 404,
+        }),
+        JSON_HEADERS,
+      );
+      return;
+    }
+    if (route.needsBody) {
+      readBody(req, (body) => this.provider(req, res, route, query, body));
+    } else {
+      this.provider(req, res, route, query, '');
+    }
+  };
+
+  private route(method: string, path: string, query: URLSearchParams): Route | null {
+    const parts = path.split('/');
+    // /2/users/:id/tweets, /2/users/:id, /2/users/by/username/:username
+    if (parts[1] === '2' && parts[2] === 'users' && method === 'GET') {
+      if (parts.length === 5 && parts[4] === 'tweets') {
+        const userId = decodeURIComponent(parts[3] ?? '');
+        return {
+          provider: 'x',
+          endpoint: 'GET /2/users/:id/tweets',
+          bucket: 'timeline',
+          needsBody: false,
+          params: pick(
+            query,
+            ['since_id', 'until_id', 'pagination_token', 'max_results', 'start_time', 'end_time'],
+            { user_id: userId },
+          ),
+          run: (ctx) => xUserTimeline(this.xContext(ctx.now), userId, ctx.query),
+        };
+      }
+      if (parts.length === 6 && parts[3] === 'by' && parts[4] === 'username') {
+        const username = decodeURIComponent(parts[5] ?? '');
+        return {
+          provider: 'x',
+          endpoint: 'GET /2/users/by/username/:username',
+          bucket: 'lookup',
+          needsBody: false,
+          params: { username },
+          run: (ctx) => xUserLookup(this.xContext(ctx.now), 'username', username, ctx.query),
+        };
+      }
+      if (parts.length === 4 && parts[3] !== '') {
+        const userId = decodeURIComponent(parts[3] ?? '');
+        return {
+          provider: 'x',
+          endpoint: 'GET /2/users/:id',
+          bucket: 'lookup',
+          needsBody: false,
+          params: { user_id: userId },
+          run: (ctx) => xUserLookup(this.xContext(ctx.now), 'id', userId, ctx.query),
+        };
+      }
+      return null;
+    }
+    if (path === '/user/medias' || path === '/user/medias/continuation') {
+      if (method !== 'GET' && method !== 'POST') return null;
+      const continuation = path.endsWith('/continuation');
+      const isPost = method === 'POST';
+      return {
+        provider: 'agntdata',
+        endpoint: `${method} ${path}`,
+        bucket: 'agntdata',
+        needsBody: isPost,
+        params: {},
+        run: (ctx) => {
+          let source: Record<string, unknown>;
+          if (isPost) {
+            const parsed = parseAgntdataBody(ctx.body);
+            if ('status' in parsed && 'body' in parsed && typeof parsed.status === 'number') {
+              return parsed as SandboxResponse;
+            }
+            source = parsed as Record<string, unknown>;
+          } else {
+            source = Object.fromEntries(query.entries());
+          }
+          const request = parseAgntdataRequest(source, isPost ? 'body' : 'query', continuation);
+          if ('status' in request) return request;
+          return this.agntdata(ctx, request);
+        },
+      };
+    }
+    return null;
+  }
+
+  private xContext(now: number) {
+    return { world: this.parts.world, codec: this.codec, options: this.parts.options, now };
+  }
+
+  private agntdata(ctx: RequestContext, request: AgntdataRequest): SandboxResponse {
+    const { options, stats } = this.parts;
+    let creditsRemaining: number | null = null;
+    if (options.agntdataCreditsCents !== null) {
+      creditsRemaining = options.agntdataCreditsCents - stats.spendOf(ctx.credential.label);
+      if (creditsRemaining < 1) {
+        return agntdataError(
+          402,
+          'INSUFFICIENT_CREDITS',
+          'Your agntdata balance is exhausted: add credits to continue',
+        );
+      }
+      creditsRemaining -= 1;
+    }
+    return agntdataUserMedias(
+      { world: this.parts.world, codec: this.codec, options, now: ctx.now },
+      request,
+      1,
+      creditsRemaining,
+    );
+  }
+
+  private window(credential: Credential, bucket: Route['bucket']): RequestWindow {
+    const key = `${credential.label} ${bucket}`;
+    let window = this.windows.get(key);
+    if (window === undefined) {
+      const { options } = this.parts;
+      if (bucket === 'agntdata')
+        window = new RequestWindow(options.agntdataRequestsPerMinute, 60_000);
+      else if (bucket === 'lookup')
+        window = new RequestWindow(options.xUserLookupRateLimit, options.xRateLimitWindowMs);
+      else window = new RequestWindow(options.xRateLimit, options.xRateLimitWindowMs);
+      this.windows.set(key, window);
+    }
+    return window;
+  }
+
+  private rateHeaders(state: WindowState): Record<string, string> {
+    return {
+      'x-rate-limit-limit': String(state.limit),
+      'x-rate-limit-remaining': String(state.remaining),
+      'x-rate-limit-reset': String(Math.ceil(this.parts.clock.toRealMs(state.resetAtMs) / 1000)),
+    };
+  }
+
+  private retryAfterSeconds(state: WindowState): number {
+    const { clock } = this.parts;
+    return Math.max(1, Math.ceil(clock.toRealDuration(state.resetAtMs - clock.now()) / 1000));
+  }
+
+  private provider(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    query: URLSearchParams,
+    body: string,
+  ): void {
+    const { clock, stats, faults } = this.parts;
+    const now = clock.now();
+    const params = route.provider === 'agntdata' ? agntdataParams(query, body) : route.params;
+    const log = (credential: string | null, status: number, fault: FaultKind | null) =>
+      stats.record({
+        at: new Date().toISOString(),
+        sandboxAt: new Date(now).toISOString(),
+        provider: route.provider,
+        endpoint: route.endpoint,
+        method: req.method ?? 'GET',
+        credential,
+        status,
+        fault,
+        params,
+      });
+
+    const credential = this.authenticate(req, route.provider);
+    if (credential === null) {
+      stats.countUnauthorized();
+      log(null, 401, null);
+      send(
+        res,
+        route.provider === 'x'
+          ? X_UNAUTHORIZED
+          : agntdataError(401, 'UNAUTHORIZED', 'Missing or invalid API key'),
+        JSON_HEADERS,
+      );
+      return;
+    }
+    stats.countRequest(credential.label, route.endpoint);
+
+    const window = this.window(credential, route.bucket);
+    const { allowed, state } = window.take(now);
+    const headers: Record<string, string> =
+      route.provider === 'x'
+        ? { ...JSON_HEADERS, ...this.rateHeaders(state) }
+        : { ...JSON_HEADERS };
+    if (!allowed) {
+      stats.countRateLimited(credential.label, route.endpoint);
+      log(credential.label, 429, null);
+      send(res, this.tooManyRequests(route.provider, state), headers);
+      return;
+    }
+
+    const fault = faults.decide(route.provider);
+    if (fault !== null) stats.countFault(credential.label, route.endpoint, fault);
+    if (fault === 'reset') {
+      log(credential.label, 0, fault);
+      req.socket.destroy();
+      return;
+    }
+    if (fault === 'hang') {
+      log(credential.label, 0, fault);
+      const socket = req.socket;
+      this.hung.add(socket);
+      const timer = setTimeout(() => socket.destroy(), this.parts.options.hangMs);
+      timer.unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        this.hung.delete(socket);
+      });
+      return;
+    }
+    if (fault === '500' || fault === '503') {
+      const status = fault === '500' ? 500 : 503;
+      log(credential.label, status, fault);
+      send(
+        res,
+        route.provider === 'x'
+          ? xServerError(status)
+          : agntdataError(
+              status,
+              status === 500 ? 'INTERNAL_ERROR' : 'SERVICE_UNAVAILABLE',
+              'Upstream provider error',
+            ),
+        headers,
+      );
+      return;
+    }
+    if (fault === '429') {
+      log(credential.label, 429, fault);
+      const exhausted = { ...state, remaining: 0 };
+      send(
+        res,
+        this.tooManyRequests(route.provider, exhausted),
+        route.provider === 'x' ? { ...JSON_HEADERS, ...this.rateHeaders(exhausted) } : headers,
+      );
+      return;
+    }
+
+    let response: SandboxResponse;
+    try {
+      response = route.run({ query, body, now, credential });
+    } catch (error) {
+      log(credential.label, 500, null);
+      const message = error instanceof Error ? error.message : String(error);
+      send(
+        res,
+        json(500, {
+          title: 'Internal Server Error',
+          detail: `sandbox bug: ${message}`,
+          type: 'about:blank',
+          status: 500,
+        }),
+        headers,
+      );
+      return;
+    }
+    if (response.status === 200 && fault === null && response.costCents !== undefined) {
+      stats.countSpend(credential.label, response.costCents);
+    }
+    log(credential.label, response.status, fault);
+    if (fault === 'empty') {
+      send(res, { status: 200, body: '' }, headers);
+    } else if (fault === 'malformed') {
+      // Cut the body short and close the JSON wrongly: a syntax error, not a schema error.
+      send(
+        res,
+        { status: 200, body: `${response.body.slice(0, Math.floor(response.body.length / 3))}]}` },
+        headers,
+      );
+    } else if (fault === 'truncated') {
+      send(
+        res,
+        { status: 200, body: response.body.slice(0, Math.floor(response.body.length / 2)) },
+        headers,
+      );
+    } else {
+      send(res, response, headers);
+    }
+  }
+
+  private tooManyRequests(provider: Provider, state: WindowState): SandboxResponse {
+    if (provider === 'x') return json(429, X_TOO_MANY_REQUESTS);
+    const retryAfter = this.retryAfterSeconds(state);
+    const response = agntdataError(
+      429,
+      'RATE_LIMITED',
+      `Rate limit exceeded: retry in ${retryAfter}s`,
+      retryAfter,
+    );
+    return { ...response, headers: { 'retry-after': String(retryAfter) } };
+  }
+
+  private authenticate(req: IncomingMessage, provider: Provider): Credential | null {
+    const header = req.headers.authorization;
+    if (header === undefined || !header.startsWith('Bearer ')) return null;
+    return this.credentials.get(`${provider} ${header.slice(7).trim()}`) ?? null;
+  }
+
+  private control(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: string,
+  ): SandboxResponse {
+    const { world, clock, stats, faults, options } = this.parts;
+    const parts = path.split('/');
+    const what = parts[2] ?? '';
+    if (what === 'truth' && method === 'GET' && parts.length === 4) {
+      const userId = decodeURIComponent(parts[3] ?? '');
+      const account = world.accountById(userId);
+      if (account === undefined)
+        return json(404, { error: `no sandbox account with id ${userId}` });
+      return json(200, truthOf(world, account, clock.now(), options.xTimelineCap));
+    }
+    if (what === 'stats' && method === 'GET') {
+      return json(200, stats.snapshot(world.accounts.map((account) => account.id)));
+    }
+    if (what === 'requests') {
+      if (method === 'DELETE') {
+        stats.clearLog();
+        return json(200, { cleared: true });
+      }
+      const since = Number(query.get('since') ?? '0');
+      const limit = Number(query.get('limit') ?? String(options.requestLogSize));
+      return json(200, { requests: stats.requestLog(since, limit) });
+    }
+    if (what === 'accounts' && method === 'GET') {
+      const status = query.get('status');
+      const now = clock.now();
+      return json(200, {
+        accounts: world.accounts
+          .filter((account) => status === null || account.status === status)
+          .map((account) => ({
+            id: account.id,
+            username: account.username,
+            status: account.status,
+            activity: account.activity,
+            tweet_count: world.timeline(account).countAt(now),
+          })),
+      });
+    }
+    if (what === 'clock') {
+      if (method === 'POST') {
+        const request = parseControlBody(body);
+        if (request.timeScale !== undefined) clock.setTimeScale(Number(request.timeScale));
+        if (request.frozen !== undefined) clock.setFrozen(Boolean(request.frozen));
+        if (request.advanceMs !== undefined) clock.advance(Number(request.advanceMs));
+        if (request.advance !== undefined) clock.advance(parseDuration(String(request.advance)));
+      }
+      const state = clock.state();
+      return json(200, {
+        now: new Date(state.now).toISOString(),
+        now_ms: state.now,
+        time_scale: state.timeScale,
+        frozen: state.frozen,
+      });
+    }
+    if (what === 'faults') {
+      if (method === 'DELETE') faults.clear();
+      if (method === 'POST') {
+        const request = parseControlBody(body);
+        if (request.clear === true) faults.clear();
+        const rules: FaultRule[] = [];
+        if (typeof request.spec === 'string') rules.push(...parseFaultSpec(request.spec));
+        if (Array.isArray(request.rules)) {
+          request.rules.forEach((rule, i) => {
+            rules.push(validateFaultRule(rule, `rules[${i}]`));
+          });
+        }
+        faults.add(rules);
+      }
+      return json(200, { rules: faults.list() });
+    }
+    if (what === 'health') return json(200, { ok: true });
+    return json(404, { error: `no control endpoint ${method} ${path}` });
+  }
+}
+
+function parseControlBody(body: string): Record<string, unknown> {
+  if (body.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new RangeError('control body: expected JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RangeError('control body: expected a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** "15m", "90s", "2h", "500ms", "1d" or a number of ms. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (match === null)
+    throw new RangeError(`duration "${text}": expected e.g. 500ms, 90s, 15m, 2h, 1d`);
+  const value = Number(match[1]);
+  const unit = match[2] ?? 'ms';
+  const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
+  return value * factor;
+}
+
+function pick(
+  query: URLSearchParams,
+  names: string[],
+  extra: Record<string, string>,
+): Record<string, string> {
+  const out: Record<string, string> = { ...extra };
+  for (const name of names) {
+    const value = query.get(name);
+    if (value !== null) out[name] = value;
+  }
+  return out;
+}
+
+function agntdataParams(query: URLSearchParams, body: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const read = (name: string, value: string | undefined) => {
+    if (value !== undefined) out[name] = value;
+  };
+  if (body !== '') {
+    // Textual, so a user_id above 2^53 is logged exactly as it was sent.
+    read('user_id', /"user_id"\s*:\s*"?(-?\d+)/.exec(body)?.[1]);
+    read('limit', /"limit"\s*:\s*"?(-?\d+)/.exec(body)?.[1]);
+    read('continuation_token', /"continuation_token"\s*:\s*"([^"]*)"/.exec(body)?.[1]);
+  } else {
+    for (const name of ['user_id', 'limit', 'continuation_token'])
+      read(name, query.get(name) ?? undefined);
+  }
+  return out;
+}
+
+function readBody(req: IncomingMessage, done: (body: string) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  });
+  req.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+  req.on('error', () => req.socket.destroy());
+}
+
+function send(
+  res: ServerResponse,
+  response: SandboxResponse,
+  headers: Record<string, string>,
+): void {
+  if (res.writableEnded || res.destroyed) return;
+  const body = Buffer.from(response.body, 'utf8');
+  res.writeHead(response.status, {
+    ...headers,
+    ...response.headers,
+    'content-length': String(body.length),
+  });
+  res.end(body);
+}

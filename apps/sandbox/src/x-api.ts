@@ -1,0 +1,355 @@
+import type { SandboxAccount } from './accounts.ts';
+import type { CursorCodec } from './cursor-codec.ts';
+import { Rng } from './prng.ts';
+import {
+  parseXSelection,
+  renderXMedia,
+  renderXTweet,
+  renderXUser,
+  type XSelection,
+} from './render-x.ts';
+import { json, type SandboxResponse, xInvalidRequest, xUserProblem } from './responses.ts';
+import type { ResolvedOptions } from './sandbox-options.ts';
+import { parseSnowflake } from './snowflake.ts';
+import { type SandboxTweet, tweetKind } from './tweets.ts';
+import type { World } from './world.ts';
+
+/**
+ * X API v2: GET /2/users/:id/tweets, GET /2/users/:id, GET /2/users/by/username/:username.
+ * Semantics from ../../shared/seeds/x-api-v2-users-id-tweets.txt: since_id and until_id are
+ * exclusive, only the newest 3,200 tweets are reachable (800 with exclude=replies) and a
+ * since_id older than that is silently moved to the oldest reachable tweet.
+ */
+const TIMELINE_PARAMS = new Set([
+  'max_results',
+  'pagination_token',
+  'since_id',
+  'until_id',
+  'start_time',
+  'end_time',
+  'exclude',
+  'expansions',
+  'tweet.fields',
+  'user.fields',
+  'media.fields',
+  'place.fields',
+  'poll.fields',
+]);
+const USER_PARAMS = new Set(['expansions', 'tweet.fields', 'user.fields']);
+const ID_PATTERN = /^[0-9]{1,19}$/;
+
+export interface XContext {
+  world: World;
+  codec: CursorCodec;
+  options: ResolvedOptions;
+  now: number;
+}
+
+function unknownParameter(query: URLSearchParams, allowed: Set<string>): SandboxResponse | null {
+  for (const name of query.keys()) {
+    if (!allowed.has(name)) {
+      return xInvalidRequest(
+        name,
+        query.get(name) ?? '',
+        `The query parameter [${name}] is not one of [${[...allowed].join(',')}]`,
+      );
+    }
+  }
+  return null;
+}
+
+function unavailable(
+  account: SandboxAccount | undefined,
+): 'not_found' | 'suspended' | 'protected' | null {
+  if (account === undefined || account.status === 'deleted') return 'not_found';
+  if (account.status === 'suspended') return 'suspended';
+  if (account.status === 'protected') return 'protected';
+  return null;
+}
+
+function idParameter(query: URLSearchParams, name: string): bigint | null | SandboxResponse {
+  const value = query.get(name);
+  if (value === null) return null;
+  if (!ID_PATTERN.test(value)) {
+    return xInvalidRequest(
+      name,
+      value,
+      `The \`${name}\` query parameter value [${value}] does not match ^[0-9]{1,19}$`,
+    );
+  }
+  return parseSnowflake(value) ?? 0n;
+}
+
+function timeParameter(query: URLSearchParams, name: string): number | null | SandboxResponse {
+  const value = query.get(name);
+  if (value === null) return null;
+  const ms = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value) || Number.isNaN(ms)) {
+    return xInvalidRequest(
+      name,
+      value,
+      `The \`${name}\` query parameter value [${value}] is not a valid date`,
+    );
+  }
+  return ms;
+}
+
+function isResponse(value: unknown): value is SandboxResponse {
+  return typeof value === 'object' && value !== null && 'status' in value && 'body' in value;
+}
+
+export function xUserTimeline(
+  ctx: XContext,
+  userId: string,
+  query: URLSearchParams,
+): SandboxResponse {
+  const unknown = unknownParameter(query, TIMELINE_PARAMS);
+  if (unknown !== null) return unknown;
+  if (!ID_PATTERN.test(userId)) {
+    return xInvalidRequest(
+      'id',
+      userId,
+      `The \`id\` query parameter value [${userId}] does not match ^[0-9]{1,19}$`,
+    );
+  }
+  let maxResults = 10;
+  const rawMax = query.get('max_results');
+  if (rawMax !== null) {
+    const parsed = /^-?\d+$/.test(rawMax) ? Number(rawMax) : Number.NaN;
+    if (!(parsed >= 5 && parsed <= 100)) {
+      return xInvalidRequest(
+        'max_results',
+        rawMax,
+        `The \`max_results\` query parameter value [${rawMax}] is not between 5 and 100`,
+      );
+    }
+    maxResults = parsed;
+  }
+  const sinceParam = idParameter(query, 'since_id');
+  if (isResponse(sinceParam)) return sinceParam;
+  const untilParam = idParameter(query, 'until_id');
+  if (isResponse(untilParam)) return untilParam;
+  const startTime = timeParameter(query, 'start_time');
+  if (isResponse(startTime)) return startTime;
+  const endTime = timeParameter(query, 'end_time');
+  if (isResponse(endTime)) return endTime;
+  const exclude = new Set(
+    query
+      .get('exclude')
+      ?.split(',')
+      .filter((value) => value !== '') ?? [],
+  );
+  for (const value of exclude) {
+    if (value !== 'replies' && value !== 'retweets') {
+      return xInvalidRequest(
+        'exclude',
+        value,
+        `The \`exclude\` query parameter value [${value}] is not one of [replies,retweets]`,
+      );
+    }
+  }
+  const selection = parseXSelection(query, 'tweets');
+  if ('parameter' in selection)
+    return xInvalidRequest(selection.parameter, selection.value, selection.message);
+
+  const account = ctx.world.accountById(userId);
+  const problem = unavailable(account);
+  if (problem !== null || account === undefined)
+    return xUserProblem(problem ?? 'not_found', 'id', userId);
+
+  const timeline = ctx.world.timeline(account);
+  const count = timeline.countAt(ctx.now);
+
+  const token = query.get('pagination_token');
+  let upper: bigint | null = null;
+  let tokenSince: bigint | null = null;
+  let page = 0;
+  if (token !== null) {
+    const position = ctx.codec.decode(token, 'x');
+    if (
+      position === null ||
+      position.accountIndex !== account.index ||
+      ctx.now - position.issuedAtMs > ctx.options.cursorTtlMs
+    ) {
+      return xInvalidRequest(
+        'pagination_token',
+        token,
+        `The \`pagination_token\` query parameter value [${token}] is not a valid pagination token`,
+      );
+    }
+    upper = position.upper;
+    tokenSince = position.sinceId;
+    page = position.page;
+  }
+  const sinceId = sinceParam ?? tokenSince;
+
+  const cap = exclude.has('replies')
+    ? Math.min(800, ctx.options.xTimelineCap)
+    : ctx.options.xTimelineCap;
+  let lo = Math.max(0, count - cap);
+  if (sinceId !== null) lo = Math.max(lo, timeline.firstAbove(sinceId, count));
+  if (startTime !== null) lo = Math.max(lo, timeline.firstAtOrAfterTime(startTime, count));
+  let hi = count;
+  if (untilParam !== null) hi = Math.min(hi, timeline.firstAtOrAbove(untilParam, count));
+  if (upper !== null) hi = Math.min(hi, timeline.firstAtOrAbove(upper, count));
+  if (endTime !== null) hi = Math.min(hi, timeline.firstAtOrAfterTime(endTime + 1000, count));
+
+  // Short and empty pages, as X serves them: drawn from the position so a retry of the
+  // same request gets the same page.
+  let target = maxResults;
+  const draw = Rng.of(ctx.world.seedHash, 9, account.index, page, hi).next();
+  if (draw < ctx.options.emptyPageRate) target = 0;
+  else if (draw < ctx.options.emptyPageRate + ctx.options.shortPageRate) {
+    target = 1 + Math.floor((draw * 7919) % Math.max(1, maxResults - 1));
+  }
+
+  const tweets: SandboxTweet[] = [];
+  let k = hi - 1;
+  for (; k >= lo && tweets.length < target; k--) {
+    if (exclude.size > 0) {
+      const kind = tweetKind(ctx.world.seedHash, account.index, k);
+      if (exclude.has('retweets') && kind === 'retweet') continue;
+      if (exclude.has('replies') && (kind === 'reply' || kind === 'self_reply')) continue;
+    }
+    tweets.push(ctx.world.tweet(account, k));
+  }
+  // k is now the index below the last tweet taken: more remain when it is still >= lo.
+  const more = k >= lo;
+  // An empty page at the top of the timeline still needs a bound above every tweet.
+  const newestId = timeline.ids[count - 1];
+  const nextUpper =
+    k + 1 < count ? timeline.ids[k + 1] : newestId === undefined ? undefined : newestId + 1n;
+  const meta: Record<string, unknown> = { result_count: tweets.length };
+  const newest = tweets[0];
+  const oldest = tweets[tweets.length - 1];
+  if (newest !== undefined && oldest !== undefined) {
+    meta.newest_id = newest.id;
+    meta.oldest_id = oldest.id;
+  }
+  if (more && nextUpper !== undefined) {
+    meta.next_token = ctx.codec.encode({
+      provider: 'x',
+      accountIndex: account.index,
+      upper: nextUpper,
+      sinceId,
+      page: page + 1,
+      issuedAtMs: ctx.now,
+    });
+  }
+  if (tweets.length === 0) return json(200, { meta });
+  const body: Record<string, unknown> = {
+    data: tweets.map((tweet) => renderXTweet(tweet, selection.tweet, ctx.now)),
+  };
+  const includes = renderIncludes(ctx, tweets, selection);
+  if (includes !== null) body.includes = includes;
+  body.meta = meta;
+  return json(200, body);
+}
+
+function renderIncludes(
+  ctx: XContext,
+  tweets: readonly SandboxTweet[],
+  selection: XSelection,
+): Record<string, unknown> | null {
+  const { expansions } = selection;
+  if (expansions.size === 0) return null;
+  const users = new Map<string, Record<string, unknown>>();
+  const media: Record<string, unknown>[] = [];
+  const seenMedia = new Set<string>();
+  const referenced = new Map<string, SandboxTweet>();
+  const addUser = (tweet: SandboxTweet | undefined, userId: string | null) => {
+    if (userId === null || users.has(userId)) return;
+    const user =
+      tweet?.author.id === userId
+        ? tweet.author
+        : (ctx.world.accountById(userId) ??
+          ctx.world.externalUsers.find((candidate) => candidate.id === userId));
+    if (user === undefined) return;
+    const isAccount = user.index >= 0;
+    const count = isAccount ? ctx.world.timeline(user as SandboxAccount).countAt(ctx.now) : 0;
+    users.set(
+      userId,
+      renderXUser(
+        user,
+        selection.user,
+        ctx.world.userMetricsAt(user, ctx.now, count),
+        isAccount
+          ? (ctx.world.timeline(user as SandboxAccount).idStrings[count - 1] ?? null)
+          : null,
+      ),
+    );
+  };
+  const addMedia = (tweet: SandboxTweet) => {
+    for (const item of tweet.media) {
+      if (seenMedia.has(item.mediaKey)) continue;
+      seenMedia.add(item.mediaKey);
+      media.push(renderXMedia(tweet, item, selection.media, ctx.now));
+    }
+  };
+  for (const tweet of tweets) {
+    if (expansions.has('author_id')) addUser(tweet, tweet.author.id);
+    if (expansions.has('in_reply_to_user_id')) addUser(tweet, tweet.inReplyToUserId);
+    if (expansions.has('entities.mentions.username')) {
+      for (const mention of tweet.entities.mentions) addUser(undefined, mention.id);
+    }
+    if (expansions.has('attachments.media_keys')) addMedia(tweet);
+    if (tweet.referenced !== null && expansions.has('referenced_tweets.id')) {
+      referenced.set(tweet.referenced.tweet.id, tweet.referenced.tweet);
+    }
+  }
+  for (const tweet of referenced.values()) {
+    if (expansions.has('referenced_tweets.id.author_id')) addUser(tweet, tweet.author.id);
+    if (expansions.has('attachments.media_keys')) addMedia(tweet);
+  }
+  const includes: Record<string, unknown> = {};
+  if (users.size > 0) includes.users = [...users.values()];
+  if (media.length > 0) includes.media = media;
+  if (referenced.size > 0) {
+    includes.tweets = [...referenced.values()].map((tweet) =>
+      renderXTweet(tweet, selection.tweet, ctx.now),
+    );
+  }
+  return Object.keys(includes).length > 0 ? includes : null;
+}
+
+export function xUserLookup(
+  ctx: XContext,
+  by: 'id' | 'username',
+  value: string,
+  query: URLSearchParams,
+): SandboxResponse {
+  const unknown = unknownParameter(query, USER_PARAMS);
+  if (unknown !== null) return unknown;
+  if (by === 'id' && !ID_PATTERN.test(value)) {
+    return xInvalidRequest(
+      'id',
+      value,
+      `The \`id\` query parameter value [${value}] does not match ^[0-9]{1,19}$`,
+    );
+  }
+  if (by === 'username' && !/^[A-Za-z0-9_]{1,15}$/.test(value)) {
+    return xInvalidRequest(
+      'username',
+      value,
+      `The \`username\` query parameter value [${value}] does not match ^[A-Za-z0-9_]{1,15}$`,
+    );
+  }
+  const selection = parseXSelection(query, 'users');
+  if ('parameter' in selection)
+    return xInvalidRequest(selection.parameter, selection.value, selection.message);
+  const account = by === 'id' ? ctx.world.accountById(value) : ctx.world.accountByUsername(value);
+  // A protected account's profile is public; only its tweets are not.
+  if (account === undefined || account.status === 'deleted')
+    return xUserProblem('not_found', by, value);
+  if (account.status === 'suspended') return xUserProblem('suspended', by, value);
+  const timeline = ctx.world.timeline(account);
+  const count = timeline.countAt(ctx.now);
+  const data = renderXUser(
+    account,
+    selection.user,
+    ctx.world.userMetricsAt(account, ctx.now, count),
+    timeline.idStrings[count - 1] ?? null,
+  );
+  const body: Record<string, unknown> = { data };
+  return json(200, body);
+}
