@@ -280,6 +280,7 @@ describe('crawl step (X semantics)', () => {
       pageSize: 20,
     });
     const step1 = await crawlPage({ db, client, target: key, pageSize: 20 });
+    client.holdUntil(2);
     const [a, b] = await Promise.all([
       crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 20 }),
       crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 20 }),

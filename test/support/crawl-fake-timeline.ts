@@ -43,8 +43,25 @@ export class FakeTimeline implements CrawlClient {
     this.ids = [...this.ids, ...ids].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
   }
 
+  private barrier: { size: number; waiting: Array<() => void> } | null = null;
+
+  /** The next `size` requests wait for each other, so their steps run truly at once. */
+  holdUntil(size: number): void {
+    this.barrier = { size, waiting: [] };
+  }
+
   async fetchTimelinePage(request: TimelinePageRequest): Promise<FetchedPage> {
     this.requests.push({ ...request, signal: undefined });
+    const barrier = this.barrier;
+    if (barrier !== null) {
+      await new Promise<void>((resolve) => {
+        barrier.waiting.push(resolve);
+        if (barrier.waiting.length >= barrier.size) {
+          this.barrier = null;
+          for (const release of barrier.waiting) release();
+        }
+      });
+    }
     const fault = this.faults.shift();
     if (fault?.kind === 'invalid-cursor') {
       throw new InvalidCursorError(this.provider, 'pagination token expired', { status: 400 });

@@ -25,8 +25,16 @@ export {
   StaleCheckpointError,
   TargetNotFoundError,
 } from './errors.ts';
+export {
+  formatEvery,
+  IntervalFormatError,
+  MAX_INTERVAL_SECONDS,
+  MIN_INTERVAL_SECONDS,
+  parseEvery,
+} from './every.ts';
 export type { CrawlLogger } from './logger.ts';
 export { silentLogger } from './logger.ts';
+export { MigrationsMissingError, openCrawlDatabase } from './open-crawl-database.ts';
 export type { RecordedJobFailure, RecordJobFailureInput } from './record-job-failure.ts';
 export { recordJobFailure } from './record-job-failure.ts';
 export type {

@@ -1,0 +1,227 @@
+import { parseArgs } from 'node:util';
+import {
+  type CrawlClient,
+  type CrawlOnceResult,
+  crawlOnce,
+  MigrationsMissingError,
+  openCrawlDatabase,
+  type TargetCrawlSummary,
+} from '@birdfeed/crawl';
+import { listTargets, type TargetKey } from '@birdfeed/db';
+import { isSnowflakeId, PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
+import { createAgntdataClient, createXClient, type TimelineClient } from '@birdfeed/providers';
+import { pino } from 'pino';
+import { parseEnv } from '../env.ts';
+import { databaseOptions } from './database-options.ts';
+
+const USAGE = `usage: birdfeed crawl --once [--user ID] [--provider x|agntdata] [--concurrency N]
+                      [--json] [--verbose]
+
+Runs the crawl step in this process, without Redis: every due target (or the one given with
+--user) is crawled to the end of its window (a new target first backfills). 5xx and timeouts
+are retried with backoff, a 429 is slept through until its reset. One summary line per
+target; exit 0 when all succeeded, 1 otherwise (a failure, an account marked unavailable, a
+provider without credentials or over its daily budget). The continuous mode is
+\`birdfeed scheduler\` + \`birdfeed worker\`.
+
+environment: DATABASE_URL (unset: PGlite under .birdfeed/pgdata), X_API_BASE_URL,
+X_BEARER_TOKEN, AGNTDATA_BASE_URL, AGNTDATA_API_KEY, AGNTDATA_DAILY_BUDGET_CENTS, LOG_LEVEL
+(with --verbose).
+`;
+
+function parseOptions(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: false,
+    strict: true,
+    options: {
+      once: { type: 'boolean', default: false },
+      user: { type: 'string' },
+      provider: { type: 'string' },
+      concurrency: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`crawl: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parseOptions>['values'];
+  try {
+    values = parseOptions(argv).values;
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!values.once) {
+    return usageError(
+      'only the one-shot mode lives here: add --once (the continuous mode is `birdfeed scheduler` + `birdfeed worker`)',
+    );
+  }
+  let provider: ProviderName | undefined;
+  if (values.provider !== undefined) {
+    if (!(PROVIDER_NAMES as readonly string[]).includes(values.provider)) {
+      return usageError(
+        `--provider ${JSON.stringify(values.provider)}: must be one of ${PROVIDER_NAMES.join(', ')}`,
+      );
+    }
+    provider = values.provider as ProviderName;
+  }
+  if (values.user !== undefined && !isSnowflakeId(values.user)) {
+    return usageError(`--user ${JSON.stringify(values.user)}: must be a decimal user id`);
+  }
+  let concurrency = 2;
+  if (values.concurrency !== undefined) {
+    concurrency = Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+      return usageError(
+        `--concurrency ${JSON.stringify(values.concurrency)}: must be an integer from 1 to 64`,
+      );
+    }
+  }
+
+  const env = parseEnv();
+  // One log line per request is the worker's business; here the summary lines are the output.
+  const logger = pino(
+    { name: 'birdfeed-crawl', level: values.verbose ? env.LOG_LEVEL : 'warn' },
+    pino.destination(2),
+  );
+  let database: Awaited<ReturnType<typeof openCrawlDatabase>>;
+  try {
+    database = await openCrawlDatabase(databaseOptions(env));
+  } catch (error) {
+    if (error instanceof MigrationsMissingError) {
+      process.stderr.write(`crawl: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  const clients: Partial<Record<ProviderName, TimelineClient>> = {};
+  const missingClientReasons: Partial<Record<ProviderName, string>> = {};
+  if (env.X_BEARER_TOKEN !== undefined) {
+    clients.x = createXClient({
+      baseUrl: env.X_API_BASE_URL,
+      bearerToken: env.X_BEARER_TOKEN,
+      logger,
+    });
+  } else {
+    missingClientReasons.x = 'X_BEARER_TOKEN is not set';
+  }
+  if (env.AGNTDATA_API_KEY !== undefined) {
+    clients.agntdata = createAgntdataClient({
+      baseUrl: env.AGNTDATA_BASE_URL,
+      apiKey: env.AGNTDATA_API_KEY,
+      logger,
+    });
+  } else {
+    missingClientReasons.agntdata = 'AGNTDATA_API_KEY is not set';
+  }
+
+  // Ctrl-C: the page in flight is aborted (nothing half-written), the run is recorded as
+  // failed and its saved cursor is where the next run resumes.
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let targets: TargetKey[] | undefined;
+  if (values.user !== undefined) {
+    const userId = values.user;
+    targets = (provider === undefined ? PROVIDER_NAMES : [provider]).map((p) => ({
+      provider: p,
+      userId,
+    }));
+  }
+  let result: CrawlOnceResult;
+  try {
+    if (targets !== undefined && provider === undefined) {
+      // --user without --provider: the account on whichever providers watch it.
+      const watched = await listTargets(database.db, { userId: values.user });
+      if (watched.length === 0) {
+        process.stderr.write(
+          `crawl: ${values.user} is not on the watchlist (add it with \`birdfeed watchlist add ${values.user}\`)\n`,
+        );
+        return 1;
+      }
+      targets = watched.map(({ provider: p, userId }) => ({ provider: p, userId }));
+    }
+    result = await crawlOnce({
+      db: database.db,
+      clients: clients as Partial<Record<ProviderName, CrawlClient>>,
+      missingClientReasons,
+      targets,
+      providers: provider === undefined ? undefined : [provider],
+      agntdataDailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
+      concurrency,
+      logger,
+      signal: abort.signal,
+      onTargetDone: values.json
+        ? undefined
+        : (summary) => process.stdout.write(`${summaryLine(summary)}\n`),
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await Promise.allSettled(Object.values(clients).map((client) => client.close()));
+    await database.close();
+  }
+
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    for (const skipped of result.skipped) {
+      const who =
+        skipped.userId === undefined
+          ? `${skipped.count} due target${skipped.count === 1 ? '' : 's'}`
+          : skipped.userId;
+      process.stdout.write(`${skipped.provider.padEnd(8)} ${who} not crawled: ${skipped.reason}\n`);
+    }
+    const succeeded = result.targets.filter((target) => target.outcome === 'succeeded').length;
+    const totals = result.targets.reduce(
+      (sum, target) => ({
+        pages: sum.pages + target.pages,
+        tweetsNew: sum.tweetsNew + target.tweetsNew,
+        costCents: sum.costCents + target.costCents,
+      }),
+      { pages: 0, tweetsNew: 0, costCents: 0 },
+    );
+    process.stdout.write(
+      result.targets.length === 0 && result.skipped.length === 0
+        ? 'crawl: no targets due\n'
+        : `crawl: ${result.targets.length} target${result.targets.length === 1 ? '' : 's'}, ${succeeded} succeeded, ${result.targets.length - succeeded} not; ${totals.pages} pages, ${totals.tweetsNew} new tweets, ${totals.costCents}¢\n`,
+    );
+  }
+  return result.ok ? 0 : 1;
+}
+
+function summaryLine(summary: TargetCrawlSummary): string {
+  const parts = [
+    summary.provider.padEnd(8),
+    summary.userId,
+    summary.outcome,
+    summary.kind ?? '',
+    `pages=${summary.pages}`,
+    `new=${summary.tweetsNew}`,
+    `updated=${summary.tweetsUpdated}`,
+  ];
+  if (summary.costCents > 0) parts.push(`cost=${summary.costCents}¢`);
+  parts.push(`since_id=${summary.sinceId ?? '-'}`);
+  if (summary.retries > 0) parts.push(`retries=${summary.retries}`);
+  if (summary.rateLimitWaits > 0) parts.push(`rate_limit_waits=${summary.rateLimitWaits}`);
+  if (summary.cursorRestarts > 0) parts.push(`cursor_restarts=${summary.cursorRestarts}`);
+  for (const gap of summary.gaps)
+    parts.push(`GAP(${gap.sinceId ?? '-'}..${gap.oldestId ?? '-'}, ${gap.reason})`);
+  if (summary.error !== null)
+    parts.push(`error: ${summary.errorName ?? 'Error'}: ${summary.error}`);
+  return parts.filter((part) => part !== '').join(' ');
+}

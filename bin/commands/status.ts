@@ -1,0 +1,209 @@
+import { parseArgs } from 'node:util';
+import { formatEvery, MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
+import { type StatusReport, statusReport, type TargetStatus } from '@birdfeed/db';
+import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
+import { parseEnv } from '../env.ts';
+import { databaseOptions } from './database-options.ts';
+
+const USAGE = `usage: birdfeed status [--json] [--provider x|agntdata]
+
+Per watch target: its checkpoint (since_id, open window), last run, next due time, state,
+failures and gaps; today's provider spend; and, when REDIS_URL is set, per crawl queue its
+depth and the rate-limit budget left.
+`;
+
+/** The queue part as @birdfeed/jobs reports it; kept loose so status works without Redis. */
+type QueueReport =
+  | { configured: false; reason: string }
+  | { configured: true; queues: unknown[] }
+  | { configured: true; error: string };
+
+function parseOptions(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: false,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      provider: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parseOptions>['values'];
+  try {
+    values = parseOptions(argv).values;
+  } catch (error) {
+    process.stderr.write(`status: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let provider: ProviderName | undefined;
+  if (values.provider !== undefined) {
+    if (!(PROVIDER_NAMES as readonly string[]).includes(values.provider)) {
+      process.stderr.write(
+        `status: --provider ${JSON.stringify(values.provider)}: must be one of ${PROVIDER_NAMES.join(', ')}\n`,
+      );
+      return 2;
+    }
+    provider = values.provider as ProviderName;
+  }
+  const env = parseEnv();
+  let report: StatusReport;
+  try {
+    const database = await openCrawlDatabase(databaseOptions(env));
+    try {
+      report = await statusReport(database.db, { provider });
+    } finally {
+      await database.close();
+    }
+  } catch (error) {
+    if (error instanceof MigrationsMissingError) {
+      process.stderr.write(`status: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const queues = await readQueues(env.REDIS_URL, env.BIRDFEED_QUEUE_PREFIX);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ ...report, queues }, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(renderReport(report, queues));
+  return 0;
+}
+
+async function readQueues(redisUrl: string | undefined, prefix: string): Promise<QueueReport> {
+  if (redisUrl === undefined) return { configured: false, reason: 'REDIS_URL is not set' };
+  const jobs = (await import('@birdfeed/jobs')) as Record<string, unknown>;
+  const queueStatus = jobs.queueStatus;
+  const createRedisConnection = jobs.createRedisConnection;
+  if (typeof queueStatus !== 'function' || typeof createRedisConnection !== 'function') {
+    return { configured: false, reason: 'this build has no queue status' };
+  }
+  const connection = createRedisConnection({
+    url: redisUrl,
+    role: 'producer',
+    connectionName: 'birdfeed-status',
+  }) as { quit(): Promise<unknown>; disconnect(): void };
+  try {
+    const queues = (await queueStatus({ connection, prefix })) as unknown[];
+    return { configured: true, queues };
+  } catch (error) {
+    return { configured: true, error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    await connection.quit().catch(() => connection.disconnect());
+  }
+}
+
+function ago(date: Date | null, now: Date): string {
+  if (date === null) return 'never';
+  const seconds = Math.round((now.getTime() - date.getTime()) / 1000);
+  if (seconds < 0) return `in ${formatEvery(-seconds)}`;
+  if (seconds === 0) return 'now';
+  return `${formatEvery(seconds)} ago`;
+}
+
+function targetLines(target: TargetStatus, now: Date): string[] {
+  const name = target.username === null ? '' : ` @${target.username}`;
+  const state = !target.enabled
+    ? 'disabled'
+    : target.state === 'active'
+      ? 'active'
+      : `${target.state.toUpperCase()}${target.stateReason ? ` (${target.stateReason})` : ''}`;
+  const lines = [
+    `${target.provider.padEnd(8)} ${target.userId}${name}  ${state}, every ${formatEvery(target.intervalSeconds)}`,
+  ];
+  const cp = target.checkpoint;
+  const checkpoint =
+    cp === null
+      ? 'never crawled'
+      : `since_id ${cp.sinceId ?? '- (backfill pending)'}${cp.windowOpen ? `, window open: ${cp.windowPages} page${cp.windowPages === 1 ? '' : 's'} read${cp.hasCursor ? ', cursor saved' : ''}` : ''}`;
+  lines.push(`    checkpoint: ${checkpoint}`);
+  const run = target.lastRun;
+  lines.push(
+    run === null
+      ? '    last run:   none'
+      : `    last run:   #${run.id} ${run.kind} ${run.outcome}, started ${ago(run.startedAt, now)}, ${run.pages} pages, ${run.tweetsNew} new, ${run.tweetsUpdated} updated${run.costCents > 0 ? `, ${run.costCents}¢` : ''}${run.error ? ` — ${run.error}` : ''}`,
+  );
+  const due =
+    !target.enabled || target.state !== 'active'
+      ? 'not scheduled'
+      : ago(target.nextDueAt, now).replace(/ ago$/, ' overdue');
+  lines.push(`    next due:   ${due}`);
+  if (target.failures.total > 0) {
+    const last = target.failures.last;
+    lines.push(
+      `    failures:   ${target.failures.last24h} in 24h, ${target.failures.total} total${last ? `; last ${ago(last.failedAt, now)}: ${last.errorName}: ${last.errorMessage}` : ''}`,
+    );
+  }
+  if (target.gaps.count > 0) {
+    const last = target.gaps.last;
+    lines.push(
+      `    gaps:       ${target.gaps.count}${last ? `; last between ${last.sinceId ?? '-'} and ${last.oldestId ?? '-'} (${last.reason})` : ''}`,
+    );
+  }
+  return lines;
+}
+
+function renderReport(report: StatusReport, queues: QueueReport): string {
+  const out: string[] = [];
+  out.push(`targets (${report.targets.length}):`);
+  if (report.targets.length === 0)
+    out.push('  none (add one with `birdfeed watchlist add <user_id>`)');
+  for (const target of report.targets)
+    out.push(...targetLines(target, report.generatedAt).map((line) => `  ${line}`));
+  out.push('');
+  out.push('spend today (UTC):');
+  if (report.spendToday.length === 0) out.push('  nothing yet');
+  for (const spend of report.spendToday) {
+    out.push(`  ${spend.provider.padEnd(8)} ${spend.requests} requests, ${spend.costCents}¢`);
+  }
+  out.push('');
+  if (!queues.configured) {
+    out.push(`queues: not configured (${queues.reason})`);
+  } else if ('error' in queues) {
+    out.push(`queues: unreachable (${queues.error})`);
+  } else {
+    out.push(`queues (${queues.queues.length}):`);
+    if (queues.queues.length === 0)
+      out.push('  none yet (start `birdfeed scheduler` and `birdfeed worker`)');
+    for (const queue of queues.queues as QueueLine[]) out.push(`  ${queueLine(queue)}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+interface QueueLine {
+  name?: string;
+  waiting?: number;
+  active?: number;
+  delayed?: number;
+  failed?: number;
+  paused?: boolean;
+  pauseReason?: string | null;
+  limiter?: {
+    max: number | null;
+    windowMs: number | null;
+    remaining: number | null;
+    resetsInMs: number;
+    rateLimited: boolean;
+  };
+}
+
+function queueLine(queue: QueueLine): string {
+  const depth = `waiting ${queue.waiting ?? 0}, active ${queue.active ?? 0}, delayed ${queue.delayed ?? 0}, failed ${queue.failed ?? 0}`;
+  const limiter = queue.limiter;
+  const budget =
+    limiter === undefined || limiter.max === null
+      ? 'no limiter'
+      : `budget ${limiter.remaining ?? '?'}/${limiter.max} per ${formatEvery((limiter.windowMs ?? 0) / 1000)}${limiter.resetsInMs > 0 ? `, resets in ${formatEvery(Math.ceil(limiter.resetsInMs / 1000))}` : ''}${limiter.rateLimited ? ', RATE LIMITED' : ''}`;
+  const paused = queue.paused
+    ? `, PAUSED${queue.pauseReason ? ` (${queue.pauseReason})` : ''}`
+    : '';
+  return `${queue.name ?? '?'}: ${depth}; ${budget}${paused}`;
+}

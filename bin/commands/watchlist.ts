@@ -1,0 +1,253 @@
+import { parseArgs } from 'node:util';
+import {
+  formatEvery,
+  IntervalFormatError,
+  MigrationsMissingError,
+  openCrawlDatabase,
+  parseEvery,
+} from '@birdfeed/crawl';
+import {
+  DEFAULT_BACKFILL_DEPTH,
+  listTargets,
+  MAX_BACKFILL_DEPTH,
+  setTargetEnabled,
+  upsertTarget,
+  type WatchTarget,
+} from '@birdfeed/db';
+import { isSnowflakeId, PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
+import { parseEnv } from '../env.ts';
+import { databaseOptions } from './database-options.ts';
+
+const USAGE = `usage:
+  birdfeed watchlist add <user_id> [--provider x|agntdata] [--every 15m] [--backfill N]
+                                   [--tags a,b] [--username NAME] [--priority N]
+  birdfeed watchlist list [--provider x|agntdata] [--json]
+  birdfeed watchlist enable <user_id> [--provider x|agntdata]
+  birdfeed watchlist disable <user_id> [--provider x|agntdata]
+
+add       watch an account (a decimal user id) on one provider (default x); adding it again
+          updates the options given. --every: how often to crawl (15m, 1h, 1h30m, 90s;
+          default 15m). --backfill: how many tweets a new target reads first (1..${MAX_BACKFILL_DEPTH},
+          default ${DEFAULT_BACKFILL_DEPTH}). --priority: higher runs first (default 0).
+enable    crawl it again, also after it was marked not_found/suspended/protected/deleted.
+disable   stop crawling it (its data and checkpoint stay).
+Without --provider, enable and disable apply to the account on every provider.
+`;
+
+/** Bad input: said with the argument's name, before anything is written. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const TAG_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}_.:/-]{0,63}$/u;
+
+function parseProvider(value: string | undefined): ProviderName | undefined {
+  if (value === undefined) return undefined;
+  if (!(PROVIDER_NAMES as readonly string[]).includes(value)) {
+    throw new UsageError(
+      `--provider ${JSON.stringify(value)}: must be one of ${PROVIDER_NAMES.join(', ')}`,
+    );
+  }
+  return value as ProviderName;
+}
+
+function parseUserId(value: string | undefined, action: string): string {
+  if (value === undefined) throw new UsageError(`watchlist ${action}: <user_id> is missing`);
+  if (!isSnowflakeId(value)) {
+    throw new UsageError(
+      `<user_id> ${JSON.stringify(value)}: must be a decimal user id (digits only, e.g. 2244994945), not a username`,
+    );
+  }
+  return value;
+}
+
+function parseIntegerOption(name: string, value: string | undefined, min: number, max: number) {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(
+      `--${name} ${JSON.stringify(value)}: must be an integer from ${min} to ${max}`,
+    );
+  }
+  return Number(value);
+}
+
+function parseTags(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const tags = value
+    .split(',')
+    .map((tag) => tag.trim())
+    .filter((tag) => tag !== '');
+  for (const tag of tags) {
+    if (!TAG_PATTERN.test(tag)) {
+      throw new UsageError(
+        `--tags: ${JSON.stringify(tag)} is not a tag (letters, digits, _ . : / -, up to 64)`,
+      );
+    }
+  }
+  return [...new Set(tags)];
+}
+
+function describeTarget(target: WatchTarget): string {
+  const flags = [
+    `every ${formatEvery(target.intervalSeconds)}`,
+    `backfill ${target.backfillDepth}`,
+    target.enabled ? 'enabled' : 'disabled',
+    target.state === 'active'
+      ? null
+      : `${target.state}${target.stateReason ? ` (${target.stateReason})` : ''}`,
+    target.priority === 0 ? null : `priority ${target.priority}`,
+    target.tags.length === 0 ? null : `tags ${target.tags.join(',')}`,
+  ].filter((flag) => flag !== null);
+  const name = target.username === null ? '' : ` @${target.username}`;
+  return `${target.provider.padEnd(8)} ${target.userId}${name}  ${flags.join(', ')}`;
+}
+
+function parseOptions(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      provider: { type: 'string' },
+      every: { type: 'string' },
+      backfill: { type: 'string' },
+      tags: { type: 'string' },
+      username: { type: 'string' },
+      priority: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  if (action === undefined || action === '--help' || action === '-h' || action === 'help') {
+    process.stdout.write(USAGE);
+    return action === undefined ? 2 : 0;
+  }
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(rest);
+  } catch (error) {
+    process.stderr.write(`watchlist: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  try {
+    switch (action) {
+      case 'add': {
+        // Everything is validated before the database is opened: bad input writes nothing.
+        const userId = parseUserId(positionals[0], 'add');
+        if (positionals.length > 1)
+          throw new UsageError(`watchlist add: unexpected ${JSON.stringify(positionals[1])}`);
+        const provider = parseProvider(values.provider) ?? 'x';
+        let intervalSeconds: number | undefined;
+        if (values.every !== undefined) {
+          try {
+            intervalSeconds = parseEvery(values.every);
+          } catch (error) {
+            if (error instanceof IntervalFormatError)
+              throw new UsageError(`--every ${error.message}`);
+            throw error;
+          }
+        }
+        const backfillDepth = parseIntegerOption(
+          'backfill',
+          values.backfill,
+          1,
+          MAX_BACKFILL_DEPTH,
+        );
+        const priority = parseIntegerOption('priority', values.priority, -1000, 1000);
+        const tags = parseTags(values.tags);
+        const username = values.username?.replace(/^@/, '');
+        if (username !== undefined && !/^[A-Za-z0-9_]{1,50}$/.test(username)) {
+          throw new UsageError(
+            `--username ${JSON.stringify(values.username)}: letters, digits and _ only`,
+          );
+        }
+        return await withDatabase(async (db) => {
+          const { target, created } = await upsertTarget(db, {
+            provider,
+            userId,
+            username,
+            intervalSeconds,
+            backfillDepth,
+            priority,
+            tags,
+          });
+          process.stdout.write(`${created ? 'added' : 'updated'}: ${describeTarget(target)}\n`);
+          return 0;
+        });
+      }
+      case 'list': {
+        if (positionals.length > 0)
+          throw new UsageError(`watchlist list: unexpected ${JSON.stringify(positionals[0])}`);
+        const provider = parseProvider(values.provider);
+        return await withDatabase(async (db) => {
+          const targets = await listTargets(db, { provider });
+          if (values.json === true) {
+            process.stdout.write(`${JSON.stringify(targets, null, 2)}\n`);
+          } else if (targets.length === 0) {
+            process.stdout.write(
+              'the watchlist is empty (add one with `birdfeed watchlist add <user_id>`)\n',
+            );
+          } else {
+            for (const target of targets) process.stdout.write(`${describeTarget(target)}\n`);
+          }
+          return 0;
+        });
+      }
+      case 'enable':
+      case 'disable': {
+        const userId = parseUserId(positionals[0], action);
+        if (positionals.length > 1)
+          throw new UsageError(`watchlist ${action}: unexpected ${JSON.stringify(positionals[1])}`);
+        const provider = parseProvider(values.provider);
+        return await withDatabase(async (db) => {
+          const changed = await setTargetEnabled(db, { userId, provider }, action === 'enable');
+          if (changed.length === 0) {
+            process.stderr.write(
+              `watchlist ${action}: no target ${provider === undefined ? '' : `${provider}:`}${userId} on the watchlist\n`,
+            );
+            return 1;
+          }
+          for (const target of changed)
+            process.stdout.write(`${action}d: ${describeTarget(target)}\n`);
+          return 0;
+        });
+      }
+      default:
+        throw new UsageError(
+          `unknown action ${JSON.stringify(action)} (add, list, enable, disable)`,
+        );
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`watchlist: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof MigrationsMissingError) {
+      process.stderr.write(`watchlist: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function withDatabase(
+  body: (db: Awaited<ReturnType<typeof openCrawlDatabase>>['db']) => Promise<number>,
+): Promise<number> {
+  const env = parseEnv();
+  const target = databaseOptions(env);
+  const database = await openCrawlDatabase(target);
+  try {
+    return await body(database.db);
+  } finally {
+    await database.close();
+  }
+}
