@@ -103,7 +103,10 @@ describe('POST /user/medias', () => {
     const account = bare.accounts({ status: 'active' })[2]!;
     const headers = { authorization: `Bearer ${AGNTDATA_KEY}` };
     const first = await fetch(`${bare.url}/user/medias?user_id=${account.id}&limit=3`, { headers });
-    const firstBody = await first.json();
+    const firstBody = (await first.json()) as {
+      results: { tweet_id: string }[];
+      continuation_token: string;
+    };
     expect(first.status).toBe(200);
     const post = await agntdataPost(bare, '/user/medias', {
       user_id: Number(account.id),
@@ -116,7 +119,7 @@ describe('POST /user/medias', () => {
       `${bare.url}/user/medias/continuation?user_id=${account.id}&limit=3&continuation_token=${encodeURIComponent(firstBody.continuation_token)}`,
       { headers },
     );
-    const nextBody = await next.json();
+    const nextBody = (await next.json()) as { results: { tweet_id: string }[] };
     expect(nextBody.results.map((item: { tweet_id: string }) => item.tweet_id)).toEqual(
       mediaTruth(bare, account.id).slice(3, 6),
     );
