@@ -32,11 +32,13 @@ export function createPageRunner(options: PageRunnerOptions): PageRunner {
           baseUrl: env.X_API_BASE_URL,
           bearerToken: env.X_BEARER_TOKEN ?? '',
           logger: clientLogger,
+          maxResults: env.WORKER_X_PAGE_SIZE,
         })
       : createAgntdataClient({
           baseUrl: env.AGNTDATA_BASE_URL,
           apiKey: env.AGNTDATA_API_KEY ?? '',
           logger: clientLogger,
+          limit: env.WORKER_AGNTDATA_PAGE_SIZE,
         });
 
   const step: PageStep = async (payload, context) => {

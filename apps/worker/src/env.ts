@@ -24,6 +24,10 @@ export const workerEnvSchema = envSchema.extend({
   WORKER_STALLED_INTERVAL_MS: positiveInt(15_000),
   /** Base of the exponential retry delay for 5xx/timeouts; unset = the job catalog's (1 s). */
   WORKER_BACKOFF_BASE_MS: z.coerce.number().int().positive().optional(),
+  /** Tweets asked per X page (5..100). */
+  WORKER_X_PAGE_SIZE: z.coerce.number().int().min(5).max(100).default(100),
+  /** Results asked per agntdata page (1..100). */
+  WORKER_AGNTDATA_PAGE_SIZE: z.coerce.number().int().min(1).max(100).default(20),
   /** Names (not the tokens) of the credentials: one queue and one limiter per credential. */
   X_CREDENTIAL_LABEL: credentialLabel,
   AGNTDATA_CREDENTIAL_LABEL: credentialLabel,
