@@ -174,7 +174,7 @@ export function agntdataUserMedias(
       break;
     }
   }
-  const upper = timeline.ids[lastTaken];
+  const upper = lastTaken >= 0 ? timeline.idAt(lastTaken) : undefined;
   const continuationToken =
     more && upper !== undefined
       ? ctx.codec.encode({

@@ -121,7 +121,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     xBearerTokens: resolved.xBearerTokens,
     agntdataApiKeys: resolved.agntdataApiKeys,
     accounts(filter) {
-      const now = clock.now();
       return world.accounts
         .filter((account) => filter?.status === undefined || account.status === filter.status)
         .map((account) => ({
@@ -129,7 +128,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
           username: account.username,
           status: account.status,
           activity: account.activity,
-          tweetCount: world.timeline(account).countAt(now),
+          // Lazy: counting makes the account's timeline, and listing 10,000 accounts
+          // should not make 10,000 timelines.
+          get tweetCount() {
+            return world.timeline(account).countAt(clock.now());
+          },
         }));
     },
     truth: (userId) => truthOf(world, accountOrThrow(userId), clock.now(), resolved.xTimelineCap),

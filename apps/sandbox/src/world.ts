@@ -6,7 +6,7 @@ import {
   type SandboxUser,
 } from './accounts.ts';
 import { hashString, Rng } from './prng.ts';
-import { snowflakeAt } from './snowflake.ts';
+import { snowflakeAt, snowflakeTimeMs } from './snowflake.ts';
 import { generateTweet, type SandboxTweet, type TweetContext } from './tweets.ts';
 
 /**
@@ -17,11 +17,13 @@ import { generateTweet, type SandboxTweet, type TweetContext } from './tweets.ts
 const DAY_MS = 86_400_000;
 const EXTERNAL_USERS = 64;
 
-/** An account's tweet times and ids, oldest first; grows as the sandbox clock moves on. */
+/**
+ * An account's tweet times, oldest first; grows as the sandbox clock moves on. Ids are not
+ * stored: the k-th id is the snowflake of the k-th time with the account and k in its low
+ * bits, so comparing ids is comparing (time, low bits) and needs no bigint per tweet.
+ */
 export class Timeline {
   readonly times: number[] = [];
-  readonly ids: bigint[] = [];
-  readonly idStrings: string[] = [];
   private nextTime: number;
 
   constructor(
@@ -31,11 +33,11 @@ export class Timeline {
   ) {
     const count = account.historyCount;
     const rng = Rng.of(seedHash, 5, account.index);
-    const gaps: number[] = [];
+    const gaps = new Array<number>(count);
     let span = 0;
     for (let i = 0; i < count; i++) {
       const gap = Math.max(1_000, Math.round(rng.exponential(account.historyGapMs)));
-      gaps.push(gap);
+      gaps[i] = gap;
       span += gap;
     }
     // A long history is squeezed so it never starts before the account existed.
@@ -47,18 +49,21 @@ export class Timeline {
       time -= Math.max(1, Math.floor((gaps[i] ?? 1_000) * squeeze));
       times[i] = time;
     }
-    for (let k = 0; k < count; k++) this.push(times[k] ?? epochMs);
+    this.times = times;
     this.nextTime =
       account.activity === 'silent' ? Number.POSITIVE_INFINITY : epochMs + this.gap(count);
   }
 
-  private push(time: number): void {
-    const k = this.times.length;
-    const low22 = ((this.account.index & 0x3fff) << 8) | (k & 0xff);
-    const id = snowflakeAt(time, low22);
-    this.times.push(time);
-    this.ids.push(id);
-    this.idStrings.push(id.toString());
+  private low22(k: number): number {
+    return ((this.account.index & 0x3fff) << 8) | (k & 0xff);
+  }
+
+  idAt(k: number): bigint {
+    return snowflakeAt(this.times[k] ?? 0, this.low22(k));
+  }
+
+  idStringAt(k: number): string {
+    return this.idAt(k).toString();
   }
 
   private gap(k: number): number {
@@ -72,7 +77,7 @@ export class Timeline {
   /** Number of tweets that exist at `nowMs` (generating the new ones up to then). */
   countAt(nowMs: number): number {
     while (this.nextTime <= nowMs) {
-      this.push(this.nextTime);
+      this.times.push(this.nextTime);
       this.nextTime += this.gap(this.times.length);
     }
     let lo = 0;
@@ -85,13 +90,24 @@ export class Timeline {
     return lo;
   }
 
-  /** Index of the first tweet with id > `id` (ids ascend with k). */
-  firstAbove(id: bigint, count: number): number {
+  /** -1, 0 or 1 as the k-th id is below, equal to or above (time, low). */
+  private compare(k: number, time: number, low: number): number {
+    const own = this.times[k] ?? 0;
+    if (own !== time) return own < time ? -1 : 1;
+    const ownLow = this.low22(k);
+    return ownLow === low ? 0 : ownLow < low ? -1 : 1;
+  }
+
+  /** Index of the first tweet with id > `id` (`orEqual`: id >= `id`) among the first `count`. */
+  firstAbove(id: bigint, count: number, orEqual = false): number {
+    const time = snowflakeTimeMs(id);
+    const low = Number(id & 0x3fffffn);
     let lo = 0;
     let hi = count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.ids[mid] ?? 0n) <= id) lo = mid + 1;
+      const order = this.compare(mid, time, low);
+      if (order < 0 || (order === 0 && !orEqual)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -99,14 +115,7 @@ export class Timeline {
 
   /** Index of the first tweet with id >= `id`. */
   firstAtOrAbove(id: bigint, count: number): number {
-    let lo = 0;
-    let hi = count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.ids[mid] ?? 0n) < id) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.firstAbove(id, count, true);
   }
 
   /** Index of the first tweet created at or after `timeMs`. */
@@ -198,7 +207,7 @@ export class World {
         seedHash: this.seedHash,
         account,
         timeOf: (k) => timeline.times[k] ?? this.epochMs,
-        idOf: (k) => timeline.idStrings[k] ?? '0',
+        idOf: (k) => timeline.idStringAt(k),
         tweetOf: (k) => this.tweet(account, k),
         externalUsers: this.externalUsers,
       };

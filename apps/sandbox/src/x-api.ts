@@ -216,9 +216,8 @@ export function xUserTimeline(
   // k is now the index below the last tweet taken: more remain when it is still >= lo.
   const more = k >= lo;
   // An empty page at the top of the timeline still needs a bound above every tweet.
-  const newestId = timeline.ids[count - 1];
   const nextUpper =
-    k + 1 < count ? timeline.ids[k + 1] : newestId === undefined ? undefined : newestId + 1n;
+    k + 1 < count ? timeline.idAt(k + 1) : count > 0 ? timeline.idAt(count - 1) + 1n : undefined;
   const meta: Record<string, unknown> = { result_count: tweets.length };
   const newest = tweets[0];
   const oldest = tweets[tweets.length - 1];
@@ -273,8 +272,8 @@ function renderIncludes(
         user,
         selection.user,
         ctx.world.userMetricsAt(user, ctx.now, count),
-        isAccount
-          ? (ctx.world.timeline(user as SandboxAccount).idStrings[count - 1] ?? null)
+        isAccount && count > 0
+          ? ctx.world.timeline(user as SandboxAccount).idStringAt(count - 1)
           : null,
       ),
     );
@@ -348,7 +347,7 @@ export function xUserLookup(
     account,
     selection.user,
     ctx.world.userMetricsAt(account, ctx.now, count),
-    timeline.idStrings[count - 1] ?? null,
+    count > 0 ? timeline.idStringAt(count - 1) : null,
   );
   const body: Record<string, unknown> = { data };
   return json(200, body);

@@ -1,0 +1,210 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type RunningSandbox, startSandbox } from '../src/index.ts';
+import { describeSandbox, parseSandboxArgs } from '../src/main.ts';
+import { TWITTER_EPOCH_MS } from '../src/snowflake.ts';
+import { control, FULL_X_QUERY, paginateX, xGet } from './helpers.ts';
+
+const EPOCH = Date.UTC(2026, 0, 15, 12);
+const running: RunningSandbox[] = [];
+async function sandboxWith(options: Parameters<typeof startSandbox>[0]) {
+  const sandbox = await startSandbox({
+    epochMs: EPOCH,
+    shortPageRate: 0,
+    emptyPageRate: 0,
+    ...options,
+  });
+  running.push(sandbox);
+  return sandbox;
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((sandbox) => sandbox.stop()));
+});
+
+describe('time', () => {
+  it('adds new tweets as the clock moves and an incremental since_id gets exactly them', async () => {
+    const sandbox = await sandboxWith({
+      seed: 'time',
+      accounts: 4,
+      frozen: true,
+      tweetsPerAccount: 20,
+      activity: (i) => (i === 0 ? 'steady' : i === 1 ? 'bursty' : 'silent'),
+    });
+    const [steady, bursty, silent] = sandbox.accounts();
+    const before = sandbox.truth(steady!.id).tweets.map((tweet) => tweet.id);
+    const silentBefore = sandbox.truth(silent!.id).tweets.length;
+    await control(sandbox, 'clock', { advance: '1d' });
+    const after = sandbox.truth(steady!.id).tweets.map((tweet) => tweet.id);
+    expect(after.length).toBeGreaterThan(before.length);
+    expect(after.slice(after.length - before.length)).toEqual(before);
+    expect(sandbox.truth(bursty!.id).tweets.length).toBeGreaterThan(20);
+    expect(sandbox.truth(silent!.id).tweets.length).toBe(silentBefore);
+    const incremental = await paginateX(sandbox, steady!.id, { since_id: before[0] });
+    expect(incremental.ids).toEqual(after.slice(0, after.length - before.length));
+  });
+
+  it('grows metrics with time and keeps them still while frozen', async () => {
+    const sandbox = await sandboxWith({
+      seed: 'metrics',
+      accounts: 1,
+      frozen: true,
+      tweetsPerAccount: 30,
+      activity: 'silent',
+    });
+    const id = sandbox.accounts()[0]!.id;
+    const query = {
+      max_results: 10,
+      'tweet.fields': 'public_metrics',
+      expansions: 'author_id',
+      'user.fields': 'public_metrics',
+    };
+    const first = await xGet(sandbox, `/2/users/${id}/tweets`, query);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const again = await xGet(sandbox, `/2/users/${id}/tweets`, query);
+    expect(again.text).toBe(first.text);
+    sandbox.clock.advance(3 * 86_400_000);
+    const later = await xGet(sandbox, `/2/users/${id}/tweets`, query);
+    let grew = 0;
+    first.json.data.forEach((tweet: { public_metrics: Record<string, number> }, i: number) => {
+      const next = later.json.data[i].public_metrics;
+      for (const [name, value] of Object.entries(tweet.public_metrics)) {
+        expect(next[name]).toBeGreaterThanOrEqual(value);
+        if (next[name] > value) grew += 1;
+      }
+    });
+    expect(grew).toBeGreaterThan(0);
+    expect(later.json.includes.users[0].public_metrics.followers_count).toBeGreaterThan(
+      first.json.includes.users[0].public_metrics.followers_count,
+    );
+  });
+
+  it('runs the clock at the time scale and obeys POST /_sandbox/clock', async () => {
+    const sandbox = await sandboxWith({ seed: 'scale', accounts: 1, timeScale: 3_600 });
+    const start = sandbox.clock.now();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // 300 ms at x3600 is 18 sandbox minutes: a 15-minute rate-limit window has passed.
+    expect(sandbox.clock.now() - start).toBeGreaterThanOrEqual(15 * 60_000);
+    const frozen = await control(sandbox, 'clock', { frozen: true });
+    expect(frozen.json.frozen).toBe(true);
+    const stopped = sandbox.clock.now();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sandbox.clock.now()).toBe(stopped);
+    const advanced = await control(sandbox, 'clock', { advanceMs: 1_000 });
+    expect(advanced.json.now_ms).toBe(stopped + 1_000);
+    expect((await control(sandbox, 'clock', { advance: 'soon' })).status).toBe(400);
+  });
+});
+
+describe('data', () => {
+  it('makes snowflake ids whose timestamp is the creation time', async () => {
+    const sandbox = await sandboxWith({ seed: 'ids', accounts: 6, frozen: true });
+    for (const account of sandbox.accounts({ status: 'active' }).slice(0, 3)) {
+      const { pages } = await paginateX(sandbox, account.id, { 'tweet.fields': 'created_at' });
+      for (const tweet of pages.flatMap((page) => page.json.data ?? [])) {
+        const ms = Number((BigInt(tweet.id) >> 22n) + BigInt(TWITTER_EPOCH_MS));
+        expect(tweet.created_at).toBe(new Date(Math.floor(ms / 1000) * 1000).toISOString());
+      }
+    }
+    const ids = sandbox.accounts().map((account) => BigInt(account.id));
+    expect(ids.some((value) => value > 2n ** 53n)).toBe(true);
+    expect(ids.some((value) => value < 2n ** 32n)).toBe(true);
+  });
+
+  it('is the same for the same seed and epoch, and differs for another seed', async () => {
+    const [a, b, c] = await Promise.all([
+      sandboxWith({ seed: 'same', accounts: 5, frozen: true }),
+      sandboxWith({ seed: 'same', accounts: 5, frozen: true }),
+      sandboxWith({ seed: 'other', accounts: 5, frozen: true }),
+    ]);
+    const id = a.accounts()[0]!.id;
+    expect(b.accounts()[0]!.id).toBe(id);
+    const pageA = await xGet(a, `/2/users/${id}/tweets`, { ...FULL_X_QUERY, max_results: 100 });
+    const pageB = await xGet(b, `/2/users/${id}/tweets`, { ...FULL_X_QUERY, max_results: 100 });
+    expect(pageA.text).toBe(pageB.text);
+    expect(a.truth(id)).toEqual(b.truth(id));
+    expect(c.accounts()[0]!.id).not.toBe(id);
+  });
+
+  it('starts 10,000 accounts at once (timelines are made lazily)', async () => {
+    const started = performance.now();
+    const sandbox = await sandboxWith({ seed: 'many', accounts: 10_000, frozen: true });
+    expect(performance.now() - started).toBeLessThan(1_500);
+    const last = sandbox.accounts().at(-1)!;
+    const page = await xGet(sandbox, `/2/users/${last.id}/tweets`);
+    expect(page.status).toBe(200);
+    expect(new Set(sandbox.accounts().map((account) => account.id)).size).toBe(10_000);
+  });
+
+  it('serves short and empty pages with a next_token and still reaches every tweet', async () => {
+    const sandbox = await sandboxWith({
+      seed: 'short',
+      accounts: 1,
+      frozen: true,
+      tweetsPerAccount: 400,
+      shortPageRate: 0.4,
+      emptyPageRate: 0.2,
+    });
+    const id = sandbox.accounts()[0]!.id;
+    const { ids, pages } = await paginateX(sandbox, id, { max_results: 50 });
+    expect(ids).toEqual(sandbox.truth(id).tweets.map((tweet) => tweet.id));
+    const counts = pages.map((page) => page.json.meta.result_count as number);
+    expect(counts.slice(0, -1).some((count) => count === 0)).toBe(true);
+    expect(counts.slice(0, -1).some((count) => count > 0 && count < 50)).toBe(true);
+    const emptyPage = pages.find((page) => page.json.meta.result_count === 0);
+    expect(emptyPage?.json).toEqual({ meta: { result_count: 0, next_token: expect.any(String) } });
+  });
+});
+
+describe('CLI', () => {
+  it('parses flags into options and rejects bad ones', () => {
+    expect(
+      parseSandboxArgs([
+        '--port',
+        '0',
+        '--accounts',
+        '3',
+        '--frozen',
+        '--faults',
+        '500:0.1',
+        '--x-token',
+        'a',
+        '--x-token',
+        'b',
+        '--time-scale',
+        '60',
+        '--cursor-ttl',
+        '10m',
+      ]),
+    ).toEqual({
+      port: 0,
+      host: '127.0.0.1',
+      accounts: 3,
+      frozen: true,
+      faults: '500:0.1',
+      xBearerTokens: ['a', 'b'],
+      timeScale: 60,
+      cursorTtlMs: 600_000,
+    });
+    expect(parseSandboxArgs([], { SANDBOX_PORT: '4999', SANDBOX_SEED: 'env' })).toMatchObject({
+      port: 4999,
+      seed: 'env',
+    });
+    expect(() => parseSandboxArgs(['--accounts', 'many'])).toThrow(/--accounts/);
+    expect(() => parseSandboxArgs(['--faults', 'boom:1'])).toThrow(/unknown kind/);
+    expect(() => parseSandboxArgs(['--bogus'])).toThrow();
+  });
+
+  it('prints the URL, the credentials and account ids, but never custom tokens', async () => {
+    const plain = await sandboxWith({ seed: 'cli', accounts: 20, frozen: true });
+    const text = describeSandbox(plain);
+    expect(text).toContain(plain.url);
+    expect(text).toContain('X_BEARER_TOKEN=sandbox-x-token');
+    expect(text).toContain(plain.accounts()[0]!.id);
+    const custom = await sandboxWith({
+      seed: 'cli',
+      accounts: 2,
+      frozen: true,
+      xBearerTokens: ['s3cret-token'],
+    });
+    expect(describeSandbox(custom)).not.toContain('s3cret-token');
+  });
+});
