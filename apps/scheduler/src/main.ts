@@ -104,6 +104,7 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
     url: env.REDIS_URL,
     role: 'producer',
     connectionName: `birdfeed-scheduler-${process.pid}`,
+    onError: (error) => logger.warn({ err: error.message }, 'redis connection error'),
   });
   let database: Database | undefined;
   const queues = new Map<ProviderName, CrawlQueue>();

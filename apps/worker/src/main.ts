@@ -116,6 +116,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
     url: env.REDIS_URL,
     role: 'worker',
     connectionName: `birdfeed-worker-${process.pid}`,
+    onError: (error) => logger.warn({ err: error.message }, 'redis connection error'),
   });
   let database: Database | undefined;
   const runners: PageRunner[] = [];

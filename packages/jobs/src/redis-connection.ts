@@ -77,14 +77,21 @@ export interface RedisConnectionOptions {
   role: 'worker' | 'producer';
   /** Shows in CLIENT LIST, which helps when several processes share one Redis. */
   connectionName?: string;
+  /**
+   * Connection errors (Redis restarting, unreachable). ioredis reconnects by itself; without a
+   * listener it would print "Unhandled error event" for each attempt.
+   */
+  onError?: (error: Error) => void;
 }
 
 export function createRedisConnection(options: RedisConnectionOptions): Redis {
-  return new Redis(options.url, {
+  const redis = new Redis(options.url, {
     maxRetriesPerRequest: options.role === 'worker' ? null : 3,
     enableReadyCheck: true,
     ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName }),
   });
+  redis.on('error', options.onError ?? (() => {}));
+  return redis;
 }
 
 /** The URL without its password, for logs and error messages. */

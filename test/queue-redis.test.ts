@@ -1,0 +1,183 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import {
+  assertNoEviction,
+  createRedisConnection,
+  enqueueFirstPage,
+  openCrawlQueue,
+  queueStatus,
+  RedisPolicyError,
+  readEvictionPolicy,
+} from '@birdfeed/jobs';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseWorkerEnv } from '../apps/worker/src/env.ts';
+import { startWorkers } from '../apps/worker/src/main.ts';
+import { spawnApp } from '../apps/worker/test/harness.ts';
+import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
+
+/**
+ * The Redis checks against real servers: the shared test Redis (noeviction) and a throwaway
+ * redis-server started here with an evicting policy, which the worker must refuse.
+ */
+
+let evicting: ChildProcess | undefined;
+let evictingUrl = '';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  evicting = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory',
+      '64mb',
+      '--maxmemory-policy',
+      'allkeys-lru',
+    ],
+    { stdio: 'ignore' },
+  );
+  evictingUrl = `redis://127.0.0.1:${port}`;
+  const probe = createRedisConnection({ url: evictingUrl, role: 'producer' });
+  try {
+    for (let i = 0; i < 100; i += 1) {
+      try {
+        await probe.ping();
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } finally {
+    probe.disconnect();
+  }
+});
+
+afterAll(() => {
+  evicting?.kill('SIGTERM');
+});
+
+describe('redis eviction policy', () => {
+  it('the test Redis (noeviction) passes', async () => {
+    const redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'producer' });
+    try {
+      expect(await readEvictionPolicy(redis)).toBe('noeviction');
+      await expect(assertNoEviction(redis)).resolves.toBe('noeviction');
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('an evicting Redis is refused, saying why', async () => {
+    const redis = createRedisConnection({ url: evictingUrl, role: 'producer' });
+    try {
+      expect(await readEvictionPolicy(redis)).toBe('allkeys-lru');
+      const error = await assertNoEviction(redis).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(RedisPolicyError);
+      expect((error as Error).message).toMatch(/"allkeys-lru".*needs "noeviction"/);
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('startWorkers refuses an evicting Redis before taking any job', async () => {
+    const env = parseWorkerEnv({
+      REDIS_URL: evictingUrl,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+      X_BEARER_TOKEN: 'not-used',
+      BIRDFEED_QUEUE_PREFIX: testRedisPrefix('evict'),
+    });
+    await expect(
+      startWorkers({ env, logger: pino({ level: 'silent' }), providers: ['x'] }),
+    ).rejects.toBeInstanceOf(RedisPolicyError);
+  });
+
+  it('`birdfeed worker` exits 1 on an evicting Redis, and the token never shows', async () => {
+    const app = spawnApp('worker', [], {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: evictingUrl,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+      X_BEARER_TOKEN: 'super-secret-token-123',
+    });
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toMatch(/refusing to start: Redis maxmemory-policy is "allkeys-lru"/);
+    expect(app.output()).not.toContain('super-secret-token-123');
+  });
+});
+
+describe('queue status', () => {
+  it('lists every crawl queue under a prefix with its depth, and nothing from other prefixes', async () => {
+    const redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'producer' });
+    const prefix = testRedisPrefix('status');
+    const x = await openCrawlQueue({ connection: redis, prefix, provider: 'x' });
+    const agntdata = await openCrawlQueue({
+      connection: redis,
+      prefix,
+      provider: 'agntdata',
+      credentialLabel: 'team-b',
+    });
+    try {
+      for (const [i, userId] of ['1', '2', '3'].entries()) {
+        await enqueueFirstPage(x, {
+          provider: 'x',
+          userId,
+          runId: String(i + 1),
+          kind: i === 0 ? 'backfill' : 'incremental',
+          page: 0,
+        });
+      }
+      await enqueueFirstPage(
+        agntdata,
+        { provider: 'agntdata', userId: '9', runId: '10', kind: 'backfill', page: 0 },
+        { delayMs: 60_000 },
+      );
+      await x.pause();
+      const statuses = await queueStatus({ connection: redis, prefix });
+      expect(statuses).toHaveLength(2);
+      expect(statuses[0]).toMatchObject({
+        name: 'crawl.agntdata.team-b',
+        provider: 'agntdata',
+        credentialLabel: 'team-b',
+        waiting: 0,
+        delayed: 1,
+        paused: false,
+        limiter: { max: null, remaining: null },
+      });
+      expect(statuses[1]).toMatchObject({
+        name: 'crawl.x.default',
+        waiting: 3,
+        active: 0,
+        paused: true,
+        pauseReason: null,
+      });
+      const other = await queueStatus({ connection: redis, prefix: testRedisPrefix('empty') });
+      expect(other).toEqual([]);
+    } finally {
+      await x.obliterate({ force: true });
+      await agntdata.obliterate({ force: true });
+      await x.close();
+      await agntdata.close();
+      await redis.del(`${prefix}:birdfeed:queues`);
+      await redis.quit();
+    }
+  });
+});
