@@ -211,6 +211,7 @@ function summaryLine(summary: TargetCrawlSummary): string {
     summary.outcome,
     summary.kind ?? '',
     `pages=${summary.pages}`,
+    `read=${summary.timelineTweets}`,
     `new=${summary.tweetsNew}`,
     `updated=${summary.tweetsUpdated}`,
   ];

@@ -2,6 +2,7 @@ import {
   claimDueTargets,
   claimTarget,
   countDueTargets,
+  databaseNow,
   getTarget,
   spentToday,
   type TargetKey,
@@ -68,7 +69,9 @@ export async function crawlOnce(options: CrawlOnceOptions): Promise<CrawlOnceRes
       if (summary !== null) done(summary);
     }
   } else {
-    const startedAt = (options.now ?? (() => new Date()))();
+    // Round up to the next millisecond: Postgres keeps microseconds, a Date does not, and a
+    // target added in the same millisecond must count as due.
+    const startedAt = new Date((await databaseNow(options.db)).getTime() + 1);
     await Promise.all(
       providers.map((provider) => crawlDueOfProvider(options, provider, startedAt, result, done)),
     );

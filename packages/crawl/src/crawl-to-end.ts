@@ -61,8 +61,11 @@ export interface TargetCrawlSummary extends TargetKey {
   kind: 'backfill' | 'incremental' | null;
   pages: number;
   requests: number;
+  /** New or changed rows of the tweets table (embedded tweets included). */
   tweetsNew: number;
   tweetsUpdated: number;
+  /** The provider's own results (timeline tweets) read, over all pages. */
+  timelineTweets: number;
   costCents: number;
   sinceId: string | null;
   gaps: CrawlGapFound[];
@@ -84,6 +87,7 @@ export function emptySummary(key: TargetKey): TargetCrawlSummary {
     requests: 0,
     tweetsNew: 0,
     tweetsUpdated: 0,
+    timelineTweets: 0,
     costCents: 0,
     sinceId: null,
     gaps: [],
@@ -156,6 +160,7 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
     summary.requests += step.requests;
     summary.tweetsNew += step.tweetsNew;
     summary.tweetsUpdated += step.tweetsUpdated;
+    summary.timelineTweets += step.timelineTweets;
     summary.costCents += step.costCents;
     summary.sinceId = step.sinceId;
     summary.kind = step.kind;

@@ -33,6 +33,7 @@ export {
   claimDueTargets,
   claimTarget,
   countDueTargets,
+  databaseNow,
   getTarget,
   listTargets,
   markTargetUnavailable,

@@ -296,3 +296,16 @@ export async function countDueTargets(
   );
   return Object.fromEntries(rows.map((row) => [row.provider, Number(row.due)]));
 }
+
+/**
+ * The database's clock. Due times are compared on it, never on the caller's: an app host whose
+ * clock runs behind the database's (or merely truncates to milliseconds) would skip targets.
+ */
+export async function databaseNow(db: BirdfeedExecutor): Promise<Date> {
+  const rows = rowsOf<{ now: Date | string }>(
+    await db.execute(sql`SELECT clock_timestamp() AS now`),
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error('SELECT clock_timestamp() returned no row');
+  return toDate(row.now);
+}

@@ -1,0 +1,192 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { migrate, openDatabase } from '@birdfeed/db';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+
+/**
+ * The crawl commands as a user runs them (a child process per command, the sandbox over HTTP,
+ * a database of its own): exit codes, output, and that bad input writes nothing.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = fileURLToPath(new URL('./support/crawl-cli.ts', import.meta.url));
+
+let sandbox: RunningSandbox;
+let testDb: TestDatabase;
+let pool: pg.Pool;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function birdfeed(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', CLI, ...args],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          DATABASE_URL: testDb.url,
+          X_API_BASE_URL: sandbox.url,
+          X_BEARER_TOKEN: 'sandbox-x-token',
+          AGNTDATA_BASE_URL: sandbox.url,
+          AGNTDATA_API_KEY: 'sandbox-agntdata-key',
+          ...env,
+        },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function targetCount(): Promise<number> {
+  return (
+    (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM watch_targets')).rows[0]?.n ??
+    -1
+  );
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    accounts: 3,
+    tweetsPerAccount: 120,
+    specialAccounts: false,
+    accountStatus: (index) => (index === 2 ? 'suspended' : 'active'),
+    activity: 'silent',
+    frozen: true,
+    epochMs: Date.UTC(2026, 5, 1),
+    agntdataRequestsPerMinute: 100_000,
+  });
+  testDb = await createTestDatabase('crawl_cli');
+  pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+  // Dropping the database at the end terminates idle clients; that is expected.
+  pool.on('error', () => {});
+});
+
+afterAll(async () => {
+  await pool?.end();
+  await testDb?.drop();
+  await sandbox?.stop();
+});
+
+describe('birdfeed watchlist / crawl --once / status', () => {
+  it('says to migrate when the tables are missing', async () => {
+    const run = await birdfeed(['crawl', '--once']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('birdfeed migrate');
+    const database = await openDatabase({ url: testDb.url });
+    await migrate(database.db);
+    await database.close();
+  });
+
+  it('refuses bad input with the argument named, and writes nothing', async () => {
+    const cases: Array<[string[], string]> = [
+      [['watchlist', 'add', '@jack'], '<user_id>'],
+      [['watchlist', 'add', '12.5'], '<user_id>'],
+      [['watchlist', 'add', '99999999999999999999'], '<user_id>'],
+      [['watchlist', 'add', '123', '--every', '15'], '--every'],
+      [['watchlist', 'add', '123', '--every', 'soon'], '--every'],
+      [['watchlist', 'add', '123', '--provider', 'mastodon'], '--provider'],
+      [['watchlist', 'add', '123', '--backfill', '5000'], '--backfill'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => birdfeed(args)));
+    runs.forEach((run, i) => {
+      expect(run.code, cases[i]?.[0].join(' ')).toBe(2);
+      expect(run.stderr).toContain(cases[i]?.[1]);
+    });
+    expect(await targetCount()).toBe(0);
+  });
+
+  it('crawls the watchlist once: exit 1 while one account is unavailable, 0 when all succeed', async () => {
+    const [a, b, suspended] = sandbox.accounts();
+    for (const [id, extra] of [
+      [a?.id, ['--provider', 'x', '--every', '1h']],
+      [a?.id, ['--provider', 'agntdata', '--tags', 'demo,media']],
+      [b?.id, ['--backfill', '50']],
+      [suspended?.id, []],
+    ] as const) {
+      const run = await birdfeed(['watchlist', 'add', id as string, ...extra]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^added: /);
+    }
+    expect(await targetCount()).toBe(4);
+
+    const first = await birdfeed(['crawl', '--once']);
+    expect(first.code, first.stderr).toBe(1);
+    const lines = first.stdout.trim().split('\n');
+    expect(lines.filter((line) => / succeeded /.test(line))).toHaveLength(3);
+    expect(lines.find((line) => line.includes(suspended?.id as string))).toMatch(/unavailable/);
+    expect(first.stdout).toContain(`x        ${b?.id} succeeded backfill pages=1 read=50`);
+
+    // Nothing is due any more: exit 0, and the suspended account is not asked for again.
+    const before = sandbox.requests().length;
+    const second = await birdfeed(['crawl', '--once']);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(second.stdout).toContain('no targets due');
+    expect(sandbox.requests().length).toBe(before);
+
+    // One target on demand, due or not.
+    const one = await birdfeed(['crawl', '--once', '--user', a?.id as string, '--provider', 'x']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(new RegExp(`x +${a?.id} succeeded incremental pages=1 read=0`));
+
+    const status = await birdfeed(['status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout) as {
+      targets: Array<{
+        provider: string;
+        userId: string;
+        state: string;
+        checkpoint: { sinceId: string | null } | null;
+        lastRun: { outcome: string } | null;
+      }>;
+      queues: { configured: boolean };
+    };
+    const truthA = sandbox.truth(a?.id as string);
+    expect(report.targets.find((t) => t.provider === 'x' && t.userId === a?.id)).toMatchObject({
+      state: 'active',
+      checkpoint: { sinceId: truthA.tweets[0]?.id },
+      lastRun: { outcome: 'succeeded' },
+    });
+    expect(report.targets.find((t) => t.userId === suspended?.id)).toMatchObject({
+      state: 'suspended',
+      lastRun: { outcome: 'unavailable' },
+    });
+    expect(report.queues.configured).toBe(false);
+
+    const text = await birdfeed(['status']);
+    expect(text.stdout).toContain('SUSPENDED');
+    expect(text.stdout).toContain('queues: not configured');
+
+    // Re-enabling a marked account makes it active and due again.
+    const enable = await birdfeed(['watchlist', 'enable', suspended?.id as string]);
+    expect(enable.code).toBe(0);
+    const state = await pool.query(
+      'SELECT state, enabled, next_due_at <= now() AS due FROM watch_targets WHERE user_id = $1',
+      [suspended?.id],
+    );
+    expect(state.rows[0]).toEqual({ state: 'active', enabled: true, due: true });
+  });
+
+  it('does not start agntdata runs once the daily budget is spent', async () => {
+    await pool.query(
+      `UPDATE watch_targets SET next_due_at = now() - interval '1 second' WHERE provider = 'agntdata'`,
+    );
+    const run = await birdfeed(['crawl', '--once', '--provider', 'agntdata'], {
+      AGNTDATA_DAILY_BUDGET_CENTS: '1',
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('daily budget reached');
+  });
+});
