@@ -384,3 +384,80 @@ describe('accounts that cannot be read', () => {
     }
   });
 });
+
+describe('the one-shot retry policy', () => {
+  it('retries 5xx with backoff, sleeps through a 429, and stops a provider whose credential is refused', async () => {
+    const h = await harness('crawl_sandbox_retry', {
+      accounts: 3,
+      tweetsPerAccount: 150,
+      activity: 'silent',
+    });
+    try {
+      const accounts = h.sandbox.accounts();
+      for (const account of accounts)
+        await upsertTarget(h.db, { provider: 'x', userId: account.id, backfillDepth: 3200 });
+      const sleeps: number[] = [];
+      const sleep = async (ms: number) => {
+        sleeps.push(ms);
+      };
+      const retry = { baseDelayMs: 8, maxDelayMs: 100, maxRateLimitWaitMs: 50 };
+
+      h.sandbox.faults.add('500*2@x');
+      const flaky = await crawlTargetToEnd({
+        db: h.db,
+        client: h.clients.x,
+        target: { provider: 'x', userId: accounts[0]?.id as string },
+        retry,
+        sleep,
+      });
+      expect(flaky).toMatchObject({ outcome: 'succeeded', retries: 2, rateLimitWaits: 0 });
+      expect(sleeps).toHaveLength(2);
+      expect(sleeps[1]).toBeGreaterThanOrEqual(8); // the second wait is at least half of 2 × base
+
+      h.sandbox.faults.add('429*1@x');
+      const limited = await crawlTargetToEnd({
+        db: h.db,
+        client: h.clients.x,
+        target: { provider: 'x', userId: accounts[1]?.id as string },
+        retry,
+        sleep,
+      });
+      expect(limited).toMatchObject({ outcome: 'succeeded', rateLimitWaits: 1, retries: 0 });
+      const failures = await h.pool.query('SELECT count(*)::int AS n FROM crawl_failures');
+      expect(failures.rows[0]?.n).toBe(0);
+      for (const account of accounts.slice(0, 2)) {
+        // X v2 reports no faces or focus rects: only agntdata does.
+        expect(await databaseSnapshot(h.pool, account.id)).toEqual(
+          truthSnapshot(h.sandbox.truth(account.id), { withFaces: false }),
+        );
+      }
+
+      // A refused token fails the first target and leaves the rest uncrawled, on record.
+      await h.pool.query(`UPDATE watch_targets SET next_due_at = now() - interval '1 second'`);
+      const refused = createXClient({ baseUrl: h.sandbox.url, bearerToken: 'not-the-token' });
+      const result = await crawlOnce({
+        db: h.db,
+        clients: { x: refused },
+        concurrency: 1,
+        retry,
+        sleep,
+      });
+      await refused.close();
+      expect(result.ok).toBe(false);
+      expect(result.targets).toHaveLength(1);
+      expect(result.targets[0]).toMatchObject({
+        outcome: 'failed',
+        errorName: 'UnauthorizedError',
+      });
+      expect(result.skipped).toEqual([
+        { provider: 'x', count: 2, reason: expect.stringContaining('UnauthorizedError') },
+      ]);
+      const recorded = await h.pool.query<{ error_name: string }>(
+        'SELECT error_name FROM crawl_failures',
+      );
+      expect(recorded.rows).toEqual([{ error_name: 'UnauthorizedError' }]);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -8,7 +8,7 @@ import {
   type TargetKey,
 } from '@birdfeed/db';
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
-import { UnauthorizedError } from '@birdfeed/providers';
+import { OutOfCreditsError, UnauthorizedError } from '@birdfeed/providers';
 import {
   type CrawlToEndOptions,
   crawlTargetToEnd,
@@ -65,6 +65,7 @@ export async function crawlOnce(options: CrawlOnceOptions): Promise<CrawlOnceRes
   if (options.targets !== undefined) {
     for (const key of options.targets) {
       if (!providers.includes(key.provider)) continue;
+      if (options.signal?.aborted === true) break;
       const summary = await crawlExplicitTarget(options, key, result);
       if (summary !== null) done(summary);
     }
@@ -152,7 +153,7 @@ async function crawlDueOfProvider(
   let stopped: string | null = null;
   const lane = async () => {
     for (;;) {
-      if (stopped !== null) return;
+      if (stopped !== null || options.signal?.aborted === true) return;
       const overBudget = await budgetLeft(options, provider);
       if (overBudget !== null) {
         stopped ??= overBudget;
@@ -168,8 +169,12 @@ async function crawlDueOfProvider(
       if (target === undefined) return;
       const summary = await crawlTargetToEnd({ ...options, client, target });
       done(summary);
-      if (summary.errorName === UnauthorizedError.name) {
-        // 401/403 is the credential, not the account: every other target would fail the same.
+      if (
+        summary.errorName === UnauthorizedError.name ||
+        summary.errorName === OutOfCreditsError.name
+      ) {
+        // The credential (401/403) or its balance (402), not the account: every other target
+        // of the provider would fail the same way.
         stopped ??= `stopped after ${summary.errorName}: ${summary.error ?? ''}`;
         logger.error(
           { provider, error: summary.error },

@@ -129,17 +129,22 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
       step = await crawlPage({ ...options, target: key, runId: run.id });
       failures = 0;
     } catch (error) {
-      if (error instanceof RateLimitedError && summary.rateLimitWaits < retry.maxRateLimitWaits) {
+      const interrupted = options.signal?.aborted === true;
+      if (
+        !interrupted &&
+        error instanceof RateLimitedError &&
+        summary.rateLimitWaits < retry.maxRateLimitWaits
+      ) {
         summary.rateLimitWaits += 1;
         const wait = Math.min(
           retry.maxRateLimitWaitMs,
           Math.max(0, error.resetAt.getTime() - now().getTime()) + 100,
         );
         logger.warn({ ...key, waitMs: wait }, 'crawl: rate limited, sleeping until the reset');
-        await sleep(wait, options.signal);
-        continue;
+        if (await sleepOrAbort(sleep, wait, options.signal)) continue;
+        return failRun(summary, db, key, run.id, failures + 1, new Error('interrupted'));
       }
-      if (error instanceof TransientError && failures + 1 < retry.maxAttempts) {
+      if (!interrupted && error instanceof TransientError && failures + 1 < retry.maxAttempts) {
         failures += 1;
         summary.retries += 1;
         const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (failures - 1));
@@ -148,13 +153,18 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
           { ...key, attempt: failures, waitMs: wait, error: describeError(error).message },
           'crawl: transient failure, retrying',
         );
-        await sleep(wait, options.signal);
-        continue;
+        if (await sleepOrAbort(sleep, wait, options.signal)) continue;
+        return failRun(summary, db, key, run.id, failures + 1, new Error('interrupted'));
       }
-      const described = describeError(error);
-      await recordJobFailure(db, { ...key, runId: run.id, attempt: failures + 1, error });
-      logger.error({ ...key, runId: run.id, error: described }, 'crawl: target failed');
-      return { ...summary, outcome: 'failed', error: described.message, errorName: described.name };
+      logger.error({ ...key, runId: run.id, error: describeError(error) }, 'crawl: target failed');
+      return failRun(
+        summary,
+        db,
+        key,
+        run.id,
+        failures + 1,
+        interrupted ? new Error('interrupted') : error,
+      );
     }
     summary.pages += step.pages;
     summary.requests += step.requests;
@@ -178,8 +188,35 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
     }
     if (summary.pages + summary.cursorRestarts >= maxPages) {
       const error = new Error(`the window did not end after ${maxPages} pages; stopped`);
-      await recordJobFailure(db, { ...key, runId: run.id, error });
-      return { ...summary, outcome: 'failed', error: error.message, errorName: error.name };
+      return failRun(summary, db, key, run.id, 1, error);
+    }
+    if (options.signal?.aborted === true) {
+      // Between pages: the checkpoint holds the cursor, the next run resumes from it.
+      return failRun(summary, db, key, run.id, 1, new Error('interrupted'));
     }
   }
+}
+
+/** Sleeps; false when the signal fired first (a shutdown), instead of throwing. */
+async function sleepOrAbort(sleep: Sleep, ms: number, signal: AbortSignal | undefined) {
+  try {
+    await sleep(ms, signal);
+    return signal?.aborted !== true;
+  } catch (error) {
+    if (signal?.aborted === true) return false;
+    throw error;
+  }
+}
+
+async function failRun(
+  summary: TargetCrawlSummary,
+  db: CrawlToEndOptions['db'],
+  key: TargetKey,
+  runId: string,
+  attempt: number,
+  error: unknown,
+): Promise<TargetCrawlSummary> {
+  const described = describeError(error);
+  await recordJobFailure(db, { ...key, runId, attempt, error });
+  return { ...summary, outcome: 'failed', error: described.message, errorName: described.name };
 }
