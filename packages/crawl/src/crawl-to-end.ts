@@ -180,11 +180,16 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
     if (step.next === 'done') {
       const finished = await getRun(db, run.id);
       const outcome = finished?.outcome ?? 'failed';
-      return {
-        ...summary,
-        outcome: outcome === 'running' ? 'failed' : outcome,
-        error: finished?.error ?? null,
-      };
+      if (outcome === 'running') {
+        // A stale step: another process moved this target's checkpoint and drives the run.
+        return {
+          ...summary,
+          outcome: 'failed',
+          error: 'another process is crawling this target',
+          errorName: 'StaleCheckpointError',
+        };
+      }
+      return { ...summary, outcome, error: finished?.error ?? null };
     }
     if (summary.pages + summary.cursorRestarts >= maxPages) {
       const error = new Error(`the window did not end after ${maxPages} pages; stopped`);

@@ -110,6 +110,8 @@ export async function ensureCheckpoint(
   db: BirdfeedExecutor,
   key: TargetKey,
 ): Promise<CrawlCheckpoint> {
+  const existing = await getCheckpoint(db, key);
+  if (existing !== null) return existing;
   await db.execute(sql`INSERT INTO crawl_checkpoints (provider, user_id)
     VALUES (${key.provider}, ${key.userId}::bigint) ON CONFLICT DO NOTHING`);
   const checkpoint = await getCheckpoint(db, key);
