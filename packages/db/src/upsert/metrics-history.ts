@@ -41,20 +41,22 @@ const userHistory: HistorySpec<CanonicalUser> = {
 /**
  * Appends a history row for each row whose reported metrics differ from the observation just
  * before it in time (not the last one written: pages may be written out of order). A field the
- * observation did not report is not a change. The first observation of a row always counts.
+ * observation did not report is not a change. The first observation of a row always counts;
+ * rows `created` by this transaction skip the lookup (the OR keeps it a per-row subplan,
+ * evaluated only for existing rows).
  */
 async function appendHistory<R>(
   db: BirdfeedExecutor,
   spec: HistorySpec<R>,
   rows: R[],
   observedAt: Date,
+  created: ReadonlySet<string>,
 ): Promise<number> {
   const observed = rows.filter((row) => spec.metrics.some((m) => m.value(row) !== undefined));
   let written = 0;
   const names = spec.metrics.map((m) => m.name);
-  const changed = names
-    .map((name) => `(i.${name} is not null and i.${name} is distinct from p.${name})`)
-    .join(' or ');
+  // The previous observation "matches" when every metric this one reported is equal to it.
+  const matches = names.map((name) => `(i.${name} is null or i.${name} = p.${name})`).join(' and ');
   for (const part of chunk(observed)) {
     const params = [
       arrayParam(
@@ -67,6 +69,10 @@ async function appendHistory<R>(
           part.map((row) => metric.value(row)),
         ),
       ),
+      arrayParam(
+        'boolean',
+        part.map((row) => created.has(spec.id(row))),
+      ),
     ];
     const at = observedAt.toISOString();
     const statement = sql.join([
@@ -77,11 +83,11 @@ async function appendHistory<R>(
       sql.raw(`, ${names.map((name) => `i.${name}`).join(', ')} from unnest(`),
       sql.join(params, sql.raw(', ')),
       sql.raw(
-        `) as i(id, ${names.join(', ')}) left join lateral (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= `,
+        `) as i(id, ${names.join(', ')}, created) where i.created or not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= `,
       ),
       sql`${at}::timestamptz`,
       sql.raw(
-        ` order by m.observed_at desc limit 1) p on true where p.${spec.key} is null or ${changed} on conflict do nothing returning 1) select count(*) as n from written`,
+        ` order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning 1) select count(*) as n from written`,
       ),
     ]);
     const [row] = rowsOf<{ n: number | string }>(await db.execute(statement));
@@ -94,14 +100,16 @@ export function appendTweetMetrics(
   db: BirdfeedExecutor,
   tweets: CanonicalTweet[],
   observedAt: Date,
+  created: ReadonlySet<string> = new Set(),
 ): Promise<number> {
-  return appendHistory(db, tweetHistory, tweets, observedAt);
+  return appendHistory(db, tweetHistory, tweets, observedAt, created);
 }
 
 export function appendUserMetrics(
   db: BirdfeedExecutor,
   users: CanonicalUser[],
   observedAt: Date,
+  created: ReadonlySet<string> = new Set(),
 ): Promise<number> {
-  return appendHistory(db, userHistory, users, observedAt);
+  return appendHistory(db, userHistory, users, observedAt, created);
 }

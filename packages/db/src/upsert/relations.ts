@@ -37,10 +37,14 @@ export async function upsertReferences(
   return written;
 }
 
-/** Tweet ↔ media links with their position; an unchanged link is not rewritten. */
+/**
+ * Tweet ↔ media links with their position. An unchanged link is filtered out by a plain read
+ * before the insert: ON CONFLICT would lock it even to leave it alone.
+ */
 export async function upsertTweetMedia(
   db: BirdfeedExecutor,
   links: PageRows['tweetMedia'],
+  newTweetIds: ReadonlySet<string>,
 ): Promise<number> {
   let written = 0;
   for (const part of chunk(links)) {
@@ -48,7 +52,7 @@ export async function upsertTweetMedia(
       db,
       sql`with written as (
         insert into tweet_media as t (tweet_id, media_key, position)
-        select * from unnest(${arrayParam(
+        select i.tweet_id, i.media_key, i.position from unnest(${arrayParam(
           'bigint',
           part.map((l) => l.tweetId),
         )}, ${arrayParam(
@@ -57,7 +61,13 @@ export async function upsertTweetMedia(
         )}, ${arrayParam(
           'integer',
           part.map((l) => l.position),
-        )})
+        )}, ${arrayParam(
+          'boolean',
+          part.map((l) => newTweetIds.has(l.tweetId)),
+        )}) as i(tweet_id, media_key, position, created)
+        where i.created or not exists (select 1 from tweet_media cur
+          where cur.tweet_id = i.tweet_id and cur.media_key = i.media_key and cur.position = i.position
+          offset 0)
         on conflict (tweet_id, media_key) do update set position = excluded.position
         where t.position is distinct from excluded.position
         returning 1)

@@ -65,14 +65,22 @@ export function castFromParam(type: ArrayType, expression: string): string {
 
 /**
  * The merge rule for one field, in an ON CONFLICT SET (t = the stored row, excluded = this
- * observation):
- * - the observation reported the field (the column is in this statement at all) and it is at
- *   least as new as what is stored: its value wins, an explicit null included ("none");
+ * observation, whose value is NULL when it did not report the field or reported "none"):
+ * - the observation is at least as new as the stored one: its value wins where it has one;
  * - it is older: it only fills a field the store has no value for;
- * - it did not report the field: the column is not in the statement, so nothing touches it.
+ * - a NULL never erases a stored value.
+ *
+ * Why "none" (null) does not clear a field: ON CONFLICT only sees the proposed row, which
+ * cannot carry "not reported" apart from "reported as none" per field. Telling them apart
+ * would take one statement per set of reported fields, and rows split over several statements
+ * lose the global key order that keeps parallel writers from deadlocking (measured: the bench
+ * deadlocked on users within seconds). In the data the two are the same fact anyway: X omits
+ * an empty location or alt_text rather than sending null, and a cleared bio comes back as "".
+ * The difference still matters where it is real: `faces: {}`/`focusRects: []` replace stored
+ * boxes, `undefined` leaves them (see faces.ts).
  */
 function mergeSet(column: string): string {
-  return `${column} = case when excluded.observed_at >= t.observed_at then excluded.${column} else coalesce(t.${column}, excluded.${column}) end`;
+  return `${column} = case when excluded.observed_at >= t.observed_at then coalesce(excluded.${column}, t.${column}) else coalesce(t.${column}, excluded.${column}) end`;
 }
 
 export function chunk<T>(rows: T[], size = MAX_ROWS_PER_STATEMENT): T[][] {
@@ -86,17 +94,16 @@ export function chunk<T>(rows: T[], size = MAX_ROWS_PER_STATEMENT): T[][] {
 export interface EntityUpsertCounts {
   inserted: number;
   updated: number;
+  /** Keys of the rows this statement created (not there before). */
+  insertedKeys: Set<string>;
 }
 
 /**
- * Upserts entity rows (one row per key, already folded and sorted by key) with one
- * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE` per set of reported fields.
- *
- * Why group by reported fields: "not reported" (undefined) must leave a stored value alone
- * while "reported as none" (null) may clear it, and ON CONFLICT only sees the proposed row,
- * which cannot carry that difference per field. So each statement lists only the columns its
- * rows reported. All rows of one provider page report the same fields, so a page is one
- * statement per table in practice; never one per row.
+ * Upserts entity rows (one row per key, already folded and sorted by key) with ONE
+ * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE` per table and page (split only past
+ * MAX_ROWS_PER_STATEMENT rows), never one per row. Rows are inserted in key order, so
+ * parallel writers lock shared rows in the same order. Columns no row of the batch reported
+ * are left out of the statement altogether.
  */
 export async function upsertEntities<R>(
   db: BirdfeedExecutor,
@@ -104,63 +111,56 @@ export async function upsertEntities<R>(
   rows: R[],
   observedAt: Date,
 ): Promise<EntityUpsertCounts> {
-  const counts = { inserted: 0, updated: 0 };
+  const counts: EntityUpsertCounts = { inserted: 0, updated: 0, insertedKeys: new Set() };
   if (rows.length === 0) return counts;
-  const groups = new Map<string, { columns: MergedColumn<R>[]; rows: R[] }>();
-  for (const row of rows) {
-    const columns = spec.merged.filter((column) => column.value(row) !== undefined);
-    const signature = columns.map((column) => column.name).join(',');
-    const group = groups.get(signature);
-    if (group === undefined) groups.set(signature, { columns, rows: [row] });
-    else group.rows.push(row);
-  }
+  const columns = spec.merged.filter((column) =>
+    rows.some((row) => column.value(row) !== undefined),
+  );
   const extra = spec.extra ?? [];
-  for (const { columns, rows: groupRows } of groups.values()) {
-    for (const part of chunk(groupRows)) {
-      const names = [spec.key.name, ...columns.map((c) => c.name), ...extra.map((c) => c.name)];
-      const types = [spec.key.type, ...columns.map((c) => c.type), ...extra.map((c) => c.type)];
-      const params = [
+  for (const part of chunk(rows)) {
+    const names = [spec.key.name, ...columns.map((c) => c.name), ...extra.map((c) => c.name)];
+    const types = [spec.key.type, ...columns.map((c) => c.type), ...extra.map((c) => c.type)];
+    const params = [
+      arrayParam(
+        spec.key.type,
+        part.map((row) => spec.key.value(row)),
+      ),
+      ...columns.map((column) =>
         arrayParam(
-          spec.key.type,
-          part.map((row) => spec.key.value(row)),
+          column.type,
+          part.map((row) => column.value(row)),
         ),
-        ...columns.map((column) =>
-          arrayParam(
-            column.type,
-            part.map((row) => column.value(row)),
-          ),
+      ),
+      ...extra.map((column) =>
+        arrayParam(
+          column.type,
+          part.map((row) => column.value(row)),
         ),
-        ...extra.map((column) =>
-          arrayParam(
-            column.type,
-            part.map((row) => column.value(row)),
-          ),
-        ),
-      ];
-      const aliases = names.map((_, index) => `c${index}`);
-      const selectList = aliases.map((alias, index) => castFromParam(types[index]!, `i.${alias}`));
-      const sets = [
-        ...columns.map((column) => mergeSet(column.name)),
-        ...extra.map((column) => `${column.name} = ${column.onConflict}`),
-        'observed_at = greatest(t.observed_at, excluded.observed_at)',
-        'first_seen_at = least(t.first_seen_at, excluded.first_seen_at)',
-        'last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)',
-      ];
-      const statement = sql.join([
-        sql.raw(
-          `insert into ${spec.table} as t (${names.join(', ')}, observed_at, first_seen_at, last_seen_at) select ${selectList.join(', ')}, `,
-        ),
-        sql`${observedAt.toISOString()}::timestamptz, ${observedAt.toISOString()}::timestamptz, ${observedAt.toISOString()}::timestamptz from unnest(`,
-        sql.join(params, sql.raw(', ')),
-        sql.raw(
-          `) as i(${aliases.join(', ')}) on conflict (${spec.key.name}) do update set ${sets.join(', ')} returning (xmax = 0) as inserted`,
-        ),
-      ]);
-      const result = rowsOf<{ inserted: boolean }>(await db.execute(statement));
-      for (const row of result) {
-        if (row.inserted) counts.inserted += 1;
-        else counts.updated += 1;
-      }
+      ),
+    ];
+    const aliases = names.map((_, index) => `c${index}`);
+    const selectList = aliases.map((alias, index) => castFromParam(types[index]!, `i.${alias}`));
+    const sets = [
+      ...columns.map((column) => mergeSet(column.name)),
+      ...extra.map((column) => `${column.name} = ${column.onConflict}`),
+      'observed_at = greatest(t.observed_at, excluded.observed_at)',
+      'first_seen_at = least(t.first_seen_at, excluded.first_seen_at)',
+      'last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)',
+    ];
+    const statement = sql.join([
+      sql.raw(
+        `insert into ${spec.table} as t (${names.join(', ')}, observed_at, first_seen_at, last_seen_at) select ${selectList.join(', ')}, `,
+      ),
+      sql`${observedAt.toISOString()}::timestamptz, ${observedAt.toISOString()}::timestamptz, ${observedAt.toISOString()}::timestamptz from unnest(`,
+      sql.join(params, sql.raw(', ')),
+      sql.raw(
+        `) as i(${aliases.join(', ')}) on conflict (${spec.key.name}) do update set ${sets.join(', ')} returning ${spec.key.name}::text as key, (xmax = 0) as inserted`,
+      ),
+    ]);
+    const result = rowsOf<{ inserted: boolean }>(await db.execute(statement));
+    for (const row of result) {
+      if (row.inserted) counts.inserted += 1;
+      else counts.updated += 1;
     }
   }
   return counts;

@@ -90,7 +90,12 @@ export async function upsertPage(
     const users = await upsertEntities(executor, usersTable, rows.users, observedAt);
     result.usersNew = users.inserted;
     result.users = users.inserted + users.updated;
-    result.userMetrics = await appendUserMetrics(executor, rows.users, observedAt);
+    result.userMetrics = await appendUserMetrics(
+      executor,
+      rows.users,
+      observedAt,
+      users.insertedKeys,
+    );
   };
 
   const separateUsers = options.separateUserTransaction !== false && !(db instanceof PgTransaction);
@@ -101,16 +106,26 @@ export async function upsertPage(
     const tweets = await upsertEntities(tx, tweetsTable, rows.tweets, observedAt);
     result.tweetsNew = tweets.inserted;
     result.tweetsUpdated = tweets.updated;
-    result.tweetMetrics = await appendTweetMetrics(tx, rows.tweets, observedAt);
+    result.tweetMetrics = await appendTweetMetrics(
+      tx,
+      rows.tweets,
+      observedAt,
+      tweets.insertedKeys,
+    );
     result.tweetReferences = await upsertReferences(tx, rows.references);
     const media = await upsertEntities(tx, mediaTable, rows.media, observedAt);
     result.mediaNew = media.inserted;
     result.media = media.inserted + media.updated;
-    result.tweetMedia = await upsertTweetMedia(tx, rows.tweetMedia);
-    const faces = await replaceFaces(tx, rows.faceSizesReported, rows.faces);
+    result.tweetMedia = await upsertTweetMedia(tx, rows.tweetMedia, tweets.insertedKeys);
+    const faces = await replaceFaces(tx, rows.faceSizesReported, rows.faces, media.insertedKeys);
     result.faces = faces.written;
     result.facesRemoved = faces.removed;
-    const focus = await replaceFocusRects(tx, rows.focusRectsReported, rows.focusRects);
+    const focus = await replaceFocusRects(
+      tx,
+      rows.focusRectsReported,
+      rows.focusRects,
+      media.insertedKeys,
+    );
     result.focusRects = focus.written;
     result.focusRectsRemoved = focus.removed;
     if (options.raw !== undefined) {
