@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { migrate, openDatabase } from '@birdfeed/db';
+import { openCrawlQueue } from '@birdfeed/jobs';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
 /**
  * The crawl commands as a user runs them (a child process per command, the sandbox over HTTP,
@@ -188,5 +191,44 @@ describe('birdfeed watchlist / crawl --once / status', () => {
     });
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('daily budget reached');
+  });
+
+  it('shows each queue with its depth and limiter when REDIS_URL is set', async () => {
+    const prefix = testRedisPrefix('crawl-status');
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 3 });
+    const queue = await openCrawlQueue({ connection: redis, prefix, provider: 'x' });
+    try {
+      await queue.add(
+        'crawl-page',
+        { provider: 'x', userId: '1', runId: '1', kind: 'incremental', page: 0 },
+        { delay: 60_000 },
+      );
+      const run = await birdfeed(['status', '--json'], {
+        REDIS_URL: TEST_REDIS_URL,
+        BIRDFEED_QUEUE_PREFIX: prefix,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as {
+        queues: {
+          configured: boolean;
+          queues: Array<{ name: string; delayed: number; waiting: number }>;
+        };
+      };
+      expect(report.queues.configured).toBe(true);
+      expect(report.queues.queues).toEqual([
+        expect.objectContaining({ name: 'crawl.x.default', delayed: 1, waiting: 0 }),
+      ]);
+      const text = await birdfeed(['status'], {
+        REDIS_URL: TEST_REDIS_URL,
+        BIRDFEED_QUEUE_PREFIX: prefix,
+      });
+      expect(text.stdout).toMatch(/crawl\.x\.default: waiting 0, active 0, delayed 1, failed 0/);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { formatEvery, MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
 import { type StatusReport, statusReport, type TargetStatus } from '@birdfeed/db';
+import type { QueueStatus } from '@birdfeed/jobs';
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { parseEnv } from '../env.ts';
 import { databaseOptions } from './database-options.ts';
@@ -12,10 +13,10 @@ failures and gaps; today's provider spend; and, when REDIS_URL is set, per crawl
 depth and the rate-limit budget left.
 `;
 
-/** The queue part as @birdfeed/jobs reports it; kept loose so status works without Redis. */
+/** The queue part, from @birdfeed/jobs; status still works (DB part only) without Redis. */
 type QueueReport =
   | { configured: false; reason: string }
-  | { configured: true; queues: unknown[] }
+  | { configured: true; queues: QueueStatus[] }
   | { configured: true; error: string };
 
 function parseOptions(args: string[]) {
@@ -80,24 +81,22 @@ export async function main(argv: string[]): Promise<number> {
 
 async function readQueues(redisUrl: string | undefined, prefix: string): Promise<QueueReport> {
   if (redisUrl === undefined) return { configured: false, reason: 'REDIS_URL is not set' };
-  const jobs = (await import('@birdfeed/jobs')) as Record<string, unknown>;
-  const queueStatus = jobs.queueStatus;
-  const createRedisConnection = jobs.createRedisConnection;
-  if (typeof queueStatus !== 'function' || typeof createRedisConnection !== 'function') {
-    return { configured: false, reason: 'this build has no queue status' };
-  }
+  // Loaded only when asked for: without Redis, status never loads BullMQ.
+  const { createRedisConnection, queueStatus, redactRedisUrl } = await import('@birdfeed/jobs');
   const connection = createRedisConnection({
     url: redisUrl,
     role: 'producer',
     connectionName: 'birdfeed-status',
-  }) as { quit(): Promise<unknown>; disconnect(): void };
+  });
+  // A Redis that is down: report it once, do not retry for ever.
+  connection.on('error', () => {});
   try {
-    const queues = (await queueStatus({ connection, prefix })) as unknown[];
-    return { configured: true, queues };
+    return { configured: true, queues: await queueStatus({ connection, prefix }) };
   } catch (error) {
-    return { configured: true, error: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    return { configured: true, error: `${redactRedisUrl(redisUrl)}: ${message}` };
   } finally {
-    await connection.quit().catch(() => connection.disconnect());
+    connection.disconnect();
   }
 }
 
@@ -173,37 +172,20 @@ function renderReport(report: StatusReport, queues: QueueReport): string {
     out.push(`queues (${queues.queues.length}):`);
     if (queues.queues.length === 0)
       out.push('  none yet (start `birdfeed scheduler` and `birdfeed worker`)');
-    for (const queue of queues.queues as QueueLine[]) out.push(`  ${queueLine(queue)}`);
+    for (const queue of queues.queues) out.push(`  ${queueLine(queue)}`);
   }
   return `${out.join('\n')}\n`;
 }
 
-interface QueueLine {
-  name?: string;
-  waiting?: number;
-  active?: number;
-  delayed?: number;
-  failed?: number;
-  paused?: boolean;
-  pauseReason?: string | null;
-  limiter?: {
-    max: number | null;
-    windowMs: number | null;
-    remaining: number | null;
-    resetsInMs: number;
-    rateLimited: boolean;
-  };
-}
-
-function queueLine(queue: QueueLine): string {
-  const depth = `waiting ${queue.waiting ?? 0}, active ${queue.active ?? 0}, delayed ${queue.delayed ?? 0}, failed ${queue.failed ?? 0}`;
+function queueLine(queue: QueueStatus): string {
+  const depth = `waiting ${queue.waiting}, active ${queue.active}, delayed ${queue.delayed}, failed ${queue.failed}`;
   const limiter = queue.limiter;
   const budget =
-    limiter === undefined || limiter.max === null
+    limiter.max === null
       ? 'no limiter'
       : `budget ${limiter.remaining ?? '?'}/${limiter.max} per ${formatEvery((limiter.windowMs ?? 0) / 1000)}${limiter.resetsInMs > 0 ? `, resets in ${formatEvery(Math.ceil(limiter.resetsInMs / 1000))}` : ''}${limiter.rateLimited ? ', RATE LIMITED' : ''}`;
   const paused = queue.paused
     ? `, PAUSED${queue.pauseReason ? ` (${queue.pauseReason})` : ''}`
     : '';
-  return `${queue.name ?? '?'}: ${depth}; ${budget}${paused}`;
+  return `${queue.name}: ${depth}; ${budget}${paused}`;
 }
