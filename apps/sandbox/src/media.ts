@@ -48,6 +48,8 @@ export interface SandboxMedia {
   sizes: { large: SizeInfo; medium: SizeInfo; small: SizeInfo; thumb: SizeInfo };
   faces: Record<FaceSize, Rect[]>;
   focusRects: Rect[];
+  /** The X JSON of this media for one field selection and metrics minute (render cache). */
+  xJson?: { key: string; json: Buffer } | undefined;
 }
 
 const PHOTO_DIMENSIONS: readonly [number, number][] = [

@@ -1,7 +1,8 @@
 /** A response decided by a handler, before faults and provider headers are applied. */
 export interface SandboxResponse {
   status: number;
-  body: string;
+  /** A Buffer when assembled from cached JSON (the X timeline), else a string. */
+  body: string | Buffer;
   headers?: Record<string, string>;
   /** Cents charged (agntdata, successful requests only). */
   costCents?: number;

@@ -399,19 +399,15 @@ export class SandboxHandler {
     log(credential.label, response.status, fault);
     if (fault === 'empty') {
       send(res, { status: 200, body: '' }, headers);
-    } else if (fault === 'malformed') {
-      // Cut the body short and close the JSON wrongly: a syntax error, not a schema error.
-      send(
-        res,
-        { status: 200, body: `${response.body.slice(0, Math.floor(response.body.length / 3))}]}` },
-        headers,
-      );
-    } else if (fault === 'truncated') {
-      send(
-        res,
-        { status: 200, body: response.body.slice(0, Math.floor(response.body.length / 2)) },
-        headers,
-      );
+    } else if (fault === 'malformed' || fault === 'truncated') {
+      const full = typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
+      // malformed: cut short and closed wrongly, a syntax error rather than a schema error;
+      // truncated: the first half, as if the connection had been cut mid-body.
+      const body =
+        fault === 'malformed'
+          ? Buffer.concat([full.subarray(0, Math.floor(full.length / 3)), Buffer.from(']}')])
+          : full.subarray(0, Math.floor(full.length / 2));
+      send(res, { status: 200, body }, headers);
     } else {
       send(res, response, headers);
     }
@@ -587,7 +583,8 @@ function send(
   headers: Record<string, string>,
 ): void {
   if (res.writableEnded || res.destroyed) return;
-  const body = Buffer.from(response.body, 'utf8');
+  const body =
+    typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
   res.writeHead(response.status, {
     ...headers,
     ...response.headers,

@@ -46,6 +46,8 @@ export interface SandboxTweet {
   metricsFinal: TweetMetrics;
   /** Sandbox ms after which metrics reach ~63% of their final values. */
   metricsTauMs: number;
+  /** The X JSON of this tweet for one field selection and metrics minute (render cache). */
+  xJson?: { key: string; json: Buffer } | undefined;
 }
 
 export interface TweetContext {

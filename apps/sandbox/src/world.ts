@@ -149,7 +149,7 @@ export class World {
   private readonly byUsername = new Map<string, SandboxAccount>();
   private readonly timelines = new Map<number, Timeline>();
   private readonly contexts = new Map<number, TweetContext>();
-  private readonly tweetCache = new Map<string, SandboxTweet>();
+  private readonly tweetCache = new Map<number, SandboxTweet>();
   private readonly tweetCacheSize: number;
 
   constructor(options: WorldOptions) {
@@ -187,7 +187,8 @@ export class World {
   }
 
   tweet(account: SandboxAccount, k: number): SandboxTweet {
-    const key = `${account.index}:${k}`;
+    // A number key (no string per lookup): k stays far below 2^31.
+    const key = account.index * 2_147_483_648 + k;
     const cached = this.tweetCache.get(key);
     if (cached !== undefined) return cached;
     const tweet = generateTweet(this.context(account), k);

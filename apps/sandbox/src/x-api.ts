@@ -1,5 +1,6 @@
 import type { SandboxAccount } from './accounts.ts';
 import type { CursorCodec } from './cursor-codec.ts';
+import type { SandboxMedia } from './media.ts';
 import { Rng } from './prng.ts';
 import {
   parseXSelection,
@@ -236,79 +237,140 @@ export function xUserTimeline(
     });
   }
   if (tweets.length === 0) return json(200, { meta });
-  const body: Record<string, unknown> = {
-    data: tweets.map((tweet) => renderXTweet(tweet, selection.tweet, ctx.now)),
-  };
-  const includes = renderIncludes(ctx, tweets, selection);
-  if (includes !== null) body.includes = includes;
-  body.meta = meta;
-  return json(200, body);
+  // Built from cached per-tweet JSON: stringifying 100 tweet objects per page would cost
+  // more than everything else the sandbox does (see bench/sandbox.bench.ts).
+  const render = new XPageRenderer(ctx, selection);
+  const chunks: Buffer[] = [PAGE_START];
+  tweets.forEach((tweet, i) => {
+    if (i > 0) chunks.push(COMMA);
+    chunks.push(render.tweet(tweet));
+  });
+  chunks.push(DATA_END);
+  render.includes(tweets, chunks);
+  chunks.push(Buffer.from(`"meta":${JSON.stringify(meta)}}`));
+  return { status: 200, body: Buffer.concat(chunks) };
 }
 
-function renderIncludes(
-  ctx: XContext,
-  tweets: readonly SandboxTweet[],
-  selection: XSelection,
-): Record<string, unknown> | null {
-  const { expansions } = selection;
-  if (expansions.size === 0) return null;
-  const users = new Map<string, Record<string, unknown>>();
-  const media: Record<string, unknown>[] = [];
-  const seenMedia = new Set<string>();
-  const referenced = new Map<string, SandboxTweet>();
-  const addUser = (tweet: SandboxTweet | undefined, userId: string | null) => {
-    if (userId === null || users.has(userId)) return;
-    const user =
-      tweet?.author.id === userId
-        ? tweet.author
-        : (ctx.world.accountById(userId) ??
-          ctx.world.externalUsers.find((candidate) => candidate.id === userId));
-    if (user === undefined) return;
-    const isAccount = user.index >= 0;
-    const count = isAccount ? ctx.world.timeline(user as SandboxAccount).countAt(ctx.now) : 0;
-    users.set(
-      userId,
-      renderXUser(
-        user,
-        selection.user,
-        ctx.world.userMetricsAt(user, ctx.now, count),
-        isAccount && count > 0
-          ? ctx.world.timeline(user as SandboxAccount).idStringAt(count - 1)
-          : null,
-      ),
+const PAGE_START = Buffer.from('{"data":[');
+const INCLUDES_START = Buffer.from('"includes":{');
+const INCLUDES_END = Buffer.from('},');
+
+function list(opening: string, items: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [Buffer.from(opening)];
+  items.forEach((item, i) => {
+    if (i > 0) out.push(COMMA);
+    out.push(item);
+  });
+  out.push(Buffer.from(']'));
+  return out;
+}
+const DATA_END = Buffer.from('],');
+const COMMA = Buffer.from(',');
+
+/** Metrics move by the sandbox minute: fine enough for any crawl, and it lets JSON be cached. */
+const METRICS_STEP_MS = 60_000;
+
+class XPageRenderer {
+  private readonly metricsNow: number;
+  private readonly tweetKey: string;
+  private readonly mediaKey: string;
+
+  constructor(
+    private readonly ctx: XContext,
+    private readonly selection: XSelection,
+  ) {
+    this.metricsNow = Math.floor(ctx.now / METRICS_STEP_MS) * METRICS_STEP_MS;
+    this.tweetKey = `${[...selection.tweet].sort().join(',')}@${this.metricsNow}`;
+    this.mediaKey = `${[...selection.media].sort().join(',')}@${this.metricsNow}`;
+  }
+
+  tweet(tweet: SandboxTweet): Buffer {
+    const cached = tweet.xJson;
+    if (cached !== undefined && cached.key === this.tweetKey) return cached.json;
+    const json = Buffer.from(
+      JSON.stringify(renderXTweet(tweet, this.selection.tweet, this.metricsNow)),
     );
-  };
-  const addMedia = (tweet: SandboxTweet) => {
-    for (const item of tweet.media) {
-      if (seenMedia.has(item.mediaKey)) continue;
-      seenMedia.add(item.mediaKey);
-      media.push(renderXMedia(tweet, item, selection.media, ctx.now));
-    }
-  };
-  for (const tweet of tweets) {
-    if (expansions.has('author_id')) addUser(tweet, tweet.author.id);
-    if (expansions.has('in_reply_to_user_id')) addUser(tweet, tweet.inReplyToUserId);
-    if (expansions.has('entities.mentions.username')) {
-      for (const mention of tweet.entities.mentions) addUser(undefined, mention.id);
-    }
-    if (expansions.has('attachments.media_keys')) addMedia(tweet);
-    if (tweet.referenced !== null && expansions.has('referenced_tweets.id')) {
-      referenced.set(tweet.referenced.tweet.id, tweet.referenced.tweet);
-    }
+    tweet.xJson = { key: this.tweetKey, json };
+    return json;
   }
-  for (const tweet of referenced.values()) {
-    if (expansions.has('referenced_tweets.id.author_id')) addUser(tweet, tweet.author.id);
-    if (expansions.has('attachments.media_keys')) addMedia(tweet);
-  }
-  const includes: Record<string, unknown> = {};
-  if (users.size > 0) includes.users = [...users.values()];
-  if (media.length > 0) includes.media = media;
-  if (referenced.size > 0) {
-    includes.tweets = [...referenced.values()].map((tweet) =>
-      renderXTweet(tweet, selection.tweet, ctx.now),
+
+  private media(tweet: SandboxTweet, item: SandboxMedia): Buffer {
+    const cached = item.xJson;
+    if (cached !== undefined && cached.key === this.mediaKey) return cached.json;
+    const json = Buffer.from(
+      JSON.stringify(renderXMedia(tweet, item, this.selection.media, this.metricsNow)),
     );
+    item.xJson = { key: this.mediaKey, json };
+    return json;
   }
-  return Object.keys(includes).length > 0 ? includes : null;
+
+  /** Appends `"includes":{…},` to `chunks` when the expansions ask for anything. */
+  includes(tweets: readonly SandboxTweet[], chunks: Buffer[]): void {
+    const { ctx, selection } = this;
+    const { expansions } = selection;
+    if (expansions.size === 0) return;
+    const users = new Map<string, Record<string, unknown>>();
+    const media: Buffer[] = [];
+    const seenMedia = new Set<string>();
+    const referenced = new Map<string, SandboxTweet>();
+    const addUser = (tweet: SandboxTweet | undefined, userId: string | null) => {
+      if (userId === null || users.has(userId)) return;
+      const user =
+        tweet?.author.id === userId
+          ? tweet.author
+          : (ctx.world.accountById(userId) ??
+            ctx.world.externalUsers.find((candidate) => candidate.id === userId));
+      if (user === undefined) return;
+      const isAccount = user.index >= 0;
+      const timeline = isAccount ? ctx.world.timeline(user as SandboxAccount) : null;
+      const count = timeline === null ? 0 : timeline.countAt(ctx.now);
+      users.set(
+        userId,
+        renderXUser(
+          user,
+          selection.user,
+          ctx.world.userMetricsAt(user, ctx.now, count),
+          timeline !== null && count > 0 ? timeline.idStringAt(count - 1) : null,
+        ),
+      );
+    };
+    const addMedia = (tweet: SandboxTweet) => {
+      for (const item of tweet.media) {
+        if (seenMedia.has(item.mediaKey)) continue;
+        seenMedia.add(item.mediaKey);
+        media.push(this.media(tweet, item));
+      }
+    };
+    for (const tweet of tweets) {
+      if (expansions.has('author_id')) addUser(tweet, tweet.author.id);
+      if (expansions.has('in_reply_to_user_id')) addUser(tweet, tweet.inReplyToUserId);
+      if (expansions.has('entities.mentions.username')) {
+        for (const mention of tweet.entities.mentions) addUser(undefined, mention.id);
+      }
+      if (expansions.has('attachments.media_keys')) addMedia(tweet);
+      if (tweet.referenced !== null && expansions.has('referenced_tweets.id')) {
+        referenced.set(tweet.referenced.tweet.id, tweet.referenced.tweet);
+      }
+    }
+    for (const tweet of referenced.values()) {
+      if (expansions.has('referenced_tweets.id.author_id')) addUser(tweet, tweet.author.id);
+      if (expansions.has('attachments.media_keys')) addMedia(tweet);
+    }
+    const parts: Buffer[][] = [];
+    if (users.size > 0) parts.push([Buffer.from(`"users":${JSON.stringify([...users.values()])}`)]);
+    if (media.length > 0) parts.push(list('"media":[', media));
+    if (referenced.size > 0) {
+      const included = [...referenced.values()].map((tweet) => this.tweet(tweet));
+      parts.push(list('"tweets":[', included));
+    }
+    if (parts.length === 0) return;
+    chunks.push(INCLUDES_START);
+    parts.forEach((part, i) => {
+      if (i > 0) chunks.push(COMMA);
+      chunks.push(...part);
+    });
+    chunks.push(INCLUDES_END);
+  }
 }
 
 export function xUserLookup(
