@@ -258,6 +258,69 @@ describe('windows that do not go straight', () => {
     }
   });
 
+  it('resumes from the saved cursor after a crash, and a re-run step doubles nothing', async () => {
+    const h = await harness('crawl_sandbox_crash', {
+      accounts: 1,
+      tweetsPerAccount: 330,
+      activity: 'silent',
+      hangMs: 5_000,
+    });
+    try {
+      const userId = h.sandbox.accounts()[0]?.id as string;
+      const target = { provider: 'x' as const, userId };
+      await upsertTarget(h.db, { ...target, backfillDepth: 3200 });
+      const first = await crawlPage({ db: h.db, client: h.clients.x, target });
+      const saved = await getCheckpoint(h.db, target);
+      expect(saved).toMatchObject({ windowPages: 1, cursor: first.cursor });
+
+      // The process dies in the middle of page 2 (the request never answers): nothing moves.
+      h.sandbox.faults.add('hang*1@x');
+      const crashed = await crawlPage({
+        db: h.db,
+        client: h.clients.x,
+        target,
+        runId: first.runId,
+        signal: AbortSignal.timeout(300),
+      }).catch((error: unknown) => error);
+      expect(crashed).toBeInstanceOf(Error);
+      expect(await getCheckpoint(h.db, target)).toMatchObject({
+        windowPages: 1,
+        cursor: saved?.cursor,
+        sinceId: null,
+      });
+
+      // A new process picks the run up where the checkpoint says: the same token is asked again.
+      const seq = h.sandbox.requests().at(-1)?.seq ?? 0;
+      const client = createXClient({ baseUrl: h.sandbox.url, bearerToken: 'sandbox-x-token' });
+      const resumed = await crawlTargetToEnd({ db: h.db, client, target });
+      await client.close();
+      expect(resumed).toMatchObject({ outcome: 'succeeded', runId: first.runId, pages: 3 });
+      expect(h.sandbox.requests(seq)[0]?.params.pagination_token).toBe(saved?.cursor);
+
+      // The last page's job delivered twice (a stall after its commit): the run is over, so the
+      // duplicate neither fetches nor counts anything.
+      const before = h.sandbox.requests().length;
+      const duplicate = await crawlPage({
+        db: h.db,
+        client: h.clients.x,
+        target,
+        runId: first.runId,
+      });
+      expect(duplicate).toMatchObject({ next: 'done', outcome: 'stale', requests: 0 });
+      expect(h.sandbox.requests().length).toBe(before);
+      const run = await h.pool.query('SELECT pages, requests, tweets_new, outcome FROM crawl_runs');
+      expect(run.rows).toEqual([
+        { pages: 4, requests: 4, tweets_new: expect.any(Number), outcome: 'succeeded' },
+      ]);
+      const raw = await h.pool.query('SELECT count(*)::int AS n FROM raw_pages');
+      expect(raw.rows[0]?.n).toBe(4);
+      const stored = await databaseSnapshot(h.pool, userId);
+      expect(stored).toEqual(truthSnapshot(h.sandbox.truth(userId), { withFaces: false }));
+    } finally {
+      await h.close();
+    }
+  });
+
   it('goes on through pages that come back empty with a next token', async () => {
     const h = await harness('crawl_sandbox_empty', {
       accounts: 3,
