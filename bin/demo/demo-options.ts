@@ -1,0 +1,196 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { EnvError, envSchema } from '../env.ts';
+
+/**
+ * `birdfeed demo`'s options: the shared environment (bin/env.ts) plus the demo's own knobs,
+ * each settable by flag or by variable (flags win). The variables exist so a test can run the
+ * demo exactly as a user would (`pnpm demo`) and still force "no Redis" on a machine that
+ * runs one, or keep its data in a temporary directory.
+ */
+export const DEMO_USAGE = `usage: birdfeed demo [options]      (pnpm demo)
+
+Starts the sandbox (both providers, time-scaled so new tweets keep coming), opens the database
+(DATABASE_URL, or PGlite under .birdfeed/pgdata served over the Postgres wire protocol), migrates
+it, loads a demo watchlist (a dozen sandbox accounts across both providers) and crawls it until
+Ctrl-C, showing progress. Run it again: the data stays and the crawl resumes from its checkpoints.
+
+  --redis auto|off|URL   queue: auto = REDIS_URL, else a Redis answering on 127.0.0.1:6379, else
+                         in-process; off = in-process even with Redis around; URL = that Redis
+                         (BIRDFEED_DEMO_REDIS; default auto)
+  --workers N            BullMQ mode: worker child processes (BIRDFEED_DEMO_WORKERS; default 2)
+  --pg-port N            port of the embedded database's wire server (BIRDFEED_DEMO_PG_PORT;
+                         default 5433, 0 = any free port; a busy port falls back to any)
+  --sandbox-port N       sandbox port (BIRDFEED_DEMO_SANDBOX_PORT; default 4010, 0 = any)
+  --accounts N           accounts on the demo watchlist (BIRDFEED_DEMO_ACCOUNTS; default 12)
+  --time-scale K         sandbox seconds per real second (BIRDFEED_DEMO_TIME_SCALE; default 60)
+  --every D              crawl interval of each demo target, e.g. 15s (default 15s)
+  --backfill N           tweets read back on a new target (default 300; max 3200)
+  --home DIR             where the demo keeps its data (BIRDFEED_HOME; default ./.birdfeed)
+  --watchlist-only       load the demo watchlist into DATABASE_URL from the sandbox at
+                         BIRDFEED_SANDBOX_URL and exit (the compose demo profile runs this)
+  --plain                plain progress lines even on a terminal
+
+Environment: DATABASE_URL, REDIS_URL, BIRDFEED_QUEUE_PREFIX, LOG_LEVEL (see .env.example).
+`;
+
+export type RedisChoice = { kind: 'auto' } | { kind: 'off' } | { kind: 'url'; url: string };
+
+export interface DemoOptions {
+  redis: RedisChoice;
+  workers: number;
+  pgPort: number;
+  sandboxPort: number;
+  accounts: number;
+  timeScale: number;
+  everySeconds: number;
+  backfillDepth: number;
+  /** Absolute. */
+  home: string;
+  watchlistOnly: boolean;
+  sandboxUrl: string | undefined;
+  plain: boolean;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  queuePrefix: string;
+  logLevel: string;
+}
+
+export class DemoUsageError extends Error {
+  override readonly name = 'DemoUsageError';
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const demoEnvSchema = envSchema.extend({
+  BIRDFEED_DEMO_REDIS: z.string().trim().min(1).default('auto'),
+  BIRDFEED_DEMO_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
+  BIRDFEED_DEMO_PG_PORT: port.default(5433),
+  BIRDFEED_DEMO_SANDBOX_PORT: port.default(4010),
+  BIRDFEED_DEMO_ACCOUNTS: z.coerce.number().int().min(1).max(200).default(12),
+  BIRDFEED_DEMO_TIME_SCALE: z.coerce.number().positive().max(100_000).default(60),
+  BIRDFEED_HOME: z.string().trim().min(1).optional(),
+  BIRDFEED_SANDBOX_URL: z.url().optional(),
+});
+
+const DEMO_FLAGS = {
+  help: { type: 'boolean', short: 'h' },
+  redis: { type: 'string' },
+  workers: { type: 'string' },
+  'pg-port': { type: 'string' },
+  'sandbox-port': { type: 'string' },
+  accounts: { type: 'string' },
+  'time-scale': { type: 'string' },
+  every: { type: 'string' },
+  backfill: { type: 'string' },
+  home: { type: 'string' },
+  'watchlist-only': { type: 'boolean' },
+  plain: { type: 'boolean' },
+} as const;
+
+function parseRedisChoice(value: string, where: string): RedisChoice {
+  if (value === 'auto') return { kind: 'auto' };
+  if (value === 'off' || value === 'none' || value === 'false') return { kind: 'off' };
+  if (/^rediss?:\/\//.test(value)) return { kind: 'url', url: value };
+  throw new DemoUsageError(`${where}: expected auto, off or a redis:// URL, got "${value}"`);
+}
+
+function integer(name: string, value: string, min: number, max: number): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new DemoUsageError(
+      `--${name}: expected an integer from ${min} to ${max}, got "${value}"`,
+    );
+  }
+  return parsed;
+}
+
+/** "15s", "2m", "1h" or a number of seconds. */
+export function parseEverySeconds(value: string): number {
+  const match = /^(\d+)(s|m|h)?$/.exec(value.trim());
+  if (match === null)
+    throw new DemoUsageError(`--every: expected e.g. 15s, 2m, 1h; got "${value}"`);
+  const seconds = Number(match[1]) * (match[2] === 'h' ? 3600 : match[2] === 'm' ? 60 : 1);
+  if (seconds < 10 || seconds > 86_400) {
+    throw new DemoUsageError(`--every: between 10s and 24h, got "${value}"`);
+  }
+  return seconds;
+}
+
+export function parseDemoOptions(
+  argv: string[],
+  source: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): DemoOptions | 'help' {
+  const parsedEnv = demoEnvSchema.safeParse(source);
+  if (!parsedEnv.success) {
+    const lines = parsedEnv.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
+    );
+    throw new EnvError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  const env = parsedEnv.data;
+  let values: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof DEMO_FLAGS }>
+  >['values'];
+  try {
+    values = parseArgs({
+      args: argv,
+      options: DEMO_FLAGS,
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new DemoUsageError((error as Error).message);
+  }
+  if (values.help === true) return 'help';
+
+  let timeScale = env.BIRDFEED_DEMO_TIME_SCALE;
+  if (values['time-scale'] !== undefined) {
+    timeScale = Number(values['time-scale']);
+    if (!(timeScale > 0 && timeScale <= 100_000)) {
+      throw new DemoUsageError(
+        `--time-scale: expected a number > 0, got "${values['time-scale']}"`,
+      );
+    }
+  }
+  const homeValue = values.home ?? env.BIRDFEED_HOME ?? '.birdfeed';
+  return {
+    redis:
+      values.redis !== undefined
+        ? parseRedisChoice(values.redis, '--redis')
+        : parseRedisChoice(env.BIRDFEED_DEMO_REDIS, 'BIRDFEED_DEMO_REDIS'),
+    workers:
+      values.workers !== undefined
+        ? integer('workers', values.workers, 1, 16)
+        : env.BIRDFEED_DEMO_WORKERS,
+    pgPort:
+      values['pg-port'] !== undefined
+        ? integer('pg-port', values['pg-port'], 0, 65535)
+        : env.BIRDFEED_DEMO_PG_PORT,
+    sandboxPort:
+      values['sandbox-port'] !== undefined
+        ? integer('sandbox-port', values['sandbox-port'], 0, 65535)
+        : env.BIRDFEED_DEMO_SANDBOX_PORT,
+    accounts:
+      values.accounts !== undefined
+        ? integer('accounts', values.accounts, 1, 200)
+        : env.BIRDFEED_DEMO_ACCOUNTS,
+    timeScale,
+    everySeconds: values.every !== undefined ? parseEverySeconds(values.every) : 15,
+    backfillDepth:
+      values.backfill !== undefined ? integer('backfill', values.backfill, 1, 3200) : 300,
+    home: isAbsolute(homeValue) ? homeValue : resolve(cwd, homeValue),
+    watchlistOnly: values['watchlist-only'] === true,
+    sandboxUrl: env.BIRDFEED_SANDBOX_URL,
+    plain: values.plain === true,
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    queuePrefix: env.BIRDFEED_QUEUE_PREFIX,
+    logLevel: env.LOG_LEVEL,
+  };
+}
+
+export function pgliteDir(options: Pick<DemoOptions, 'home'>): string {
+  return join(options.home, 'pgdata');
+}

@@ -1,0 +1,87 @@
+import { type BirdfeedDb, getTarget, upsertTarget } from '@birdfeed/db';
+import type { ProviderName } from '@birdfeed/model';
+import { z } from 'zod';
+
+/**
+ * The demo watchlist: the first active sandbox accounts, alternately watched through X and
+ * agntdata so both providers are exercised. Read from the sandbox over HTTP (the same call
+ * works in-process and against the compose `sandbox` service).
+ */
+const accountsSchema = z.object({
+  accounts: z.array(
+    z.object({
+      id: z.string().regex(/^\d+$/),
+      username: z.string(),
+      status: z.string(),
+    }),
+  ),
+});
+
+export interface DemoTarget {
+  provider: ProviderName;
+  userId: string;
+  username: string;
+}
+
+export class SandboxAccountsError extends Error {
+  override readonly name = 'SandboxAccountsError';
+}
+
+export async function pickDemoTargets(sandboxUrl: string, count: number): Promise<DemoTarget[]> {
+  const url = new URL('/_sandbox/accounts', sandboxUrl);
+  let body: unknown;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    body = await response.json();
+  } catch (error) {
+    throw new SandboxAccountsError(
+      `cannot list the sandbox accounts at ${url.href}: ${(error as Error).message}`,
+    );
+  }
+  const parsed = accountsSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new SandboxAccountsError(`${url.href} answered an unexpected body`);
+  }
+  // By position in the sandbox's own (seeded) account order, never by anything that changes
+  // with time (a tweet count), so every run of the demo picks the same accounts and providers.
+  return parsed.data.accounts
+    .map((account, index) => ({ account, index }))
+    .filter(({ account }) => account.status === 'active')
+    .slice(0, count)
+    .map(({ account, index }) => ({
+      provider: index % 2 === 0 ? 'x' : 'agntdata',
+      userId: account.id,
+      username: account.username,
+    }));
+}
+
+export interface LoadWatchlistOptions {
+  everySeconds: number;
+  backfillDepth: number;
+}
+
+/**
+ * Adds the targets that are not on the watchlist yet; ones already there are left exactly as
+ * they are (a re-run must not undo what the user changed with `birdfeed watchlist`).
+ */
+export async function loadDemoWatchlist(
+  db: BirdfeedDb,
+  targets: DemoTarget[],
+  options: LoadWatchlistOptions,
+): Promise<{ added: number; kept: number }> {
+  let added = 0;
+  for (const target of targets) {
+    if ((await getTarget(db, target)) !== null) continue;
+    await upsertTarget(db, {
+      provider: target.provider,
+      userId: target.userId,
+      username: target.username,
+      intervalSeconds: options.everySeconds,
+      backfillDepth: options.backfillDepth,
+      tags: ['demo'],
+    });
+    added += 1;
+  }
+  return { added, kept: targets.length - added };
+}

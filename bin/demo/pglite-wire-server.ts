@@ -1,0 +1,234 @@
+import { once } from 'node:events';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
+
+/**
+ * Serves one PGlite database over the Postgres wire protocol to any number of clients (psql,
+ * node-postgres pools in other processes), one protocol exchange at a time.
+ *
+ * Why not `@electric-sql/pglite-socket`'s PGLiteSocketServer: its multiplexer (0.2.17) queues
+ * single protocol messages, so with two clients the Parse/Bind/Execute/Sync of one interleave
+ * with the other's and PGlite's single unnamed statement is overwritten ("bind message supplies
+ * 3 parameters, but prepared statement "" requires 1", "portal "" does not exist" — reproduced
+ * with a node-postgres Pool of 8 running parameterized queries). It only keeps an explicit
+ * transaction together. PGlite has one backend, so the only safe unit is what a real backend
+ * would run between two ReadyForQuery messages:
+ *
+ * - a client's messages are buffered until a Sync ('S') or a simple Query ('Q') and sent to
+ *   PGlite together, under its exclusive lock;
+ * - the client that ran last keeps the backend while PGlite is inside a transaction block, or
+ *   after a Flush ('H') that left an extended-protocol exchange open; everyone else waits;
+ * - a client that disconnects while holding the backend has its transaction rolled back.
+ *
+ * Limits (it is one backend, not a server): session state (SET, named prepared statements,
+ * LISTEN, temp tables) is shared by all clients, COPY FROM STDIN is not supported, and a client
+ * that opens a transaction and waits on another connection deadlocks both (node-postgres code
+ * that awaits a second pool connection inside a transaction must not be pointed at it).
+ */
+export interface PgliteWireServerOptions {
+  db: PGlite;
+  /** @defaultValue '127.0.0.1' */
+  host?: string | undefined;
+  /** 0 = any free port. @defaultValue 5433 */
+  port?: number | undefined;
+}
+
+export interface RunningPgliteWireServer {
+  readonly host: string;
+  readonly port: number;
+  /** `postgres://postgres@host:port/postgres`: what psql and node-postgres connect to. */
+  readonly url: string;
+  /** Clients connected right now. */
+  connections(): number;
+  /** Stops accepting, closes every client (rolling back an open transaction). */
+  stop(): Promise<void>;
+}
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+const PROTOCOL_3 = 196608;
+
+class WireClient {
+  private buffer: Buffer = Buffer.alloc(0);
+  private started = false;
+  private pending: Buffer[] = [];
+  /** Exchanges (message groups) ready to run, in order. */
+  readonly ready: { bytes: Buffer; ends: 'sync' | 'flush' | 'terminate' }[] = [];
+  closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+  ) {}
+
+  /** Splits incoming bytes into messages; returns false when the client must be dropped. */
+  feed(chunk: Buffer): boolean {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    for (;;) {
+      if (!this.started) {
+        if (this.buffer.length < 8) return true;
+        const length = this.buffer.readInt32BE(0);
+        if (length < 8 || length > 10_000) return false;
+        if (this.buffer.length < length) return true;
+        const code = this.buffer.readInt32BE(4);
+        const message = this.buffer.subarray(0, length);
+        this.buffer = this.buffer.subarray(length);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+          // No TLS on a loopback demo server: 'N' tells the client to go on in plain text.
+          this.socket.write('N');
+          continue;
+        }
+        // PGlite has no backend to signal; a cancel arrives on its own connection.
+        if (code === CANCEL_REQUEST) return false;
+        if (code !== PROTOCOL_3) return false;
+        this.started = true;
+        this.ready.push({ bytes: Buffer.from(message), ends: 'sync' });
+        continue;
+      }
+      if (this.buffer.length < 5) return true;
+      const length = 1 + this.buffer.readInt32BE(1);
+      if (length < 5) return false;
+      if (this.buffer.length < length) return true;
+      const type = String.fromCharCode(this.buffer[0] ?? 0);
+      this.pending.push(Buffer.from(this.buffer.subarray(0, length)));
+      this.buffer = this.buffer.subarray(length);
+      if (type === 'S' || type === 'Q' || type === 'H' || type === 'X') {
+        const bytes = Buffer.concat(this.pending);
+        this.pending = [];
+        this.ready.push({
+          bytes,
+          ends: type === 'H' ? 'flush' : type === 'X' ? 'terminate' : 'sync',
+        });
+      }
+    }
+  }
+}
+
+export async function startPgliteWireServer(
+  options: PgliteWireServerOptions,
+): Promise<RunningPgliteWireServer> {
+  const { db } = options;
+  const host = options.host ?? '127.0.0.1';
+  const clients = new Set<WireClient>();
+  /** The client whose exchange or transaction is open in the one backend. */
+  let owner: WireClient | null = null;
+  /** Clients with exchanges ready, first come first served (so a busy one starves no one). */
+  const waiting: WireClient[] = [];
+  const enqueue = (client: WireClient) => {
+    if (client.ready.length > 0 && client !== owner && !waiting.includes(client)) {
+      waiting.push(client);
+    }
+  };
+  let running = false;
+  let nextId = 1;
+  let stopping = false;
+
+  const release = async (client: WireClient) => {
+    if (owner !== client) return;
+    if (db.isInTransaction()) {
+      // The client went away inside BEGIN … : what it wrote must not leak into the next one.
+      // exec takes PGlite's query lock itself (runExclusive around it would deadlock).
+      await db.exec('ROLLBACK').catch(() => {});
+    }
+    owner = null;
+  };
+
+  const pump = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    try {
+      for (;;) {
+        let client = owner;
+        if (client === null) {
+          client = waiting.shift() ?? null;
+          while (client !== null && client.ready.length === 0) client = waiting.shift() ?? null;
+        }
+        const exchange = client?.ready.shift();
+        if (client === null || exchange === undefined) break;
+        if (exchange.ends === 'terminate') {
+          await release(client);
+          client.socket.end();
+          continue;
+        }
+        owner = client;
+        const out: Uint8Array[] = [];
+        try {
+          await db.runExclusive(() =>
+            db.execProtocolRawStream(new Uint8Array(exchange.bytes), {
+              onRawData: (data) => {
+                out.push(Buffer.from(data));
+              },
+            }),
+          );
+        } catch {
+          // A protocol-level failure inside PGlite (not an SQL error, which comes back as an
+          // ErrorResponse): this client's session cannot be trusted any more.
+          client.closed = true;
+          await release(client);
+          client.socket.destroy();
+          continue;
+        }
+        if (!client.closed && client.socket.writable) client.socket.write(Buffer.concat(out));
+        if (exchange.ends === 'sync' && !db.isInTransaction()) {
+          owner = null;
+          enqueue(client);
+        }
+        if (client.closed) await release(client);
+      }
+    } finally {
+      running = false;
+    }
+  };
+
+  // Clients 'flush' when they want output before Sync, so a pump must not stall on an owner
+  // that has nothing queued: the next data event of that owner calls pump again.
+  const server: Server = createServer((socket) => {
+    if (stopping) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const client = new WireClient(nextId++, socket);
+    clients.add(client);
+    socket.on('data', (chunk: Buffer) => {
+      if (!client.feed(chunk)) {
+        socket.destroy();
+        return;
+      }
+      enqueue(client);
+      void pump();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      client.closed = true;
+      clients.delete(client);
+      client.ready.length = 0;
+      void release(client).then(() => pump());
+    });
+  });
+  server.listen(options.port ?? 5433, host);
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([error]) => {
+      throw error;
+    }),
+  ]);
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    host,
+    port,
+    url: `postgres://postgres@${host}:${port}/postgres`,
+    connections: () => clients.size,
+    async stop() {
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const client of clients) client.socket.destroy();
+      await closed;
+      // Wait for a running exchange to finish before the caller closes PGlite under it.
+      while (running) await new Promise((resolve) => setTimeout(resolve, 10));
+      if (owner !== null) await release(owner);
+    },
+  };
+}

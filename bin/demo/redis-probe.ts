@@ -1,0 +1,90 @@
+import { connect } from 'node:net';
+import type { RedisChoice } from './demo-options.ts';
+
+/** Where the demo looks for a Redis when neither --redis nor REDIS_URL names one. */
+export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export type QueueMode =
+  | { kind: 'bullmq'; redisUrl: string; why: string }
+  | { kind: 'in-process'; why: string };
+
+export class RedisUnreachableError extends Error {
+  override readonly name = 'RedisUnreachableError';
+}
+
+/**
+ * Sends one PING (inline command) and waits for +PONG. A Redis that wants a password answers
+ * -NOAUTH: it is there, but not for us without credentials, so it counts as not answering.
+ */
+export function pingRedis(url: string, timeoutMs = 500): Promise<boolean> {
+  const parsed = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({
+      host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+      port: Number(parsed.port || 6379),
+    });
+    let reply = '';
+    const done = (answer: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('connect', () => {
+      // With credentials in the URL (redis://:pass@host), authenticate first.
+      if (parsed.password !== '') {
+        const user = decodeURIComponent(parsed.username);
+        const pass = decodeURIComponent(parsed.password);
+        const args = user === '' ? ['AUTH', pass] : ['AUTH', user, pass];
+        socket.write(
+          `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`,
+        );
+      }
+      socket.write('PING\r\n');
+    });
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('+PONG')) done(true);
+      else if (reply.includes('-')) done(false);
+    });
+    socket.on('error', () => done(false));
+  });
+}
+
+/** Decides the queue mode: the issue's rule, with --redis / BIRDFEED_DEMO_REDIS on top. */
+export async function chooseQueueMode(
+  choice: RedisChoice,
+  redisUrlFromEnv: string | undefined,
+): Promise<QueueMode> {
+  if (choice.kind === 'off') {
+    return { kind: 'in-process', why: 'Redis turned off (--redis off / BIRDFEED_DEMO_REDIS=off)' };
+  }
+  const named =
+    choice.kind === 'url'
+      ? { url: choice.url, by: '--redis' }
+      : redisUrlFromEnv !== undefined
+        ? { url: redisUrlFromEnv, by: 'REDIS_URL' }
+        : null;
+  if (named !== null) {
+    if (!(await pingRedis(named.url, 2000))) {
+      throw new RedisUnreachableError(
+        `${named.by} names a Redis that does not answer PING (${redact(named.url)}); start it, or run the demo without it: --redis off`,
+      );
+    }
+    return { kind: 'bullmq', redisUrl: named.url, why: `Redis from ${named.by}` };
+  }
+  if (await pingRedis(LOCAL_REDIS_URL)) {
+    return { kind: 'bullmq', redisUrl: LOCAL_REDIS_URL, why: `Redis answering on 127.0.0.1:6379` };
+  }
+  return { kind: 'in-process', why: 'no REDIS_URL and no Redis on 127.0.0.1:6379' };
+}
+
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

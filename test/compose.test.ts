@@ -1,0 +1,190 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * No Docker engine runs on these machines, so the compose file is checked the way CI can:
+ * Debian's `docker-compose config` parses, interpolates and validates it, and this test holds
+ * the result against the workspace: every service's command is a real `birdfeed` command whose
+ * module exists and whose --help names each flag the service passes.
+ */
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+// A developer's own .env must not change what is validated: compose reads this empty one.
+const scratch = mkdtempSync(join(tmpdir(), 'birdfeed-compose-'));
+const EMPTY_ENV_FILE = join(scratch, 'empty.env');
+writeFileSync(EMPTY_ENV_FILE, '');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string[] | string;
+  profiles?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] | string };
+  volumes?: unknown[];
+  environment?: Record<string, string | null>;
+  deploy?: { replicas?: number };
+}
+interface ComposeConfig {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+async function composeConfig(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ComposeConfig> {
+  const { stdout } = await run(
+    'docker-compose',
+    ['--env-file', EMPTY_ENV_FILE, ...args, 'config'],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    },
+  );
+  // docker-compose is Python and pulls in PyYAML: its own YAML reader turns the output into JSON.
+  const { stdout: json } = await new Promise<{ stdout: string }>((resolve, reject) => {
+    const child = execFile(
+      '/usr/bin/python3',
+      ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'],
+      (error, out) => (error ? reject(error) : resolve({ stdout: out })),
+    );
+    child.stdin?.end(stdout);
+  });
+  return JSON.parse(json) as ComposeConfig;
+}
+
+/** The command table of bin/birdfeed.ts: name → module path relative to bin/. */
+function birdfeedCommands(): Map<string, string> {
+  const source = readFileSync(join(ROOT, 'bin/birdfeed.ts'), 'utf8');
+  const table = new Map<string, string>();
+  for (const match of source.matchAll(/^\s*([a-z][a-z-]*): \{\s*path: '([^']+)'/gm)) {
+    table.set(match[1] as string, match[2] as string);
+  }
+  return table;
+}
+
+function commandOf(service: ComposeService): string[] {
+  const command = service.command;
+  if (command === undefined) return [];
+  return Array.isArray(command) ? command : command.split(/\s+/);
+}
+
+let hasBinary = false;
+beforeAll(async () => {
+  hasBinary = await run('docker-compose', ['version'])
+    .then(() => true)
+    .catch(() => false);
+});
+
+describe('docker-compose.yml', () => {
+  it('docker-compose is installed (CI installs it: apt-get install -y docker-compose)', () => {
+    expect(
+      hasBinary,
+      "docker-compose not found on PATH: install Debian's package (`apt-get install -y docker-compose`, as .ci/run does)",
+    ).toBe(true);
+  });
+
+  it('passes `docker-compose config` with and without the demo profile', async () => {
+    const plain = await composeConfig([]);
+    const demo = await composeConfig(['--profile', 'demo']);
+    for (const name of ['postgres', 'redis', 'migrate', 'scheduler', 'worker']) {
+      expect(Object.keys(plain.services)).toContain(name);
+    }
+    expect(demo.services.sandbox?.profiles).toEqual(['demo']);
+    expect(demo.services['demo-watchlist']?.profiles).toEqual(['demo']);
+    expect(plain.volumes).toHaveProperty('pgdata');
+  });
+
+  it('names only birdfeed commands that exist, with flags their --help knows', async () => {
+    const config = await composeConfig(['--profile', 'demo']);
+    const table = birdfeedCommands();
+    expect(table.size).toBeGreaterThan(5);
+    const appServices = Object.entries(config.services).filter(
+      ([, service]) => service.build !== undefined,
+    );
+    expect(appServices.map(([name]) => name).sort()).toEqual(
+      ['demo-watchlist', 'migrate', 'sandbox', 'scheduler', 'worker'].sort(),
+    );
+    const helpOf = new Map<string, string>();
+    for (const [name, service] of appServices) {
+      const [command, ...args] = commandOf(service);
+      expect(command, `${name}: no command`).toBeDefined();
+      const path = table.get(command as string);
+      expect(path, `${name}: "${command}" is not in bin/birdfeed.ts's command table`).toBeDefined();
+      const module = fileURLToPath(new URL(path as string, new URL('bin/', `file://${ROOT}`)));
+      expect(existsSync(module), `${name}: ${module} does not exist`).toBe(true);
+      if (!helpOf.has(command as string)) {
+        const { stdout } = await run(
+          process.execPath,
+          ['--import', 'tsx', 'bin/birdfeed.ts', command as string, '--help'],
+          { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent' } },
+        );
+        helpOf.set(command as string, stdout);
+      }
+      for (const flag of args.filter((arg) => arg.startsWith('--'))) {
+        expect(helpOf.get(command as string), `${name}: ${command} --help lacks ${flag}`).toContain(
+          flag,
+        );
+      }
+    }
+  });
+
+  it('orders startup with healthchecks and depends_on conditions', async () => {
+    const { services } = await composeConfig(['--profile', 'demo']);
+    for (const name of ['postgres', 'redis', 'sandbox']) {
+      expect(services[name]?.healthcheck, `${name} has no healthcheck`).toBeDefined();
+    }
+    expect(services.migrate?.depends_on?.postgres?.condition).toBe('service_healthy');
+    for (const name of ['scheduler', 'worker']) {
+      expect(services[name]?.depends_on?.migrate?.condition).toBe('service_completed_successfully');
+      expect(services[name]?.depends_on?.redis?.condition).toBe('service_healthy');
+    }
+    expect(services['demo-watchlist']?.depends_on?.sandbox?.condition).toBe('service_healthy');
+    expect(services.worker?.deploy?.replicas).toBe(2);
+    expect(commandOf(services.redis as ComposeService).join(' ')).toMatch(
+      /--maxmemory-policy noeviction.*--appendonly yes|--appendonly yes.*--maxmemory-policy noeviction/,
+    );
+  });
+
+  it('points the workers at the sandbox by default and at the real providers from .env', async () => {
+    const demo = await composeConfig(['--profile', 'demo']);
+    expect(demo.services.worker?.environment?.X_API_BASE_URL).toBe('http://sandbox:4010');
+    const live = await composeConfig([], {
+      X_API_BASE_URL: 'https://api.x.com',
+      X_BEARER_TOKEN: 'a-real-token',
+      AGNTDATA_API_KEY: '',
+      WORKER_REPLICAS: '5',
+    });
+    expect(live.services.worker?.environment?.X_API_BASE_URL).toBe('https://api.x.com');
+    expect(live.services.worker?.environment?.X_BEARER_TOKEN).toBe('a-real-token');
+    // Empty = that provider is off (not silently the sandbox key).
+    expect(live.services.worker?.environment?.AGNTDATA_API_KEY).toBe('');
+    expect(live.services.worker?.deploy?.replicas).toBe(5);
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+
+  it('copies every workspace manifest before the frozen install', () => {
+    const manifests = ['apps', 'packages'].flatMap((dir) =>
+      readdirSync(join(ROOT, dir))
+        .filter((name) => existsSync(join(ROOT, dir, name, 'package.json')))
+        .map((name) => `${dir}/${name}/package.json`),
+    );
+    expect(manifests.length).toBeGreaterThan(5);
+    for (const manifest of manifests) expect(dockerfile).toContain(`COPY ${manifest} `);
+    expect(dockerfile).toContain('pnpm install --frozen-lockfile');
+  });
+
+  it('installs the pnpm version package.json pins', () => {
+    const pinned = (
+      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string }
+    ).packageManager.split('@')[1];
+    expect(dockerfile).toContain(`ARG PNPM_VERSION=${pinned}`);
+  });
+});

@@ -1,0 +1,293 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
+
+/**
+ * `pnpm demo` run as a new user runs it: the real command from the repository root, in a child
+ * process, with nothing configured (no DATABASE_URL, no REDIS_URL). Only its data directory is a
+ * fresh temporary one (BIRDFEED_HOME, what a fresh clone's .birdfeed/ would be) and its ports
+ * are any free ones, so it can run beside other tests. Stopped with SIGINT to its process group,
+ * as a terminal's Ctrl-C does, then started again on the same data.
+ */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const homes: string[] = [];
+const running = new Set<ChildProcess>();
+
+afterAll(() => {
+  for (const child of running) {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+  for (const home of homes) rmSync(home, { recursive: true, force: true });
+});
+
+interface Demo {
+  child: ChildProcess;
+  output(): string;
+  databaseKind: string;
+  queueKind: string;
+  databaseUrl: string;
+  sandboxUrl: string;
+  stop(): Promise<{ code: number | null; output: string }>;
+}
+
+async function startDemo(home: string, env: Record<string, string | undefined>): Promise<Demo> {
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    BIRDFEED_HOME: home,
+    BIRDFEED_DEMO_PG_PORT: '0',
+    BIRDFEED_DEMO_SANDBOX_PORT: '0',
+    LOG_LEVEL: 'warn',
+    ...env,
+  };
+  for (const key of ['DATABASE_URL', 'REDIS_URL']) {
+    if (env[key] === undefined) delete childEnv[key];
+  }
+  const child = spawn('pnpm', ['demo'], {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  running.add(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = once(child, 'exit').then(([code]) => {
+    running.delete(child);
+    return code as number | null;
+  });
+  const deadline = Date.now() + 30_000;
+  let header: RegExpExecArray | null = null;
+  while (Date.now() < deadline) {
+    header =
+      /database: (\w+), queue: ([\w-]+)\n\s+database\s+(postgres:\/\/\S+)[\s\S]*?sandbox\s+(http:\/\/\S+)/.exec(
+        output,
+      );
+    if (header !== null || child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (header === null) throw new Error(`the demo did not print its header:\n${output}`);
+  return {
+    child,
+    output: () => output,
+    databaseKind: header[1] as string,
+    queueKind: header[2] as string,
+    databaseUrl: header[3] as string,
+    sandboxUrl: header[4] as string,
+    async stop() {
+      // Ctrl-C: SIGINT to the whole foreground process group (pnpm, tsx, the demo).
+      process.kill(-(child.pid as number), 'SIGINT');
+      const code = await exited;
+      return { code, output };
+    },
+  };
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | null>,
+  demo: Demo,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== null) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (demo.child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(
+    `timed out waiting for ${what} (${String(last)}); demo output:\n${demo.output().slice(-3000)}`,
+  );
+}
+
+async function query<T>(url: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+interface Snapshot {
+  tweetIds: Set<string>;
+  counts: Record<string, number>;
+  sinceIds: Map<string, string | null>;
+  maxRunId: string;
+}
+
+const COUNTED = ['tweets', 'users', 'media', 'tweet_media', 'raw_pages', 'crawl_runs'];
+
+async function snapshot(url: string): Promise<Snapshot> {
+  const ids = await query<{ id: string }>(url, 'SELECT id::text AS id FROM tweets');
+  const counts: Record<string, number> = {};
+  for (const table of COUNTED) {
+    const [row] = await query<{ n: number }>(url, `SELECT count(*)::int AS n FROM ${table}`);
+    counts[table] = row?.n ?? 0;
+  }
+  const checkpoints = await query<{ provider: string; user_id: string; since_id: string | null }>(
+    url,
+    'SELECT provider, user_id::text AS user_id, since_id::text AS since_id FROM crawl_checkpoints',
+  );
+  const [run] = await query<{ max: string }>(
+    url,
+    'SELECT coalesce(max(id), 0)::text AS max FROM crawl_runs',
+  );
+  return {
+    tweetIds: new Set(ids.map((row) => row.id)),
+    counts,
+    sinceIds: new Map(checkpoints.map((row) => [`${row.provider}:${row.user_id}`, row.since_id])),
+    maxRunId: run?.max ?? '0',
+  };
+}
+
+/** Watched accounts with at least one of their own tweets stored. */
+async function accountsWithTweets(url: string): Promise<number> {
+  const [row] = await query<{ n: number }>(
+    url,
+    `SELECT count(DISTINCT author_id)::int AS n FROM tweets
+     WHERE author_id IN (SELECT user_id FROM watch_targets)`,
+  );
+  return row?.n ?? 0;
+}
+
+interface RequestLogEntry {
+  seq: number;
+  provider: string | null;
+  endpoint: string;
+  status: number;
+  params: Record<string, string>;
+}
+
+async function sandboxRequests(sandboxUrl: string): Promise<RequestLogEntry[]> {
+  const response = await fetch(new URL('/_sandbox/requests', sandboxUrl));
+  return ((await response.json()) as { requests: RequestLogEntry[] }).requests;
+}
+
+/**
+ * The whole story of the issue's "Show": first run fills the database; Ctrl-C stops it cleanly;
+ * the second run keeps every row and continues from the checkpoints (its first X request for an
+ * account that was read before carries that account's stored since_id).
+ */
+async function runTwice(env: Record<string, string | undefined>, expectQueue: string) {
+  const home = mkdtempSync(join(tmpdir(), 'birdfeed-demo-'));
+  homes.push(home);
+
+  const first = await startDemo(home, env);
+  expect(first.databaseKind).toBe('pglite');
+  expect(first.queueKind).toBe(expectQueue);
+  await waitFor(
+    'tweets from 10 watched accounts',
+    40_000,
+    async () => ((await accountsWithTweets(first.databaseUrl)) >= 10 ? true : null),
+    first,
+  );
+  const before = await snapshot(first.databaseUrl);
+  const firstStop = await first.stop();
+  expect(firstStop.code, firstStop.output).toBe(0);
+  expect(firstStop.output).toContain('demo stopped cleanly');
+
+  const second = await startDemo(home, env);
+  expect(second.queueKind).toBe(expectQueue);
+  // Every X account whose first window completed before the stop: its next run must ask from
+  // the stored checkpoint, not from the top.
+  const checkpointed = [...before.sinceIds.entries()].filter(
+    ([key, sinceId]) => key.startsWith('x:') && sinceId !== null,
+  );
+  expect(checkpointed.length).toBeGreaterThan(0);
+  const resumed = await waitFor(
+    'X requests with since_id in the second run',
+    40_000,
+    async () => {
+      const requests = (await sandboxRequests(second.sandboxUrl)).filter(
+        (entry) => entry.provider === 'x' && entry.endpoint === 'GET /2/users/:id/tweets',
+      );
+      const firstByUser = new Map<string, RequestLogEntry>();
+      for (const entry of requests) {
+        const user = entry.params.user_id as string;
+        if (!firstByUser.has(user)) firstByUser.set(user, entry);
+      }
+      const seen = checkpointed.filter(([key]) => firstByUser.has(key.slice(2)));
+      return seen.length >= Math.min(3, checkpointed.length) ? { firstByUser, seen } : null;
+    },
+    second,
+  );
+  for (const [key, sinceId] of resumed.seen) {
+    const request = resumed.firstByUser.get(key.slice(2)) as RequestLogEntry;
+    // A window left open by the stop resumes from its cursor (with the same since_id); a new
+    // window starts from the checkpoint: either way since_id is the stored one or a later one.
+    expect(request.params.since_id, `${key}: first request of the second run`).toBeDefined();
+    expect(BigInt(request.params.since_id as string)).toBeGreaterThanOrEqual(
+      BigInt(sinceId as string),
+    );
+  }
+
+  const after = await snapshot(second.databaseUrl);
+  // The second run crawled (runs of its own), and no checkpointed target went back to a backfill.
+  const newRuns = await query<{ provider: string; user_id: string; kind: string }>(
+    second.databaseUrl,
+    `SELECT provider, user_id::text AS user_id, kind FROM crawl_runs WHERE id > ${BigInt(before.maxRunId)}`,
+  );
+  expect(newRuns.length).toBeGreaterThan(0);
+  const restartedBackfills = newRuns.filter(
+    (run) => run.kind === 'backfill' && before.sinceIds.get(`${run.provider}:${run.user_id}`),
+  );
+  expect(restartedBackfills).toEqual([]);
+  const secondStop = await second.stop();
+  expect(secondStop.code, secondStop.output).toBe(0);
+
+  for (const table of COUNTED) {
+    expect(after.counts[table], table).toBeGreaterThanOrEqual(before.counts[table] as number);
+  }
+  const lost = [...before.tweetIds].filter((id) => !after.tweetIds.has(id));
+  expect(lost).toEqual([]);
+  for (const [key, sinceId] of before.sinceIds) {
+    if (sinceId === null) continue;
+    const now = after.sinceIds.get(key);
+    expect(now, `${key}: checkpoint reset`).not.toBeNull();
+    expect(BigInt(now as string)).toBeGreaterThanOrEqual(BigInt(sinceId));
+  }
+}
+
+describe('pnpm demo', () => {
+  it('without Redis: PGlite and the in-process crawl; Ctrl-C, run again, nothing lost, resumed', async () => {
+    await runTwice({ BIRDFEED_DEMO_REDIS: 'off' }, 'in-process');
+  }, 120_000);
+
+  it('with Redis: scheduler and workers as child processes (BullMQ) over the same PGlite', async () => {
+    const prefix = testRedisPrefix('demo');
+    try {
+      await runTwice(
+        { REDIS_URL: TEST_REDIS_URL, BIRDFEED_QUEUE_PREFIX: prefix, BIRDFEED_DEMO_WORKERS: '1' },
+        'bullmq',
+      );
+    } finally {
+      const redis = new Redis(TEST_REDIS_URL);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+    }
+  }, 120_000);
+});
