@@ -38,7 +38,7 @@ interface Demo {
   queueKind: string;
   databaseUrl: string;
   sandboxUrl: string;
-  stop(): Promise<{ code: number | null; output: string }>;
+  stop(): Promise<{ code: number | null; signal: string | null; output: string }>;
 }
 
 async function startDemo(home: string, env: Record<string, string | undefined>): Promise<Demo> {
@@ -67,9 +67,9 @@ async function startDemo(home: string, env: Record<string, string | undefined>):
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  const exited = once(child, 'exit').then(([code]) => {
+  const exited = once(child, 'exit').then(([code, signal]) => {
     running.delete(child);
-    return code as number | null;
+    return { code: code as number | null, signal: signal as string | null };
   });
   const deadline = Date.now() + 30_000;
   let header: RegExpExecArray | null = null;
@@ -92,8 +92,8 @@ async function startDemo(home: string, env: Record<string, string | undefined>):
     async stop() {
       // Ctrl-C: SIGINT to the whole foreground process group (pnpm, tsx, the demo).
       process.kill(-(child.pid as number), 'SIGINT');
-      const code = await exited;
-      return { code, output };
+      const { code, signal } = await exited;
+      return { code, signal, output };
     },
   };
 }
@@ -187,6 +187,16 @@ async function sandboxRequests(sandboxUrl: string): Promise<RequestLogEntry[]> {
 }
 
 /**
+ * The demo itself exits 0 after a clean stop; `pnpm` (which got the same Ctrl-C) then ends
+ * itself with SIGINT and prints "ELIFECYCLE Command failed", as it does for any script.
+ */
+function expectCleanStop(stop: { code: number | null; signal: string | null; output: string }) {
+  expect(stop.output).toContain('demo stopped cleanly');
+  expect(stop.output).not.toContain('shutdown was not clean');
+  expect(stop.code === 0 || stop.signal === 'SIGINT', stop.output).toBe(true);
+}
+
+/**
  * The whole story of the issue's "Show": first run fills the database; Ctrl-C stops it cleanly;
  * the second run keeps every row and continues from the checkpoints (its first X request for an
  * account that was read before carries that account's stored since_id).
@@ -206,8 +216,7 @@ async function runTwice(env: Record<string, string | undefined>, expectQueue: st
   );
   const before = await snapshot(first.databaseUrl);
   const firstStop = await first.stop();
-  expect(firstStop.code, firstStop.output).toBe(0);
-  expect(firstStop.output).toContain('demo stopped cleanly');
+  expectCleanStop(firstStop);
 
   const second = await startDemo(home, env);
   expect(second.queueKind).toBe(expectQueue);
@@ -256,7 +265,7 @@ async function runTwice(env: Record<string, string | undefined>, expectQueue: st
   );
   expect(restartedBackfills).toEqual([]);
   const secondStop = await second.stop();
-  expect(secondStop.code, secondStop.output).toBe(0);
+  expectCleanStop(secondStop);
 
   for (const table of COUNTED) {
     expect(after.counts[table], table).toBeGreaterThanOrEqual(before.counts[table] as number);
