@@ -441,6 +441,16 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
       'crawl: invalid response body kept in raw_pages',
     );
   }
+  // Rate limits, 5xx, 401/403, aborts: the transport decides. The request still counts in the
+  // run (it was made), outside any page transaction since no page was written.
+  if (!(error instanceof InvalidResponseError)) {
+    await addRunProgress(db, run.id, { requests: 1 }).catch((counterError: unknown) => {
+      logger.warn(
+        { ...key, runId: run.id, error: describeError(counterError).message },
+        'crawl: could not count a failed request in its run',
+      );
+    });
+  }
   throw error;
 }
 
