@@ -38,6 +38,8 @@ export async function createCrawlFixture(options: CrawlFixtureOptions): Promise<
   const database = await openDatabase({ url: options.databaseUrl });
   await migrate(database.db);
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 3 });
+  // The database is dropped WITH (FORCE) at the end; a client still closing must not crash.
+  pool.on('error', () => {});
   const env = (extra: Record<string, string> = {}): Record<string, string> => ({
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
