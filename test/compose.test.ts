@@ -5,6 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sandboxEnvSchema } from '../apps/sandbox/src/env.ts';
+import { schedulerEnvSchema } from '../apps/scheduler/src/env.ts';
+import { workerEnvSchema } from '../apps/worker/src/env.ts';
+import { demoEnvSchema } from '../bin/demo/demo-options.ts';
+import { envSchema } from '../bin/env.ts';
 
 /**
  * No Docker engine runs on these machines, so the compose file is checked the way CI can:
@@ -186,5 +191,52 @@ describe('Dockerfile', () => {
       JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string }
     ).packageManager.split('@')[1];
     expect(dockerfile).toContain(`ARG PNPM_VERSION=${pinned}`);
+  });
+});
+
+describe('.env.example', () => {
+  const text = readFileSync(join(ROOT, '.env.example'), 'utf8');
+  const listed = new Set(
+    [...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1] as string),
+  );
+  const values: Record<string, string> = {};
+  for (const match of text.matchAll(/^([A-Z][A-Z0-9_]+)=(.*)$/gm)) {
+    values[match[1] as string] = match[2] as string;
+  }
+
+  it('lists every variable the CLI, the apps and the demo read', () => {
+    const schemas = [
+      envSchema,
+      workerEnvSchema,
+      schedulerEnvSchema,
+      sandboxEnvSchema,
+      demoEnvSchema,
+    ];
+    const read = new Set(schemas.flatMap((schema) => Object.keys(schema.shape)));
+    expect(read.size).toBeGreaterThan(20);
+    expect([...read].filter((name) => !listed.has(name)).sort()).toEqual([]);
+  });
+
+  it('parses as it stands: its values are valid for every schema', () => {
+    for (const schema of [
+      envSchema,
+      workerEnvSchema,
+      schedulerEnvSchema,
+      sandboxEnvSchema,
+      demoEnvSchema,
+    ]) {
+      const result = schema.safeParse(values);
+      expect(result.success, JSON.stringify(result.error?.issues)).toBe(true);
+    }
+    // An empty budget would be a budget of 0 cents: it must stay commented out.
+    expect(values).not.toHaveProperty('AGNTDATA_DAILY_BUDGET_CENTS');
+  });
+
+  it('names every variable docker-compose.yml interpolates', () => {
+    const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const interpolated = new Set(
+      [...compose.matchAll(/\$\{([A-Z][A-Z0-9_]+)/g)].map((match) => match[1] as string),
+    );
+    expect([...interpolated].filter((name) => !listed.has(name)).sort()).toEqual([]);
   });
 });

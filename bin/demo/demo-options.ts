@@ -62,7 +62,7 @@ export class DemoUsageError extends Error {
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
-const demoEnvSchema = envSchema.extend({
+export const demoEnvSchema = envSchema.extend({
   BIRDFEED_DEMO_REDIS: z.string().trim().min(1).default('auto'),
   BIRDFEED_DEMO_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
   BIRDFEED_DEMO_PG_PORT: port.default(5433),
