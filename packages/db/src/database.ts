@@ -1,5 +1,12 @@
-import type { ExtractTablesWithRelations } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { createHash } from 'node:crypto';
+import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
+import {
+  type PgDatabase,
+  PgDialect,
+  type PgQueryResultHKT,
+  type PgTransaction,
+} from 'drizzle-orm/pg-core';
+import pg from 'pg';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -34,10 +41,7 @@ export interface OpenDatabaseOptions {
 
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   if (options.url !== undefined) {
-    const [{ default: pg }, { drizzle }] = await Promise.all([
-      import('pg'),
-      import('drizzle-orm/node-postgres'),
-    ]);
+    const { drizzle } = await import('drizzle-orm/node-postgres');
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? 10,
@@ -60,4 +64,40 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
 /** The rows of a raw `execute()` result; node-postgres and PGlite both put them in `.rows`. */
 export function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
+}
+
+const dialect = new PgDialect();
+const statementNames = new Map<string, string>();
+
+interface PgQueryable {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+/** The node-postgres Pool or (inside a transaction) PoolClient under a drizzle database. */
+function nodePgClientOf(db: BirdfeedExecutor): PgQueryable | undefined {
+  const session = (db as unknown as { _?: { session?: { client?: unknown } } })._?.session;
+  const client = session?.client;
+  return client instanceof pg.Pool || client instanceof pg.Client
+    ? (client as unknown as PgQueryable)
+    : undefined;
+}
+
+/**
+ * Runs a statement the hot path repeats on every page as a named prepared statement when the
+ * driver is node-postgres: parsed and planned once per connection instead of once per page
+ * (planning the wide upserts took ~0.3–0.6 ms each, several per page). The name is derived
+ * from the SQL text, so a different column set is a different statement. On PGlite (one
+ * in-process connection, no network) it is a plain `execute`.
+ */
+export async function executePrepared<T>(db: BirdfeedExecutor, statement: SQL): Promise<T[]> {
+  const client = nodePgClientOf(db);
+  if (client === undefined) return rowsOf<T>(await db.execute(statement));
+  const query = dialect.sqlToQuery(statement);
+  let name = statementNames.get(query.sql);
+  if (name === undefined) {
+    name = `birdfeed_${createHash('sha1').update(query.sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(query.sql, name);
+  }
+  const result = await client.query({ name, text: query.sql, values: query.params });
+  return result.rows as T[];
 }

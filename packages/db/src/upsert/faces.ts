@@ -1,5 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { type BirdfeedExecutor, executePrepared } from '../database.ts';
 import type { PageRows } from './page-rows.ts';
 import { arrayParam } from './unnest-upsert.ts';
 
@@ -63,8 +63,9 @@ async function replaceBoxes(
           ))
           returning 1
         )`;
-  const [row] = rowsOf<{ removed: number; written: number }>(
-    await db.execute(sql`with ${removed},
+  const [row] = await executePrepared<{ removed: number; written: number }>(
+    db,
+    sql`with ${removed},
       incoming as (${incoming}),
       fresh as (
         insert into ${sql.raw(table)} (${sql.raw(columns)})
@@ -83,7 +84,7 @@ async function replaceBoxes(
         returning 1
       )
       select (select count(*) from removed)::int as removed,
-        ((select count(*) from fresh) + (select count(*) from written))::int as written`),
+        ((select count(*) from fresh) + (select count(*) from written))::int as written`,
   );
   return { written: Number(row?.written ?? 0), removed: Number(row?.removed ?? 0) };
 }

@@ -1,6 +1,6 @@
 import type { CanonicalTweet, CanonicalUser } from '@birdfeed/model';
 import { sql } from 'drizzle-orm';
-import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { type BirdfeedExecutor, executePrepared } from '../database.ts';
 import { arrayParam, chunk } from './unnest-upsert.ts';
 
 interface HistorySpec<R> {
@@ -90,7 +90,7 @@ async function appendHistory<R>(
         ` order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning 1) select count(*) as n from written`,
       ),
     ]);
-    const [row] = rowsOf<{ n: number | string }>(await db.execute(statement));
+    const [row] = await executePrepared<{ n: number | string }>(db, statement);
     written += Number(row?.n ?? 0);
   }
   return written;

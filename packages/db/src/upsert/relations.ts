@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
-import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { type BirdfeedExecutor, executePrepared } from '../database.ts';
 import type { PageRows } from './page-rows.ts';
 import { arrayParam, chunk } from './unnest-upsert.ts';
 
 async function countOf(db: BirdfeedExecutor, statement: ReturnType<typeof sql>): Promise<number> {
-  const [row] = rowsOf<{ n: number | string }>(await db.execute(statement));
+  const [row] = await executePrepared<{ n: number | string }>(db, statement);
   return Number(row?.n ?? 0);
 }
 

@@ -1,5 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { type BirdfeedExecutor, executePrepared } from '../database.ts';
 
 /** Postgres element types a column travels as; each becomes one array parameter. */
 export type ArrayType =
@@ -157,7 +157,7 @@ export async function upsertEntities<R>(
         `) as i(${aliases.join(', ')}) on conflict (${spec.key.name}) do update set ${sets.join(', ')} returning ${spec.key.name}::text as key, (xmax = 0) as inserted`,
       ),
     ]);
-    const result = rowsOf<{ inserted: boolean }>(await db.execute(statement));
+    const result = await executePrepared<{ key: string; inserted: boolean }>(db, statement);
     for (const row of result) {
       if (row.inserted) counts.inserted += 1;
       else counts.updated += 1;
