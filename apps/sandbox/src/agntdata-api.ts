@@ -181,6 +181,7 @@ export function agntdataUserMedias(
           provider: 'agntdata',
           accountIndex: account.index,
           upper,
+          backwards: false,
           sinceId: null,
           page: page + 1,
           issuedAtMs: ctx.now,

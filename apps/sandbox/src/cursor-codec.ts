@@ -8,8 +8,10 @@ import { createHmac } from 'node:crypto';
 export interface CursorPosition {
   provider: 'x' | 'agntdata';
   accountIndex: number;
-  /** Exclusive upper bound: the next page holds ids below this one. */
+  /** Exclusive bound: the page holds ids below it (or above it when `backwards`). */
   upper: bigint;
+  /** An X previous_token: the page is the one just above `upper`, toward newer tweets. */
+  backwards: boolean;
   /** The since_id the chain started with (X), kept for requests that do not repeat it. */
   sinceId: bigint | null;
   /** Pages served so far in this chain (varies the short-page draw from page to page). */
@@ -61,7 +63,7 @@ export class CursorCodec {
 
   encode(position: CursorPosition): string {
     const payload = [
-      position.provider === 'x' ? 'x' : 'a',
+      (position.provider === 'x' ? 'x' : 'a') + (position.backwards ? 'p' : ''),
       position.accountIndex,
       position.upper.toString(36),
       position.sinceId === null ? '' : position.sinceId.toString(36),
@@ -82,12 +84,14 @@ export class CursorCodec {
     const payload = bytes.subarray(0, bytes.length - 8).toString('latin1');
     if (!this.mac(payload).equals(bytes.subarray(bytes.length - 8))) return null;
     const [tag, account, upper, since, page, issued] = payload.split('.');
-    if (tag !== (provider === 'x' ? 'x' : 'a') || issued === undefined) return null;
+    const base = provider === 'x' ? 'x' : 'a';
+    if ((tag !== base && tag !== `${base}p`) || issued === undefined) return null;
     try {
       return {
         provider,
         accountIndex: Number(account),
         upper: parseBase36BigInt(upper ?? ''),
+        backwards: tag.endsWith('p'),
         sinceId: since === '' || since === undefined ? null : parseBase36BigInt(since),
         page: Number(page),
         issuedAtMs: Number.parseInt(issued, 36),

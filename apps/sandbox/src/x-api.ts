@@ -162,7 +162,8 @@ export function xUserTimeline(
   const count = timeline.countAt(ctx.now);
 
   const token = query.get('pagination_token');
-  let upper: bigint | null = null;
+  let bound: bigint | null = null;
+  let backwards = false;
   let tokenSince: bigint | null = null;
   let page = 0;
   if (token !== null) {
@@ -178,47 +179,65 @@ export function xUserTimeline(
         `The \`pagination_token\` query parameter value [${token}] is not a valid pagination token`,
       );
     }
-    upper = position.upper;
+    bound = position.upper;
+    backwards = position.backwards;
     tokenSince = position.sinceId;
     page = position.page;
   }
   const sinceId = sinceParam ?? tokenSince;
 
+  // The window the request can see: the newest 3,200 (800 without replies), narrowed by
+  // since_id/until_id and the times. A bound outside the reachable tweets is moved to its
+  // edge, as the docs say ("forced to the oldest/most recent ID available").
   const cap = exclude.has('replies')
     ? Math.min(800, ctx.options.xTimelineCap)
     : ctx.options.xTimelineCap;
-  let lo = Math.max(0, count - cap);
+  const floor = Math.max(0, count - cap);
+  let lo = floor;
   if (sinceId !== null) lo = Math.max(lo, timeline.firstAbove(sinceId, count));
   if (startTime !== null) lo = Math.max(lo, timeline.firstAtOrAfterTime(startTime, count));
   let hi = count;
-  if (untilParam !== null) hi = Math.min(hi, timeline.firstAtOrAbove(untilParam, count));
-  if (upper !== null) hi = Math.min(hi, timeline.firstAtOrAbove(upper, count));
+  const untilUnreachable =
+    untilParam !== null && count > floor && untilParam < timeline.idAt(floor);
+  if (untilParam !== null && !untilUnreachable) hi = timeline.firstAtOrAbove(untilParam, count);
   if (endTime !== null) hi = Math.min(hi, timeline.firstAtOrAfterTime(endTime + 1000, count));
+  const windowLo = lo;
+  const windowHi = hi;
+  // next_token pages go down from below its bound; previous_token pages come back up.
+  if (bound !== null && !backwards) hi = Math.min(hi, timeline.firstAtOrAbove(bound, count));
+  if (bound !== null && backwards) lo = Math.max(lo, timeline.firstAbove(bound, count));
 
   // Short and empty pages, as X serves them: drawn from the position so a retry of the
   // same request gets the same page.
   let target = maxResults;
-  const draw = Rng.of(ctx.world.seedHash, 9, account.index, page, hi).next();
+  const draw = Rng.of(ctx.world.seedHash, 9, account.index, page, backwards ? -lo : hi).next();
   if (draw < ctx.options.emptyPageRate) target = 0;
   else if (draw < ctx.options.emptyPageRate + ctx.options.shortPageRate) {
     target = 1 + Math.floor((draw * 7919) % Math.max(1, maxResults - 1));
   }
 
-  const tweets: SandboxTweet[] = [];
-  let k = hi - 1;
-  for (; k >= lo && tweets.length < target; k--) {
-    if (exclude.size > 0) {
-      const kind = tweetKind(ctx.world.seedHash, account.index, k);
-      if (exclude.has('retweets') && kind === 'retweet') continue;
-      if (exclude.has('replies') && (kind === 'reply' || kind === 'self_reply')) continue;
-    }
-    tweets.push(ctx.world.tweet(account, k));
+  const excluded = (k: number) => {
+    if (exclude.size === 0) return false;
+    const kind = tweetKind(ctx.world.seedHash, account.index, k);
+    if (exclude.has('retweets') && kind === 'retweet') return true;
+    return exclude.has('replies') && (kind === 'reply' || kind === 'self_reply');
+  };
+  // Indexes taken, newest first; [bottom, top] is the span of the timeline this page covers.
+  const taken: number[] = [];
+  let bottom: number;
+  let top: number;
+  if (!backwards) {
+    let k = hi - 1;
+    for (; k >= lo && taken.length < target; k--) if (!excluded(k)) taken.push(k);
+    bottom = k + 1;
+    top = hi - 1;
+  } else {
+    let k = lo;
+    for (; k < hi && taken.length < target; k++) if (!excluded(k)) taken.unshift(k);
+    bottom = lo;
+    top = k - 1;
   }
-  // k is now the index below the last tweet taken: more remain when it is still >= lo.
-  const more = k >= lo;
-  // An empty page at the top of the timeline still needs a bound above every tweet.
-  const nextUpper =
-    k + 1 < count ? timeline.idAt(k + 1) : count > 0 ? timeline.idAt(count - 1) + 1n : undefined;
+  const tweets = taken.map((k) => ctx.world.tweet(account, k));
   const meta: Record<string, unknown> = { result_count: tweets.length };
   const newest = tweets[0];
   const oldest = tweets[tweets.length - 1];
@@ -226,15 +245,25 @@ export function xUserTimeline(
     meta.newest_id = newest.id;
     meta.oldest_id = oldest.id;
   }
-  if (more && nextUpper !== undefined) {
-    meta.next_token = ctx.codec.encode({
+  const tokenAt = (upper: bigint, back: boolean) =>
+    ctx.codec.encode({
       provider: 'x',
       accountIndex: account.index,
-      upper: nextUpper,
+      upper,
+      backwards: back,
       sinceId,
       page: page + 1,
       issuedAtMs: ctx.now,
     });
+  // Older tweets remain below the page: next_token, bounded by the lowest index covered
+  // (for an empty page at the very top, a bound just above the newest tweet).
+  if (bottom > windowLo) {
+    const upper = bottom < count ? timeline.idAt(bottom) : timeline.idAt(count - 1) + 1n;
+    meta.next_token = tokenAt(upper, false);
+  }
+  // Newer tweets remain above a page that is not the first: previous_token.
+  if (token !== null && top + 1 < windowHi && top >= 0) {
+    meta.previous_token = tokenAt(timeline.idAt(top), true);
   }
   if (tweets.length === 0) return json(200, { meta });
   // Built from cached per-tweet JSON: stringifying 100 tweet objects per page would cost

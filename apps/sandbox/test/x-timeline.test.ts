@@ -62,8 +62,32 @@ describe('GET /2/users/:id/tweets', () => {
     expect(ids).toEqual(all.slice(0, 3_200));
     const old = await paginateX(sandbox, deep, { since_id: all[3_250] });
     expect(old.ids).toEqual(all.slice(0, 3_200));
-    const unreachable = await xGet(sandbox, `/2/users/${deep}/tweets`, { until_id: all[3_199] });
-    expect(unreachable.json.meta.result_count).toBe(0);
+    // An until_id below the reachable tweets is moved to the newest edge, as since_id is
+    // moved to the oldest: the request sees the whole reachable window.
+    const unreachable = await paginateX(sandbox, deep, { until_id: all[3_250] });
+    expect(unreachable.ids).toEqual(all.slice(0, 3_200));
+    const lastReachable = await paginateX(sandbox, deep, { until_id: all[3_199] });
+    expect(lastReachable.ids).toEqual([]);
+  });
+
+  it('pages back toward newer tweets with previous_token', async () => {
+    const truth = sandbox.truth(normal).tweets.map((tweet) => tweet.id);
+    const { pages } = await paginateX(sandbox, normal, { max_results: 20 });
+    expect(pages[0]!.json.meta.previous_token).toBeUndefined();
+    const third = pages[2]!.json;
+    expect(third.meta.previous_token).toEqual(expect.any(String));
+    const back = await xGet(sandbox, `/2/users/${normal}/tweets`, {
+      max_results: 20,
+      pagination_token: third.meta.previous_token,
+    });
+    expect(back.json.data.map((tweet: { id: string }) => tweet.id)).toEqual(truth.slice(20, 40));
+    const top = await xGet(sandbox, `/2/users/${normal}/tweets`, {
+      max_results: 20,
+      pagination_token: back.json.meta.previous_token,
+    });
+    expect(top.json.data.map((tweet: { id: string }) => tweet.id)).toEqual(truth.slice(0, 20));
+    expect(top.json.meta.previous_token).toBeUndefined();
+    expect(top.json.meta.next_token).toEqual(expect.any(String));
   });
 
   it('answers an empty timeline with result_count 0 and no data', async () => {
