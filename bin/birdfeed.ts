@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 /**
  * `pnpm birdfeed <command>`: one entry point for every process and tool. Each command lives
  * in its own module and is imported only when asked for, so `birdfeed migrate` does not load
@@ -24,7 +23,6 @@ const commands: Record<string, { path: string; summary: string }> = {
   crawl: { path: './commands/crawl.ts', summary: 'crawl due targets once, in-process (--once)' },
   status: { path: './commands/status.ts', summary: 'checkpoints, runs, gaps and queue depths' },
   watchlist: { path: './commands/watchlist.ts', summary: 'add, list, enable and disable targets' },
-  api: { path: '../apps/api/src/main.ts', summary: 'serve the feed, watchlist and status API' },
   demo: { path: './commands/demo.ts', summary: 'sandbox + database + crawl, with live progress' },
 };
 
