@@ -373,13 +373,16 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
 
   it('runs inTransaction in the page transaction: it sees the page rows', async () => {
     let seen = -1;
+    let counted = -1;
     await upsertPage(db, page({ tweets: [tweet('1201')] }), {
-      inTransaction: async (tx) => {
+      inTransaction: async (tx, written) => {
         const result = await tx.execute(sql`select count(*)::int as n from tweets where id = 1201`);
         seen = rowsOf<{ n: number }>(result)[0]!.n;
+        counted = written.tweetsNew;
       },
     });
     expect(seen).toBe(1);
+    expect(counted).toBe(1);
   });
 
   it('rejects an id that is not a decimal bigint, naming where, and writes nothing', async () => {

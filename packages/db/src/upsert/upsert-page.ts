@@ -12,9 +12,11 @@ import { upsertEntities } from './unnest-upsert.ts';
 export interface UpsertPageOptions {
   /**
    * Runs the caller's own statements (checkpoint transition, run counters) inside the
-   * transaction that writes the page's tweets: they commit or roll back together.
+   * transaction that writes the page's tweets: they commit or roll back together. Gets what
+   * the page wrote so far (every table, the raw page included), e.g. to add tweetsNew to the
+   * run's counters in the same transaction.
    */
-  inTransaction?: ((tx: BirdfeedTx) => Promise<void>) | undefined;
+  inTransaction?: ((tx: BirdfeedTx, written: Readonly<UpsertResult>) => Promise<void>) | undefined;
   /** Keeps the fetched body in raw_pages, in the same transaction. */
   raw?:
     | {
@@ -139,7 +141,9 @@ export async function upsertPage(
         fetchedAt: observedAt,
       });
     }
-    if (options.inTransaction !== undefined) await options.inTransaction(tx as BirdfeedTx);
+    if (options.inTransaction !== undefined) {
+      await options.inTransaction(tx as BirdfeedTx, { ...result });
+    }
   });
   return result;
 }
