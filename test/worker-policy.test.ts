@@ -56,7 +56,10 @@ interface Harness {
   prefix: string;
 }
 
-async function start(step: PageStep, extra: { max?: number; windowMs?: number } = {}) {
+async function start(
+  step: PageStep,
+  extra: { max?: number; windowMs?: number; jobTimeoutMs?: number } = {},
+) {
   const { logger, lines } = capturingLogger();
   const failures: FinalFailure[] = [];
   const prefix = testRedisPrefix('policy');
@@ -72,7 +75,7 @@ async function start(step: PageStep, extra: { max?: number; windowMs?: number } 
     logger,
     concurrency: 2,
     backoffBaseMs: 20,
-    jobTimeoutMs: 5_000,
+    jobTimeoutMs: extra.jobTimeoutMs ?? 5_000,
   });
   open.push(worker);
   return { worker, failures, lines, prefix } satisfies Harness;
@@ -152,6 +155,8 @@ describe('worker policy', () => {
     // Each re-run waited for the provider's reset.
     expect((starts[1] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(380);
     expect((starts[2] as number) - (starts[1] as number)).toBeGreaterThanOrEqual(380);
+    // ...and not much longer: the worker wakes up when the hold ends.
+    expect((starts[2] as number) - (starts[0] as number)).toBeLessThan(2_000);
   });
 
   it('a transient error retries with backoff; the third attempt succeeds', async () => {
@@ -166,6 +171,31 @@ describe('worker policy', () => {
     const job = (await h.worker.queue.getJob(jobId)) as Job;
     // Two failed attempts, then the completion.
     expect(job.attemptsMade).toBe(3);
+    expect(h.failures).toHaveLength(0);
+  });
+
+  it('a page that hangs is aborted at its deadline and retried', async () => {
+    const abortedAfter: number[] = [];
+    let calls = 0;
+    const h = await start(
+      async (_payload, { signal }) => {
+        calls += 1;
+        if (calls === 1) {
+          const started = Date.now();
+          // A provider that never answers: the client gives up when the signal fires.
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+          abortedAfter.push(Date.now() - started);
+          throw new TransientError('x', 'request aborted at the job deadline');
+        }
+        return { next: false };
+      },
+      { jobTimeoutMs: 300 },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('12'));
+    expect(await finalState(h.worker, jobId)).toBe('completed');
+    expect(calls).toBe(2);
+    expect(abortedAfter[0]).toBeGreaterThanOrEqual(290);
+    expect(abortedAfter[0]).toBeLessThan(2_000);
     expect(h.failures).toHaveLength(0);
   });
 

@@ -131,12 +131,23 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
    * Holds the whole queue (every worker process) until `ms` from now, unless it is already held
    * at least that long. BullMQ's rateLimit sets the shared limiter counter to "full" with a TTL.
    */
+  const wakeTimers = new Set<NodeJS.Timeout>();
+  const markerKey = `${options.prefix}:${queue.name}:marker`;
   const holdQueue = async (ms: number, why: string) => {
     const held = await options.connection.pttl(limiterKey);
     const full = Number(await options.connection.get(limiterKey)) >= Number.MAX_SAFE_INTEGER;
     if (full && held >= ms) return;
     await queue.rateLimit(Math.ceil(ms));
     log.warn({ holdMs: Math.ceil(ms), why }, 'queue held until the provider resets its window');
+    // A job put back by a 429 lands in the prioritized set without BullMQ's wake-up marker, so
+    // a worker blocked waiting for work would only notice it after its drain delay. Drop the
+    // marker BullMQ itself uses ("a job is available") the moment the hold ends.
+    const timer = setTimeout(() => {
+      wakeTimers.delete(timer);
+      options.connection.zadd(markerKey, 0, '0').catch(() => {});
+    }, Math.ceil(ms) + 10);
+    timer.unref();
+    wakeTimers.add(timer);
   };
 
   const stopProvider = async (reason: 'unauthorized' | 'out-of-credits', error: Error) => {
@@ -266,6 +277,9 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     // Wake up at least this often while held by the limiter, so a shorter hold set by
     // another process is noticed.
     maximumRateLimitDelay: 5_000,
+    // Seconds a drained worker blocks waiting for a job before it looks again; short, so a
+    // wake-up that never comes (see holdQueue) costs at most this.
+    drainDelay: 2,
     settings: {
       backoffStrategy: createBackoffStrategy(
         options.backoffBaseMs === undefined ? {} : { baseMs: options.backoffBaseMs },
@@ -312,6 +326,8 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     queue,
     async close() {
       const errors: unknown[] = [];
+      for (const timer of wakeTimers) clearTimeout(timer);
+      wakeTimers.clear();
       // worker.close() waits for the pages in flight: their upserts, checkpoint and next job.
       await worker.close().catch((error: unknown) => errors.push(error));
       await Promise.allSettled([...pendingRecords]);
