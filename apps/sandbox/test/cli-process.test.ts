@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { X_TOKEN } from './helpers.ts';
+
+const RUNNER = fileURLToPath(new URL('./fixtures/run-main.ts', import.meta.url));
+
+function start(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  return { child, out: () => stdout, err: () => stderr };
+}
+
+describe('birdfeed sandbox (the process)', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`serves, then stops cleanly on ${signal}`, async () => {
+      const run = start(['--port', '0', '--accounts', '5', '--frozen', '--seed', 'cli']);
+      for (let i = 0; i < 200 && !run.out().includes('try:'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const url = /listening on (http:\/\/\S+)/.exec(run.out())?.[1];
+      expect(url, run.err()).toBeDefined();
+      const id = /^\s+(\d+)\s+@/m.exec(run.out())?.[1];
+      const page = await fetch(`${url}/2/users/${id}/tweets`, {
+        headers: { authorization: `Bearer ${X_TOKEN}` },
+      });
+      expect(page.status).toBe(200);
+      run.child.kill(signal);
+      const [code] = await once(run.child, 'exit');
+      expect(code).toBe(0);
+      expect(run.out()).toContain(`${signal}, stopping`);
+      await expect(fetch(`${url}/_sandbox/health`)).rejects.toThrow();
+    });
+  }
+
+  it('exits 2 with a readable message on a bad flag', async () => {
+    const run = start(['--faults', 'kaboom:1']);
+    const [code] = await once(run.child, 'exit');
+    expect(code).toBe(2);
+    expect(run.err()).toContain('unknown kind "kaboom"');
+    expect(run.err()).toContain('usage: birdfeed sandbox');
+  });
+});
