@@ -12,6 +12,7 @@ import { World } from './world.ts';
 
 export type { AccountStatus, Activity, SandboxAccount } from './accounts.ts';
 export type { ClockState } from './clock.ts';
+export { parseDuration } from './control-api.ts';
 export {
   FAULT_KINDS,
   type FaultKind,
@@ -25,7 +26,6 @@ export {
   type SandboxOptions,
   SandboxOptionsError,
 } from './sandbox-options.ts';
-export { parseDuration } from './server.ts';
 export type { RequestLogEntry, StatsSnapshot } from './stats.ts';
 export type { Truth, TruthMedia, TruthTweet } from './truth.ts';
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseDuration } from './control-api.ts';
 import { parseSandboxEnv } from './env.ts';
 import { FaultSpecError, parseFaultSpec } from './faults.ts';
 import {
@@ -9,7 +10,6 @@ import {
   SandboxOptionsError,
   startSandbox,
 } from './index.ts';
-import { parseDuration } from './server.ts';
 
 /**
  * `pnpm birdfeed sandbox`: runs the emulator until SIGINT/SIGTERM and prints what a human

@@ -7,15 +7,9 @@ import {
   parseAgntdataRequest,
 } from './agntdata-api.ts';
 import type { SandboxClock } from './clock.ts';
+import { controlRequest } from './control-api.ts';
 import { CursorCodec } from './cursor-codec.ts';
-import {
-  type FaultInjector,
-  type FaultKind,
-  type FaultRule,
-  FaultSpecError,
-  parseFaultSpec,
-  validateFaultRule,
-} from './faults.ts';
+import { type FaultInjector, type FaultKind, FaultSpecError } from './faults.ts';
 import { RequestWindow, type WindowState } from './rate-limit.ts';
 import {
   agntdataError,
@@ -27,7 +21,6 @@ import {
 } from './responses.ts';
 import type { ResolvedOptions } from './sandbox-options.ts';
 import type { SandboxStats } from './stats.ts';
-import { truthOf } from './truth.ts';
 import type { World } from './world.ts';
 import { xUserLookup, xUserTimeline } from './x-api.ts';
 
@@ -118,7 +111,7 @@ export class SandboxHandler {
       readBody(req, (body) => {
         let response: SandboxResponse;
         try {
-          response = this.control(method, path, query, body);
+          response = controlRequest(this.parts, method, path, query, body);
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
           response = json(
@@ -430,110 +423,6 @@ export class SandboxHandler {
     if (header === undefined || !header.startsWith('Bearer ')) return null;
     return this.credentials.get(`${provider} ${header.slice(7).trim()}`) ?? null;
   }
-
-  private control(
-    method: string,
-    path: string,
-    query: URLSearchParams,
-    body: string,
-  ): SandboxResponse {
-    const { world, clock, stats, faults, options } = this.parts;
-    const parts = path.split('/');
-    const what = parts[2] ?? '';
-    if (what === 'truth' && method === 'GET' && parts.length === 4) {
-      const userId = decodeURIComponent(parts[3] ?? '');
-      const account = world.accountById(userId);
-      if (account === undefined)
-        return json(404, { error: `no sandbox account with id ${userId}` });
-      return json(200, truthOf(world, account, clock.now(), options.xTimelineCap));
-    }
-    if (what === 'stats' && method === 'GET') {
-      return json(200, stats.snapshot(world.accounts.map((account) => account.id)));
-    }
-    if (what === 'requests') {
-      if (method === 'DELETE') {
-        stats.clearLog();
-        return json(200, { cleared: true });
-      }
-      const since = Number(query.get('since') ?? '0');
-      const limit = Number(query.get('limit') ?? String(options.requestLogSize));
-      return json(200, { requests: stats.requestLog(since, limit) });
-    }
-    if (what === 'accounts' && method === 'GET') {
-      const status = query.get('status');
-      const now = clock.now();
-      return json(200, {
-        accounts: world.accounts
-          .filter((account) => status === null || account.status === status)
-          .map((account) => ({
-            id: account.id,
-            username: account.username,
-            status: account.status,
-            activity: account.activity,
-            tweet_count: world.timeline(account).countAt(now),
-          })),
-      });
-    }
-    if (what === 'clock') {
-      if (method === 'POST') {
-        const request = parseControlBody(body);
-        if (request.timeScale !== undefined) clock.setTimeScale(Number(request.timeScale));
-        if (request.frozen !== undefined) clock.setFrozen(Boolean(request.frozen));
-        if (request.advanceMs !== undefined) clock.advance(Number(request.advanceMs));
-        if (request.advance !== undefined) clock.advance(parseDuration(String(request.advance)));
-      }
-      const state = clock.state();
-      return json(200, {
-        now: new Date(state.now).toISOString(),
-        now_ms: state.now,
-        time_scale: state.timeScale,
-        frozen: state.frozen,
-      });
-    }
-    if (what === 'faults') {
-      if (method === 'DELETE') faults.clear();
-      if (method === 'POST') {
-        const request = parseControlBody(body);
-        if (request.clear === true) faults.clear();
-        const rules: FaultRule[] = [];
-        if (typeof request.spec === 'string') rules.push(...parseFaultSpec(request.spec));
-        if (Array.isArray(request.rules)) {
-          request.rules.forEach((rule, i) => {
-            rules.push(validateFaultRule(rule, `rules[${i}]`));
-          });
-        }
-        faults.add(rules);
-      }
-      return json(200, { rules: faults.list() });
-    }
-    if (what === 'health') return json(200, { ok: true });
-    return json(404, { error: `no control endpoint ${method} ${path}` });
-  }
-}
-
-function parseControlBody(body: string): Record<string, unknown> {
-  if (body.trim() === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new RangeError('control body: expected JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new RangeError('control body: expected a JSON object');
-  }
-  return value as Record<string, unknown>;
-}
-
-/** "15m", "90s", "2h", "500ms", "1d" or a number of ms. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (match === null)
-    throw new RangeError(`duration "${text}": expected e.g. 500ms, 90s, 15m, 2h, 1d`);
-  const value = Number(match[1]);
-  const unit = match[2] ?? 'ms';
-  const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
-  return value * factor;
 }
 
 function pick(
