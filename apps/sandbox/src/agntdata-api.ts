@@ -4,7 +4,7 @@ import { parseJsonKeepingBigIntegers } from './json-body.ts';
 import { renderAgntdataTweet, renderAgntdataUser } from './render-agntdata.ts';
 import { agntdataError, agntdataValidationError, json, type SandboxResponse } from './responses.ts';
 import type { ResolvedOptions } from './sandbox-options.ts';
-import { mediaPlan } from './tweets.ts';
+import { mediaPlan, metricsTime } from './tweets.ts';
 import type { World } from './world.ts';
 
 /**
@@ -164,7 +164,7 @@ export function agntdataUserMedias(
   let lastTaken = -1;
   for (; k >= 0 && results.length < request.limit; k--) {
     if (mediaPlan(ctx.world.seedHash, account.index, k).length === 0) continue;
-    results.push(renderAgntdataTweet(ctx.world.tweet(account, k), user, ctx.now));
+    results.push(renderAgntdataTweet(ctx.world.tweet(account, k), user, metricsTime(ctx.now)));
     lastTaken = k;
   }
   let more = false;

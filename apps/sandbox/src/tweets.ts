@@ -85,6 +85,16 @@ function finalMetrics(rng: Rng, followers: number, kind: TweetKind): TweetMetric
   };
 }
 
+/**
+ * Metrics (tweets', media views, followers) move by the sandbox minute, the same on both
+ * providers: fine enough for any crawl, and it lets rendered JSON be cached.
+ */
+export const METRICS_STEP_MS = 60_000;
+
+export function metricsTime(nowMs: number): number {
+  return Math.floor(nowMs / METRICS_STEP_MS) * METRICS_STEP_MS;
+}
+
 export function metricsAt(tweet: SandboxTweet, nowMs: number): TweetMetrics {
   const age = Math.max(0, nowMs - tweet.createdAtMs);
   const share = 1 - Math.exp(-age / tweet.metricsTauMs);

@@ -7,7 +7,7 @@ import {
 } from './accounts.ts';
 import { hashString, Rng } from './prng.ts';
 import { snowflakeAt, snowflakeTimeMs } from './snowflake.ts';
-import { generateTweet, type SandboxTweet, type TweetContext } from './tweets.ts';
+import { generateTweet, metricsTime, type SandboxTweet, type TweetContext } from './tweets.ts';
 
 /**
  * The synthetic world: accounts (profiles made eagerly, they are cheap), their timelines
@@ -219,7 +219,7 @@ export class World {
 
   /** Followers and tweet count grow with sandbox time (user metrics history). */
   userMetricsAt(user: SandboxUser, nowMs: number, tweetCount: number) {
-    const days = Math.max(0, (nowMs - this.epochMs) / DAY_MS);
+    const days = Math.max(0, (metricsTime(nowMs) - this.epochMs) / DAY_MS);
     return {
       followers_count: user.followersBase + Math.floor(user.followersPerDay * days),
       following_count: user.followingCount,

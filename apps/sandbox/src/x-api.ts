@@ -12,7 +12,7 @@ import {
 import { json, type SandboxResponse, xInvalidRequest, xUserProblem } from './responses.ts';
 import type { ResolvedOptions } from './sandbox-options.ts';
 import { parseSnowflake } from './snowflake.ts';
-import { type SandboxTweet, tweetKind } from './tweets.ts';
+import { metricsTime, type SandboxTweet, tweetKind } from './tweets.ts';
 import type { World } from './world.ts';
 
 /**
@@ -296,9 +296,6 @@ function list(opening: string, items: readonly Buffer[]): Buffer[] {
 const DATA_END = Buffer.from('],');
 const COMMA = Buffer.from(',');
 
-/** Metrics move by the sandbox minute: fine enough for any crawl, and it lets JSON be cached. */
-const METRICS_STEP_MS = 60_000;
-
 class XPageRenderer {
   private readonly metricsNow: number;
   private readonly tweetKey: string;
@@ -308,7 +305,7 @@ class XPageRenderer {
     private readonly ctx: XContext,
     private readonly selection: XSelection,
   ) {
-    this.metricsNow = Math.floor(ctx.now / METRICS_STEP_MS) * METRICS_STEP_MS;
+    this.metricsNow = metricsTime(ctx.now);
     this.tweetKey = `${[...selection.tweet].sort().join(',')}@${this.metricsNow}`;
     this.mediaKey = `${[...selection.media].sort().join(',')}@${this.metricsNow}`;
   }

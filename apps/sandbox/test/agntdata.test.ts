@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../src/index.ts';
-import { AGNTDATA_KEY, agntdataPost, paginateAgntdata } from './helpers.ts';
+import { AGNTDATA_KEY, agntdataPost, paginateAgntdata, xGet } from './helpers.ts';
 
 const EPOCH = Date.UTC(2026, 0, 15, 12);
 let bare: RunningSandbox;
@@ -207,6 +207,41 @@ describe('POST /user/medias', () => {
     });
     expect(expired.status).toBe(400);
     expect(expired.json.error.code).toBe('INVALID_CONTINUATION_TOKEN');
+  });
+
+  it('reports the same metrics as X for the same tweet at the same time', async () => {
+    const account = bare.accounts({ status: 'active' })[1]!;
+    bare.clock.advance(6 * 3_600_000);
+    const x = await xGet(bare, `/2/users/${account.id}/tweets`, {
+      max_results: 100,
+      'tweet.fields': 'public_metrics',
+    });
+    const byId = new Map<string, Record<string, number>>(
+      x.json.data.map((tweet: { id: string; public_metrics: Record<string, number> }) => [
+        tweet.id,
+        tweet.public_metrics,
+      ]),
+    );
+    const page = await agntdataPost(bare, '/user/medias', {
+      user_id: Number(account.id),
+      limit: 50,
+    });
+    expect(page.status, page.text).toBe(200);
+    let compared = 0;
+    for (const result of page.json.results) {
+      const metrics = byId.get(result.tweet_id);
+      if (metrics === undefined) continue;
+      compared += 1;
+      expect({
+        like_count: result.favorite_count,
+        retweet_count: result.retweet_count,
+        reply_count: result.reply_count,
+        quote_count: result.quote_count,
+        bookmark_count: result.bookmark_count,
+        impression_count: result.views,
+      }).toEqual(metrics);
+    }
+    expect(compared).toBeGreaterThan(5);
   });
 
   it('answers unavailable accounts with an error', async () => {
