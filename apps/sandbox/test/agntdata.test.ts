@@ -222,10 +222,11 @@ describe('POST /user/medias', () => {
         tweet.public_metrics,
       ]),
     );
-    const page = await agntdataPost(bare, '/user/medias', {
-      user_id: Number(account.id),
-      limit: 50,
-    });
+    const page = await agntdataPost(
+      bare,
+      '/user/medias',
+      `{"user_id": ${account.id}, "limit": 50}`,
+    );
     expect(page.status, page.text).toBe(200);
     let compared = 0;
     for (const result of page.json.results) {
