@@ -56,6 +56,26 @@ interface RequestContext {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+/** `GET /`: what a human who opens the URL in a browser can do next. */
+const SANDBOX_INDEX = {
+  name: 'birdfeed sandbox',
+  x: ['GET /2/users/:id/tweets', 'GET /2/users/:id', 'GET /2/users/by/username/:username'],
+  agntdata: [
+    'POST /user/medias',
+    'POST /user/medias/continuation',
+    'GET /user/medias',
+    'GET /user/medias/continuation',
+  ],
+  control: [
+    'GET /_sandbox/accounts',
+    'GET /_sandbox/truth/:userId',
+    'GET /_sandbox/stats',
+    'GET /_sandbox/requests',
+    'GET|POST /_sandbox/clock',
+    'GET|POST|DELETE /_sandbox/faults',
+  ],
+};
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface ServerParts {
@@ -107,6 +127,10 @@ export class SandboxHandler {
     const path = mark < 0 ? url : url.slice(0, mark);
     const query = new URLSearchParams(mark < 0 ? '' : url.slice(mark + 1));
     const method = req.method ?? 'GET';
+    if (path === '/' && method === 'GET') {
+      send(res, json(200, SANDBOX_INDEX), JSON_HEADERS);
+      return;
+    }
     if (path.startsWith('/_sandbox/') || path === '/_sandbox') {
       readBody(req, (body) => {
         let response: SandboxResponse;

@@ -71,6 +71,18 @@ describe('bearer auth', () => {
   });
 });
 
+describe('routes', () => {
+  it('lists its endpoints at / and answers unknown routes with 404', async () => {
+    const sandbox = await sandboxWith({});
+    const index = await fetch(`${sandbox.url}/`);
+    expect(await index.json()).toMatchObject({ name: 'birdfeed sandbox' });
+    const missing = await xGet(sandbox, '/2/tweets/search/recent');
+    expect(missing.status).toBe(404);
+    const wrongMethod = await agntdataPost(sandbox, '/2/users/1/tweets', {});
+    expect(wrongMethod.status).toBe(404);
+  });
+});
+
 describe('X rate limit', () => {
   it('counts down in headers, answers 429 with the real body, and resets with the window', async () => {
     const sandbox = await sandboxWith({ xRateLimit: 3 });
