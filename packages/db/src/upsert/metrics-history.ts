@@ -1,7 +1,6 @@
 import type { CanonicalTweet, CanonicalUser } from '@birdfeed/model';
-import { sql } from 'drizzle-orm';
-import { type BirdfeedExecutor, executePrepared } from '../database.ts';
-import { arrayParam, chunk } from './unnest-upsert.ts';
+import { type SQL, sql } from 'drizzle-orm';
+import { arrayParam } from './unnest-upsert.ts';
 
 interface HistorySpec<R> {
   table: 'tweet_metrics' | 'user_metrics';
@@ -41,75 +40,67 @@ const userHistory: HistorySpec<CanonicalUser> = {
 /**
  * Appends a history row for each row whose reported metrics differ from the observation just
  * before it in time (not the last one written: pages may be written out of order). A field the
- * observation did not report is not a change. The first observation of a row always counts;
- * rows `created` by this transaction skip the lookup (the OR keeps it a per-row subplan,
- * evaluated only for existing rows).
+ * observation did not report is not a change. The first observation of a row always counts:
+ * rows the entity CTE `created` skip the lookup (the OR keeps it a per-row subplan, evaluated
+ * only for existing rows; `offset 0` keeps Postgres from turning it into a hashed subplan over
+ * the whole table).
  */
-async function appendHistory<R>(
-  db: BirdfeedExecutor,
+function historyCte<R>(
   spec: HistorySpec<R>,
   rows: R[],
   observedAt: Date,
-  created: ReadonlySet<string>,
-): Promise<number> {
+  name: string,
+  entityCte: string,
+): SQL | null {
   const observed = rows.filter((row) => spec.metrics.some((m) => m.value(row) !== undefined));
-  let written = 0;
+  if (observed.length === 0) return null;
   const names = spec.metrics.map((m) => m.name);
   // The previous observation "matches" when every metric this one reported is equal to it.
-  const matches = names.map((name) => `(i.${name} is null or i.${name} = p.${name})`).join(' and ');
-  for (const part of chunk(observed)) {
-    const params = [
+  const matches = names.map((n) => `(i.${n} is null or i.${n} = p.${n})`).join(' and ');
+  const params = [
+    arrayParam(
+      'bigint',
+      observed.map((row) => spec.id(row)),
+    ),
+    ...spec.metrics.map((metric) =>
       arrayParam(
         'bigint',
-        part.map((row) => spec.id(row)),
+        observed.map((row) => metric.value(row)),
       ),
-      ...spec.metrics.map((metric) =>
-        arrayParam(
-          'bigint',
-          part.map((row) => metric.value(row)),
-        ),
-      ),
-      arrayParam(
-        'boolean',
-        part.map((row) => created.has(spec.id(row))),
-      ),
-    ];
-    const at = observedAt.toISOString();
-    const statement = sql.join([
-      sql.raw(
-        `with written as (insert into ${spec.table} (${spec.key}, observed_at, ${names.join(', ')}) select i.id, `,
-      ),
-      sql`${at}::timestamptz`,
-      sql.raw(`, ${names.map((name) => `i.${name}`).join(', ')} from unnest(`),
-      sql.join(params, sql.raw(', ')),
-      sql.raw(
-        `) as i(id, ${names.join(', ')}, created) where i.created or not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= `,
-      ),
-      sql`${at}::timestamptz`,
-      sql.raw(
-        ` order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning 1) select count(*) as n from written`,
-      ),
-    ]);
-    const [row] = await executePrepared<{ n: number | string }>(db, statement);
-    written += Number(row?.n ?? 0);
-  }
-  return written;
+    ),
+  ];
+  const at = observedAt.toISOString();
+  return sql.join([
+    sql.raw(
+      `${name} as (insert into ${spec.table} (${spec.key}, observed_at, ${names.join(', ')}) select i.id, `,
+    ),
+    sql`${at}::timestamptz`,
+    sql.raw(`, ${names.map((n) => `i.${n}`).join(', ')} from unnest(`),
+    sql.join(params, sql.raw(', ')),
+    sql.raw(
+      `) as i(id, ${names.join(', ')}) join ${entityCte} e on e.k = i.id where e.created or not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= `,
+    ),
+    sql`${at}::timestamptz`,
+    sql.raw(
+      ` order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning 1)`,
+    ),
+  ]);
 }
 
-export function appendTweetMetrics(
-  db: BirdfeedExecutor,
+export function tweetMetricsCte(
   tweets: CanonicalTweet[],
   observedAt: Date,
-  created: ReadonlySet<string> = new Set(),
-): Promise<number> {
-  return appendHistory(db, tweetHistory, tweets, observedAt, created);
+  name: string,
+  tweetsCte: string,
+): SQL | null {
+  return historyCte(tweetHistory, tweets, observedAt, name, tweetsCte);
 }
 
-export function appendUserMetrics(
-  db: BirdfeedExecutor,
+export function userMetricsCte(
   users: CanonicalUser[],
   observedAt: Date,
-  created: ReadonlySet<string> = new Set(),
-): Promise<number> {
-  return appendHistory(db, userHistory, users, observedAt, created);
+  name: string,
+  usersCte: string,
+): SQL | null {
+  return historyCte(userHistory, users, observedAt, name, usersCte);
 }

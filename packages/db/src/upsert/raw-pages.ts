@@ -1,5 +1,5 @@
 import type { ProviderName } from '@birdfeed/model';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type BirdfeedExecutor, rowsOf } from '../database.ts';
 
 export interface RawPageInput {
@@ -16,14 +16,26 @@ export interface RawPageInput {
   error?: string | null | undefined;
 }
 
-/** Keeps one fetched body in raw_pages; returns its id (a decimal string). */
+function rawPageInsert(input: RawPageInput): SQL {
+  return sql`insert into raw_pages (provider, user_id, run_id, fetched_at, request_url, status, body, error)
+    values (${input.provider}, ${input.userId}::bigint, ${input.runId ?? null}::bigint,
+      ${(input.fetchedAt ?? new Date()).toISOString()}::timestamptz, ${input.requestUrl},
+      ${input.status}::int, ${input.body}, ${input.error ?? null}::text)
+    returning id`;
+}
+
+/** The raw_pages insert as a CTE of the page statement; it returns `id`. */
+export function rawPageCte(input: RawPageInput, name: string): SQL {
+  return sql`${sql.raw(name)} as (${rawPageInsert(input)})`;
+}
+
+/**
+ * Keeps one fetched body in raw_pages (e.g. one that failed validation, with its error);
+ * returns its id as a decimal string.
+ */
 export async function recordRawPage(db: BirdfeedExecutor, input: RawPageInput): Promise<string> {
   const [row] = rowsOf<{ id: string }>(
-    await db.execute(sql`insert into raw_pages (provider, user_id, run_id, fetched_at, request_url, status, body, error)
-      values (${input.provider}, ${input.userId}::bigint, ${input.runId ?? null}::bigint,
-        ${(input.fetchedAt ?? new Date()).toISOString()}::timestamptz, ${input.requestUrl},
-        ${input.status}, ${input.body}, ${input.error ?? null})
-      returning id::text as id`),
+    await db.execute(sql`with saved as (${rawPageInsert(input)}) select id::text as id from saved`),
   );
   if (row === undefined) throw new Error('raw_pages insert returned no id');
   return row.id;

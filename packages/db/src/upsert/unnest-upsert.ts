@@ -1,5 +1,4 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type BirdfeedExecutor, executePrepared } from '../database.ts';
 
 /** Postgres element types a column travels as; each becomes one array parameter. */
 export type ArrayType =
@@ -26,13 +25,6 @@ export interface EntityTable<R> {
   /** Extra columns with their own insert value and conflict expression (t = stored row). */
   extra?: { name: string; type: ArrayType; value(row: R): unknown; onConflict: string }[];
 }
-
-/**
- * Rows per statement. With one array parameter per column a statement has a few dozen
- * parameters whatever its row count, far below Postgres's 65,535; the cap only bounds the
- * size of one statement's arrays.
- */
-export const MAX_ROWS_PER_STATEMENT = 5000;
 
 /** Turns a JS value into the element a `$n::type[]` array parameter carries. */
 export function encodeElement(type: ArrayType, value: unknown): unknown {
@@ -83,85 +75,63 @@ function mergeSet(column: string): string {
   return `${column} = case when excluded.observed_at >= t.observed_at then coalesce(excluded.${column}, t.${column}) else coalesce(t.${column}, excluded.${column}) end`;
 }
 
-export function chunk<T>(rows: T[], size = MAX_ROWS_PER_STATEMENT): T[][] {
-  const chunks: T[][] = [];
-  for (let start = 0; start < rows.length; start += size) {
-    chunks.push(rows.slice(start, start + size));
-  }
-  return chunks;
-}
-
-export interface EntityUpsertCounts {
-  inserted: number;
-  updated: number;
-  /** Keys of the rows this statement created (not there before). */
-  insertedKeys: Set<string>;
+export interface EntityCteOptions {
+  /** CTE name; it returns `k` (the key) and `created` (true when this statement inserted it). */
+  name: string;
+  observedAt: Date;
 }
 
 /**
- * Upserts entity rows (one row per key, already folded and sorted by key) with ONE
- * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE` per table and page (split only past
- * MAX_ROWS_PER_STATEMENT rows), never one per row. Rows are inserted in key order, so
- * parallel writers lock shared rows in the same order. Columns no row of the batch reported
- * are left out of the statement altogether.
+ * One entity table's upsert as a data-modifying CTE: `INSERT … SELECT FROM unnest(…) ON
+ * CONFLICT DO UPDATE`, one array parameter per column, so one statement per table and page
+ * whatever its row count (a page never nears Postgres's 65,535-parameter limit: a statement
+ * has a few dozen parameters). Rows (already folded and sorted by key) are inserted in key
+ * order, so parallel writers lock shared rows in the same order. Columns no row reported are
+ * left out altogether.
  */
-export async function upsertEntities<R>(
-  db: BirdfeedExecutor,
-  spec: EntityTable<R>,
-  rows: R[],
-  observedAt: Date,
-): Promise<EntityUpsertCounts> {
-  const counts: EntityUpsertCounts = { inserted: 0, updated: 0, insertedKeys: new Set() };
-  if (rows.length === 0) return counts;
+export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCteOptions): SQL {
   const columns = spec.merged.filter((column) =>
     rows.some((row) => column.value(row) !== undefined),
   );
   const extra = spec.extra ?? [];
-  for (const part of chunk(rows)) {
-    const names = [spec.key.name, ...columns.map((c) => c.name), ...extra.map((c) => c.name)];
-    const types = [spec.key.type, ...columns.map((c) => c.type), ...extra.map((c) => c.type)];
-    const params = [
+  const names = [spec.key.name, ...columns.map((c) => c.name), ...extra.map((c) => c.name)];
+  const types = [spec.key.type, ...columns.map((c) => c.type), ...extra.map((c) => c.type)];
+  const params = [
+    arrayParam(
+      spec.key.type,
+      rows.map((row) => spec.key.value(row)),
+    ),
+    ...columns.map((column) =>
       arrayParam(
-        spec.key.type,
-        part.map((row) => spec.key.value(row)),
+        column.type,
+        rows.map((row) => column.value(row)),
       ),
-      ...columns.map((column) =>
-        arrayParam(
-          column.type,
-          part.map((row) => column.value(row)),
-        ),
+    ),
+    ...extra.map((column) =>
+      arrayParam(
+        column.type,
+        rows.map((row) => column.value(row)),
       ),
-      ...extra.map((column) =>
-        arrayParam(
-          column.type,
-          part.map((row) => column.value(row)),
-        ),
-      ),
-    ];
-    const aliases = names.map((_, index) => `c${index}`);
-    const selectList = aliases.map((alias, index) => castFromParam(types[index]!, `i.${alias}`));
-    const sets = [
-      ...columns.map((column) => mergeSet(column.name)),
-      ...extra.map((column) => `${column.name} = ${column.onConflict}`),
-      'observed_at = greatest(t.observed_at, excluded.observed_at)',
-      'first_seen_at = least(t.first_seen_at, excluded.first_seen_at)',
-      'last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)',
-    ];
-    const statement = sql.join([
-      sql.raw(
-        `insert into ${spec.table} as t (${names.join(', ')}, observed_at, first_seen_at, last_seen_at) select ${selectList.join(', ')}, `,
-      ),
-      sql`${observedAt.toISOString()}::timestamptz, ${observedAt.toISOString()}::timestamptz, ${observedAt.toISOString()}::timestamptz from unnest(`,
-      sql.join(params, sql.raw(', ')),
-      sql.raw(
-        `) as i(${aliases.join(', ')}) on conflict (${spec.key.name}) do update set ${sets.join(', ')} returning ${spec.key.name}::text as key, (xmax = 0) as inserted`,
-      ),
-    ]);
-    const result = await executePrepared<{ key: string; inserted: boolean }>(db, statement);
-    for (const row of result) {
-      if (row.inserted) counts.inserted += 1;
-      else counts.updated += 1;
-    }
-  }
-  return counts;
+    ),
+  ];
+  const aliases = names.map((_, index) => `c${index}`);
+  const selectList = aliases.map((alias, index) => castFromParam(types[index]!, `i.${alias}`));
+  const sets = [
+    ...columns.map((column) => mergeSet(column.name)),
+    ...extra.map((column) => `${column.name} = ${column.onConflict}`),
+    'observed_at = greatest(t.observed_at, excluded.observed_at)',
+    'first_seen_at = least(t.first_seen_at, excluded.first_seen_at)',
+    'last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)',
+  ];
+  const at = options.observedAt.toISOString();
+  return sql.join([
+    sql.raw(
+      `${options.name} as (insert into ${spec.table} as t (${names.join(', ')}, observed_at, first_seen_at, last_seen_at) select ${selectList.join(', ')}, `,
+    ),
+    sql`${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz from unnest(`,
+    sql.join(params, sql.raw(', ')),
+    sql.raw(
+      `) as i(${aliases.join(', ')}) on conflict (${spec.key.name}) do update set ${sets.join(', ')} returning ${spec.key.name} as k, (xmax = 0) as created)`,
+    ),
+  ]);
 }
