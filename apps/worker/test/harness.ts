@@ -11,7 +11,8 @@ import { type RunningSandbox, type SandboxOptions, startSandbox } from '../../sa
  * `birdfeed worker` / `birdfeed scheduler` process needs to reach them. Nothing is mocked.
  */
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const REPO_ROOT_URL = new URL('../../../', import.meta.url);
+export const REPO_ROOT = fileURLToPath(REPO_ROOT_URL);
 
 export interface CrawlFixture {
   sandbox: RunningSandbox;
@@ -236,10 +237,7 @@ export interface AppProcess {
   exited: Promise<number | string>;
 }
 
-/**
- * Starts `birdfeed worker|scheduler` as a child process, the way `pnpm birdfeed` does
- * (dynamic import of the command module, `main(argv)`, exit code).
- */
+/** Starts `birdfeed worker|scheduler` as a child process: `node --import tsx bin/birdfeed.ts …`. */
 export function spawnApp(
   command: 'worker' | 'scheduler',
   argv: string[],
@@ -247,7 +245,7 @@ export function spawnApp(
 ): AppProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./run-app.ts', import.meta.url)), command, ...argv],
+    ['--import', 'tsx', fileURLToPath(new URL('bin/birdfeed.ts', REPO_ROOT_URL)), command, ...argv],
     { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
