@@ -15,7 +15,7 @@
  * Env: BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * REDIS_URL (default redis://127.0.0.1:6379), BENCH_ACCOUNTS (200), BENCH_TWEETS (500),
  * BENCH_CONCURRENCY (per worker process, 4), BENCH_SKIP_BUDGET=1 / BENCH_SKIP_THROUGHPUT=1 to run
- * one part only, BENCH_BUDGET_LIMIT (40), BENCH_BUDGET_WINDOW_MS (20000), BENCH_BUDGET_WINDOWS (3).
+ * one part only, BENCH_BUDGET_LIMIT (40), BENCH_BUDGET_WINDOW_MS (30000), BENCH_BUDGET_WINDOWS (3).
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -317,7 +317,7 @@ async function throughputRun(suffix: string): Promise<number> {
 
 async function budgetRun(suffix: string): Promise<{ used: number; rateLimited: number }> {
   const limit = Number(process.env.BENCH_BUDGET_LIMIT ?? 40);
-  const windowWallMs = Number(process.env.BENCH_BUDGET_WINDOW_MS ?? 20_000);
+  const windowWallMs = Number(process.env.BENCH_BUDGET_WINDOW_MS ?? 30_000);
   const windows = Number(process.env.BENCH_BUDGET_WINDOWS ?? 3);
   const windowSandboxMs = 15 * 60_000;
   const dbName = `bf_bench_budget_${suffix}`;
