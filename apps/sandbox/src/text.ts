@@ -82,7 +82,8 @@ export class TextBuilder {
     const separator = lang === 'ja' ? '' : ' ';
     const parts: string[] = [];
     for (let i = 0; i < count; i++) parts.push(rng.pick(list));
-    if (lang !== 'ja') this.space();
+    // Japanese runs its words together, but still leaves a space after a mention or link.
+    this.space();
     this.text += parts.join(separator);
     return this;
   }
