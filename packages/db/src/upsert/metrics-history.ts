@@ -41,9 +41,10 @@ const userHistory: HistorySpec<CanonicalUser> = {
  * Appends a history row for each row whose reported metrics differ from the observation just
  * before it in time (not the last one written: pages may be written out of order). A field the
  * observation did not report is not a change. The first observation of a row always counts:
- * rows the entity CTE `created` skip the lookup (the OR keeps it a per-row subplan, evaluated
- * only for existing rows; `offset 0` keeps Postgres from turning it into a hashed subplan over
- * the whole table).
+ * rows the entity CTE `created` go in by a plain INSERT (`<name>_fresh`, no lookup, no ON
+ * CONFLICT); the others (`<name>`) look up their previous observation per row (`offset 0`
+ * keeps Postgres from turning the lookup into a hashed subplan over the whole table).
+ * Count both CTEs.
  */
 function historyCte<R>(
   spec: HistorySpec<R>,
@@ -70,19 +71,17 @@ function historyCte<R>(
     ),
   ];
   const at = observedAt.toISOString();
+  const columns = `${spec.key}, observed_at, ${names.join(', ')}`;
+  const values = `i.id, i.observed_at, ${names.map((n) => `i.${n}`).join(', ')}`;
   return sql.join([
-    sql.raw(
-      `${name} as (insert into ${spec.table} (${spec.key}, observed_at, ${names.join(', ')}) select i.id, `,
-    ),
+    sql.raw(`${name}_in as (select i.*, `),
     sql`${at}::timestamptz`,
-    sql.raw(`, ${names.map((n) => `i.${n}`).join(', ')} from unnest(`),
+    sql.raw(' as observed_at, e.created from unnest('),
     sql.join(params, sql.raw(', ')),
     sql.raw(
-      `) as i(id, ${names.join(', ')}) join ${entityCte} e on e.k = i.id where e.created or not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= `,
-    ),
-    sql`${at}::timestamptz`,
-    sql.raw(
-      ` order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning 1)`,
+      `) as i(id, ${names.join(', ')}) join ${entityCte} e on e.k = i.id), ` +
+        `${name}_fresh as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where i.created returning 1), ` +
+        `${name} as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where not i.created and not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= i.observed_at order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning 1)`,
     ),
   ]);
 }

@@ -22,9 +22,9 @@ export function referencesCte(references: PageRows['references'], name: string):
 }
 
 /**
- * Tweet ↔ media links with their position. Links of tweets the tweets CTE created go straight
- * in; for the others an unchanged link is filtered out by a plain read first (ON CONFLICT would
- * lock it even to leave it alone).
+ * Tweet ↔ media links with their position. Links of tweets the tweets CTE created go in by a
+ * plain INSERT (`<name>_fresh`); for the others (`<name>`) an unchanged link is filtered out by
+ * a plain read first (ON CONFLICT would lock it even to leave it alone). Count both CTEs.
  */
 export function tweetMediaCte(
   links: PageRows['tweetMedia'],
@@ -32,23 +32,32 @@ export function tweetMediaCte(
   tweetsCte: string,
 ): SQL | null {
   if (links.length === 0) return null;
-  return sql`${sql.raw(name)} as (
-    insert into tweet_media as t (tweet_id, media_key, position)
-    select i.tweet_id, i.media_key, i.position from unnest(${arrayParam(
-      'bigint',
-      links.map((l) => l.tweetId),
-    )}, ${arrayParam(
-      'text',
-      links.map((l) => l.mediaKey),
-    )}, ${arrayParam(
-      'integer',
-      links.map((l) => l.position),
-    )}) as i(tweet_id, media_key, position)
-    left join ${sql.raw(tweetsCte)} e on e.k = i.tweet_id
-    where e.created or not exists (select 1 from tweet_media cur
-      where cur.tweet_id = i.tweet_id and cur.media_key = i.media_key and cur.position = i.position
-      offset 0)
-    on conflict (tweet_id, media_key) do update set position = excluded.position
-      where t.position is distinct from excluded.position
-    returning 1)`;
+  return sql`${sql.raw(name)}_in as (
+      select i.*, coalesce(e.created, false) as created from unnest(${arrayParam(
+        'bigint',
+        links.map((l) => l.tweetId),
+      )}, ${arrayParam(
+        'text',
+        links.map((l) => l.mediaKey),
+      )}, ${arrayParam(
+        'integer',
+        links.map((l) => l.position),
+      )}) as i(tweet_id, media_key, position)
+      left join ${sql.raw(tweetsCte)} e on e.k = i.tweet_id
+    ),
+    ${sql.raw(name)}_fresh as (
+      insert into tweet_media (tweet_id, media_key, position)
+      select i.tweet_id, i.media_key, i.position from ${sql.raw(name)}_in i where i.created
+      returning 1
+    ),
+    ${sql.raw(name)} as (
+      insert into tweet_media as t (tweet_id, media_key, position)
+      select i.tweet_id, i.media_key, i.position from ${sql.raw(name)}_in i
+      where not i.created and not exists (select 1 from tweet_media cur
+        where cur.tweet_id = i.tweet_id and cur.media_key = i.media_key and cur.position = i.position
+        offset 0)
+      on conflict (tweet_id, media_key) do update set position = excluded.position
+        where t.position is distinct from excluded.position
+      returning 1
+    )`;
 }

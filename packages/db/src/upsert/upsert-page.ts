@@ -79,7 +79,7 @@ function usersStatement(rows: PageRows, observedAt: Date): SQL | null {
   return statement([entityCte(usersTable, rows.users, { name: 'us', observedAt }), metrics], {
     users_new: count('us', 'created'),
     users_updated: count('us', 'not created'),
-    user_metrics: metrics === null ? '0' : count('um'),
+    user_metrics: metrics === null ? '0' : `(${count('um_fresh')} + ${count('um')})`,
   });
 }
 
@@ -97,7 +97,7 @@ function pageStatement(
     counts.tweets_updated = count('tw', 'not created');
     const metrics = tweetMetricsCte(rows.tweets, observedAt, 'tm', 'tw');
     ctes.push(metrics);
-    if (metrics !== null) counts.tweet_metrics = count('tm');
+    if (metrics !== null) counts.tweet_metrics = `(${count('tm_fresh')} + ${count('tm')})`;
   }
   const references = referencesCte(rows.references, 'rf');
   ctes.push(references);
@@ -127,7 +127,7 @@ function pageStatement(
       rows.tweets.length > 0 ? 'tw' : '(select null::bigint as k, false as created)',
     );
     ctes.push(links);
-    counts.tweet_media = count('tl');
+    counts.tweet_media = `(${count('tl_fresh')} + ${count('tl')})`;
   }
   if (raw !== undefined) {
     ctes.push(
