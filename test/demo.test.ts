@@ -254,6 +254,12 @@ async function runTwice(env: Record<string, string | undefined>, expectQueue: st
   }
 
   const after = await snapshot(second.databaseUrl);
+  // The sandbox injects no faults here: any recorded failure is a bug somewhere in the path.
+  const failures = await query<{ error_name: string; error_message: string }>(
+    second.databaseUrl,
+    'SELECT error_name, error_message FROM crawl_failures ORDER BY id LIMIT 5',
+  );
+  expect(failures).toEqual([]);
   // The second run crawled (runs of its own), and no checkpointed target went back to a backfill.
   const newRuns = await query<{ provider: string; user_id: string; kind: string }>(
     second.databaseUrl,

@@ -20,7 +20,12 @@ import type { PGlite } from '@electric-sql/pglite';
  *   after a Flush ('H') that left an extended-protocol exchange open; everyone else waits;
  * - a client that disconnects while holding the backend has its transaction rolled back.
  *
- * Limits (it is one backend, not a server): session state (SET, named prepared statements,
+ * - named prepared statements and portals of the extended protocol (node-postgres'
+ *   `{ name }` queries, which @birdfeed/db uses on its hot path) are renamed per client
+ *   (`c<id>_<name>`) on the way in, so two connections that prepare the same name each get
+ *   their own, as on a real server; they are deallocated when their client goes.
+ *
+ * Limits (it is one backend, not a server): other session state (SET, SQL-level PREPARE,
  * LISTEN, temp tables) is shared by all clients, COPY FROM STDIN is not supported, and a client
  * that opens a transaction and waits on another connection deadlocks both (node-postgres code
  * that awaits a second pool connection inside a transaction must not be pointed at it).
@@ -49,8 +54,65 @@ const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const PROTOCOL_3 = 196608;
 
+/** Reads a NUL-terminated string at `offset`; returns it and the offset after the NUL. */
+function cString(message: Buffer, offset: number): [string, number] {
+  const end = message.indexOf(0, offset);
+  if (end < 0) throw new RangeError('unterminated string in a protocol message');
+  return [message.toString('utf8', offset, end), end + 1];
+}
+
+/**
+ * Gives a client's named statements and portals names of their own in the one backend. Only
+ * the frontend messages that carry those names are rebuilt: Parse, Bind, Describe, Close and
+ * Execute; the unnamed ones ("") are left alone (they never outlive an exchange, which runs
+ * alone). `names` collects the statement names created, for cleanup.
+ */
+export function renameForClient(message: Buffer, prefix: string, names: Set<string>): Buffer {
+  const type = String.fromCharCode(message[0] ?? 0);
+  const rename = (name: string) => (name === '' ? '' : `${prefix}${name}`);
+  const rebuild = (parts: Buffer[]) => {
+    const body = Buffer.concat(parts);
+    const header = Buffer.alloc(5);
+    header[0] = message[0] ?? 0;
+    header.writeInt32BE(body.length + 4, 1);
+    return Buffer.concat([header, body]);
+  };
+  const str = (value: string) => Buffer.from(`${value}\0`, 'utf8');
+  switch (type) {
+    case 'P': {
+      const [name, rest] = cString(message, 5);
+      if (name === '') return message;
+      names.add(rename(name));
+      return rebuild([str(rename(name)), message.subarray(rest)]);
+    }
+    case 'B': {
+      const [portal, afterPortal] = cString(message, 5);
+      const [statement, rest] = cString(message, afterPortal);
+      if (portal === '' && statement === '') return message;
+      return rebuild([str(rename(portal)), str(rename(statement)), message.subarray(rest)]);
+    }
+    case 'D':
+    case 'C': {
+      const kind = message.subarray(5, 6);
+      const [name, rest] = cString(message, 6);
+      if (name === '') return message;
+      if (type === 'C' && kind.toString() === 'S') names.delete(rename(name));
+      return rebuild([kind, str(rename(name)), message.subarray(rest)]);
+    }
+    case 'E': {
+      const [portal, rest] = cString(message, 5);
+      if (portal === '') return message;
+      return rebuild([str(rename(portal)), message.subarray(rest)]);
+    }
+    default:
+      return message;
+  }
+}
+
 class WireClient {
   private buffer: Buffer = Buffer.alloc(0);
+  /** Backend names of this client's prepared statements, deallocated when it goes. */
+  readonly statements = new Set<string>();
   private started = false;
   private pending: Buffer[] = [];
   /** Exchanges (message groups) ready to run, in order. */
@@ -91,7 +153,13 @@ class WireClient {
       if (length < 5) return false;
       if (this.buffer.length < length) return true;
       const type = String.fromCharCode(this.buffer[0] ?? 0);
-      this.pending.push(Buffer.from(this.buffer.subarray(0, length)));
+      this.pending.push(
+        renameForClient(
+          Buffer.from(this.buffer.subarray(0, length)),
+          `c${this.id}_`,
+          this.statements,
+        ),
+      );
       this.buffer = this.buffer.subarray(length);
       if (type === 'S' || type === 'Q' || type === 'H' || type === 'X') {
         const bytes = Buffer.concat(this.pending);
@@ -133,12 +201,19 @@ export async function startPgliteWireServer(
     }
     owner = null;
   };
+  /** Statements of clients that left, deallocated by the pump while nobody owns the backend. */
+  const toDeallocate: string[] = [];
 
   const pump = async (): Promise<void> => {
     if (running) return;
     running = true;
     try {
       for (;;) {
+        if (stopping) break;
+        while (owner === null && toDeallocate.length > 0) {
+          const name = toDeallocate.shift() as string;
+          await db.exec(`DEALLOCATE "${name.replaceAll('"', '""')}"`).catch(() => {});
+        }
         let client = owner;
         if (client === null) {
           client = waiting.shift() ?? null;
@@ -203,7 +278,11 @@ export async function startPgliteWireServer(
     socket.on('close', () => {
       client.closed = true;
       clients.delete(client);
+      // stop() settles the backend itself; PGlite may be closed by the time this fires.
+      if (stopping) return;
       client.ready.length = 0;
+      toDeallocate.push(...client.statements);
+      client.statements.clear();
       void release(client).then(() => pump());
     });
   });

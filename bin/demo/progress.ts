@@ -158,7 +158,7 @@ export class ProgressPrinter {
         budgets,
         notice,
         elapsedMs,
-        this.out.columns ?? 100,
+        this.out.columns || 100,
       );
       let text = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
       for (const line of lines) text += `\x1b[2K${line}\n`;

@@ -1,0 +1,141 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type RunningPgliteWireServer,
+  startPgliteWireServer,
+} from '../bin/demo/pglite-wire-server.ts';
+
+/**
+ * The demo's embedded database is one PGlite backend shared by the scheduler, the workers, the
+ * demo itself and a user's psql. These are the ways sharing one backend goes wrong, each
+ * reproduced with real node-postgres clients over TCP.
+ */
+let dir: string;
+let db: PGlite;
+let server: RunningPgliteWireServer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'birdfeed-wire-'));
+  db = await PGlite.create(dir);
+  server = await startPgliteWireServer({ db, port: 0 });
+  await db.exec('CREATE TABLE t (id int PRIMARY KEY, v text)');
+});
+
+afterAll(async () => {
+  await server.stop();
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('PGlite wire server', () => {
+  it('keeps concurrent extended-protocol queries and transactions of 8 connections apart', async () => {
+    const pool = new pg.Pool({ connectionString: server.url, max: 8 });
+    try {
+      const wrong: string[] = [];
+      await Promise.all(
+        Array.from({ length: 600 }, async (_, i) => {
+          if (i % 3 === 0) {
+            const { rows } = await pool.query('SELECT $1::int + 1 AS x', [i]);
+            if (rows[0]?.x !== i + 1) wrong.push(`select ${i}`);
+          } else if (i % 3 === 1) {
+            const { rows } = await pool.query('SELECT $1::text || $2::text AS y, $3::int AS w', [
+              `a${i}`,
+              'b',
+              i,
+            ]);
+            if (rows[0]?.y !== `a${i}b` || rows[0]?.w !== i) wrong.push(`concat ${i}`);
+          } else {
+            const client = await pool.connect();
+            try {
+              await client.query('BEGIN');
+              await client.query('INSERT INTO t VALUES ($1, $2)', [i, `v${i}`]);
+              const { rows } = await client.query('SELECT v FROM t WHERE id = $1', [i]);
+              if (rows[0]?.v !== `v${i}`) wrong.push(`txn ${i}`);
+              await client.query('COMMIT');
+            } finally {
+              client.release();
+            }
+          }
+        }),
+      );
+      expect(wrong).toEqual([]);
+      const { rows } = await pool.query('SELECT count(*)::int AS n FROM t');
+      expect(rows[0]?.n).toBe(200);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('gives each connection its own named prepared statements', async () => {
+    const a = new pg.Client({ connectionString: server.url });
+    const b = new pg.Client({ connectionString: server.url });
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        const [ra, rb] = await Promise.all([
+          a.query({ name: 'same_name', text: 'SELECT $1::int * 2 AS v', values: [round] }),
+          b.query({
+            name: 'same_name',
+            text: "SELECT $1::text || '!' AS v",
+            values: [`r${round}`],
+          }),
+        ]);
+        expect(ra.rows[0]?.v).toBe(round * 2);
+        expect(rb.rows[0]?.v).toBe(`r${round}!`);
+      }
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+    }
+    // Deallocated once their clients left (the next exchange runs the cleanup first).
+    const c = new pg.Client({ connectionString: server.url });
+    await c.connect();
+    try {
+      await c.query('SELECT 1');
+      const { rows } = await c.query(
+        "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE '%same_name'",
+      );
+      expect(rows[0]?.n).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('rolls back the transaction of a client that disconnects inside it', async () => {
+    const quitter = new pg.Client({ connectionString: server.url });
+    quitter.on('error', () => {});
+    await quitter.connect();
+    await quitter.query('BEGIN');
+    await quitter.query('INSERT INTO t VALUES (100000, $1)', ['uncommitted']);
+    const other = new pg.Client({ connectionString: server.url });
+    try {
+      // Even its connection waits for the open transaction: everything it runs must come after
+      // the rollback, never inside the other client's transaction.
+      const waiting = other
+        .connect()
+        .then(() => other.query('SELECT count(*)::int AS n FROM t WHERE id = 100000'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      (
+        quitter as unknown as { connection: { stream: { destroy(): void } } }
+      ).connection.stream.destroy();
+      const { rows } = await waiting;
+      expect(rows[0]?.n).toBe(0);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('reports SQL errors to the client that caused them and keeps serving', async () => {
+    const pool = new pg.Pool({ connectionString: server.url, max: 2 });
+    try {
+      await expect(pool.query('SELECT $1::int / 0', [1])).rejects.toThrow(/division by zero/);
+      const { rows } = await pool.query('SELECT 41 + $1::int AS v', [1]);
+      expect(rows[0]?.v).toBe(42);
+    } finally {
+      await pool.end();
+    }
+  });
+});
