@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
 import {
   type PgDatabase,
@@ -56,7 +57,10 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     import('@electric-sql/pglite'),
     import('drizzle-orm/pglite'),
   ]);
-  const client = await PGlite.create(options.dataDir ?? 'memory://');
+  const dataDir = options.dataDir ?? 'memory://';
+  // PGlite creates its own directory but not the parents (.birdfeed/ on a first run).
+  if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir);
   const db = drizzle(client, { schema }) as unknown as BirdfeedDb;
   return { db, kind: 'pglite', close: () => client.close() };
 }

@@ -1,0 +1,97 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { openDatabase, rowsOf, sql } from '@birdfeed/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+
+const run = promisify(execFile);
+const BIRDFEED = fileURLToPath(new URL('../bin/birdfeed.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const DOCS = fileURLToPath(
+  new URL('../../shared/fixtures/real/agntdata/user_medias_docs_example.json', import.meta.url),
+);
+
+/** `birdfeed …` as a user runs it, in `cwd`, with exactly `env` (no DATABASE_URL leaking in). */
+async function birdfeed(args: string[], cwd: string, env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', TSX, BIRDFEED, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('the birdfeed CLI', () => {
+  let testDb: TestDatabase;
+  const cwd = mkdtempSync(join(tmpdir(), 'bf-cli-'));
+  beforeAll(async () => {
+    testDb = await createTestDatabase('cli');
+  });
+  afterAll(async () => {
+    await testDb?.drop();
+  });
+
+  it('normalize prints one canonical page per recording, ids as strings', async () => {
+    const result = await birdfeed(['normalize', '--provider', 'agntdata', DOCS], cwd);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const page = JSON.parse(lines[0]!) as {
+      userId: unknown;
+      tweets: { id: unknown; authorId: unknown }[];
+      media: { faces: Record<string, unknown[]> }[];
+    };
+    expect(page.userId).toBe('44196397');
+    expect(page.tweets[0]).toMatchObject({ id: '1925089021710983421', authorId: '44196397' });
+    expect(Object.keys(page.media[0]!.faces).sort()).toEqual(['large', 'medium', 'orig', 'small']);
+  });
+
+  it('migrate applies once, then has nothing to do', async () => {
+    const env = { DATABASE_URL: testDb.url };
+    const first = await birdfeed(['migrate'], cwd, env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/applied 0000_init/);
+    const second = await birdfeed(['migrate'], cwd, env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/0 applied, \d+ already applied/);
+  });
+
+  it('ingest without DATABASE_URL writes the embedded PGlite database under .birdfeed/pgdata', async () => {
+    const first = await birdfeed(['ingest', '--provider', 'agntdata', DOCS], cwd);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/tweets\s+3 new, 0 updated/);
+    expect(first.stdout).toMatch(/media_faces\s+24 written/);
+    const second = await birdfeed(['ingest', '--provider', 'agntdata', DOCS], cwd);
+    expect(second.stdout).toMatch(/tweets\s+0 new, 3 updated/);
+    const database = await openDatabase({ dataDir: join(cwd, '.birdfeed', 'pgdata') });
+    try {
+      const [row] = rowsOf<{ faces: number; rects: number }>(
+        await database.db.execute(sql`select
+          (select count(*)::int from media_faces) as faces,
+          (select count(*)::int from media_focus_rects) as rects`),
+      );
+      expect(row).toEqual({ faces: 24, rects: 15 });
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('ingest of a bad file exits 1 naming the file and the JSON path', async () => {
+    const result = await birdfeed(
+      ['ingest', '--provider', 'x', join(import.meta.dirname, 'ingest-cli.test.ts')],
+      cwd,
+      { DATABASE_URL: testDb.url },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/ingest-cli\.test\.ts: invalid at \$: .*not JSON/);
+    expect(result.stderr).toMatch(/nothing written/);
+  });
+});
