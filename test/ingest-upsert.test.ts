@@ -355,6 +355,42 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
     expect(u).toEqual({ username: 'a', name: 'A' });
   });
 
+  it('writes a page past the 65,535-parameter limit of one-parameter-per-value inserts', async () => {
+    // 3,000 tweets × 22 reported fields = 66,000 values: one array parameter per column keeps
+    // the statement at a few dozen parameters.
+    const tweets = Array.from({ length: 3000 }, (_, i) =>
+      tweet(String(7_000_000_000n + BigInt(i)), {
+        authorId: '42',
+        createdAt: T1,
+        text: `t${i}`,
+        lang: 'en',
+        conversationId: '1',
+        inReplyToTweetId: null,
+        inReplyToUserId: null,
+        quotedTweetId: null,
+        retweetedTweetId: null,
+        likeCount: i,
+        retweetCount: 1,
+        replyCount: 2,
+        quoteCount: 3,
+        bookmarkCount: 4,
+        viewCount: 5,
+        impressionCount: 6,
+        source: 'web',
+        possiblySensitive: false,
+        entities: { urls: [] },
+        editHistoryTweetIds: [String(7_000_000_000n + BigInt(i))],
+      }),
+    );
+    const result = await upsertPage(db, page({ tweets }));
+    expect(result).toMatchObject({ tweetsNew: 3000, tweetMetrics: 3000 });
+    const [n] = await rows<{ n: number; likes: number }>(
+      db,
+      sql`select count(*)::int as n, sum(like_count)::int as likes from tweets where id between 7000000000 and 7000002999`,
+    );
+    expect(n).toEqual({ n: 3000, likes: (2999 * 3000) / 2 });
+  });
+
   it('rolls back the page, its raw body and inTransaction work together', async () => {
     const before = await counts(db);
     await expect(
