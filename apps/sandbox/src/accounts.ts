@@ -32,6 +32,8 @@ export interface SandboxUser {
   /** Tweets posted before the sandbox's history (not served; only counted in tweet_count). */
   olderTweetCount: number;
   lang: Language;
+  /** The X JSON of this user for one field selection, minute and tweet count (render cache). */
+  xJson?: { key: string; json: Buffer } | undefined;
 }
 
 export interface SandboxAccount extends SandboxUser {

@@ -1,8 +1,8 @@
 /** A response decided by a handler, before faults and provider headers are applied. */
 export interface SandboxResponse {
   status: number;
-  /** A Buffer when assembled from cached JSON (the X timeline), else a string. */
-  body: string | Buffer;
+  /** Chunks of cached JSON (the X timeline, written without joining them), or one body. */
+  body: string | Buffer | Buffer[];
   headers?: Record<string, string>;
   /** Cents charged (agntdata, successful requests only). */
   costCents?: number;

@@ -417,7 +417,7 @@ export class SandboxHandler {
     if (fault === 'empty') {
       send(res, { status: 200, body: '' }, headers);
     } else if (fault === 'malformed' || fault === 'truncated') {
-      const full = typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
+      const full = bodyBuffer(response.body);
       // malformed: cut short and closed wrongly, a syntax error rather than a schema error;
       // truncated: the first half, as if the connection had been cut mid-body.
       const body =
@@ -490,18 +490,27 @@ function readBody(req: IncomingMessage, done: (body: string) => void): void {
   req.on('error', () => req.socket.destroy());
 }
 
+function bodyBuffer(body: SandboxResponse['body']): Buffer {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  return Array.isArray(body) ? Buffer.concat(body) : body;
+}
+
 function send(
   res: ServerResponse,
   response: SandboxResponse,
   headers: Record<string, string>,
 ): void {
   if (res.writableEnded || res.destroyed) return;
-  const body =
-    typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
+  const chunks = Array.isArray(response.body) ? response.body : [bodyBuffer(response.body)];
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
   res.writeHead(response.status, {
     ...headers,
     ...response.headers,
-    'content-length': String(body.length),
+    'content-length': String(length),
   });
-  res.end(body);
+  // Corked, the chunks leave in one writev: no copy of the page into one buffer.
+  res.cork();
+  for (const chunk of chunks) res.write(chunk);
+  res.end();
 }

@@ -24,6 +24,8 @@ const EXTERNAL_USERS = 64;
  */
 export class Timeline {
   readonly times: number[] = [];
+  /** Generated tweets by k (a bounded cache kept by World). */
+  readonly tweets: (SandboxTweet | undefined)[] = [];
   private nextTime: number;
 
   constructor(
@@ -147,9 +149,12 @@ export class World {
   readonly externalUsers: readonly SandboxUser[];
   private readonly byId = new Map<string, SandboxAccount>();
   private readonly byUsername = new Map<string, SandboxAccount>();
+  private readonly externalById = new Map<string, SandboxUser>();
   private readonly timelines = new Map<number, Timeline>();
   private readonly contexts = new Map<number, TweetContext>();
-  private readonly tweetCache = new Map<number, SandboxTweet>();
+  /** Generated tweets in order, for eviction; entries before `evictedUpTo` are gone. */
+  private generated: ({ timeline: Timeline; k: number } | undefined)[] = [];
+  private evictedUpTo = 0;
   private readonly tweetCacheSize: number;
 
   constructor(options: WorldOptions) {
@@ -167,10 +172,15 @@ export class World {
     this.externalUsers = Array.from({ length: EXTERNAL_USERS }, (_, slot) =>
       generateExternalUser(this.seedHash, slot, options.epochMs),
     );
+    for (const user of this.externalUsers) this.externalById.set(user.id, user);
   }
 
   accountById(id: string): SandboxAccount | undefined {
     return this.byId.get(id);
+  }
+
+  externalUserById(id: string): SandboxUser | undefined {
+    return this.externalById.get(id);
   }
 
   accountByUsername(username: string): SandboxAccount | undefined {
@@ -187,16 +197,23 @@ export class World {
   }
 
   tweet(account: SandboxAccount, k: number): SandboxTweet {
-    // A number key (no string per lookup): k stays far below 2^31.
-    const key = account.index * 2_147_483_648 + k;
-    const cached = this.tweetCache.get(key);
+    const timeline = this.timeline(account);
+    const cached = timeline.tweets[k];
     if (cached !== undefined) return cached;
     const tweet = generateTweet(this.context(account), k);
-    if (this.tweetCache.size >= this.tweetCacheSize) {
-      const oldest = this.tweetCache.keys().next();
-      if (oldest.done !== true) this.tweetCache.delete(oldest.value);
+    // Bounded memory: the oldest generated tweets go first (and come back identical).
+    if (this.generated.length - this.evictedUpTo >= this.tweetCacheSize) {
+      const oldest = this.generated[this.evictedUpTo];
+      this.generated[this.evictedUpTo] = undefined;
+      this.evictedUpTo += 1;
+      if (oldest !== undefined) oldest.timeline.tweets[oldest.k] = undefined;
+      if (this.evictedUpTo > 65_536) {
+        this.generated = this.generated.slice(this.evictedUpTo);
+        this.evictedUpTo = 0;
+      }
     }
-    this.tweetCache.set(key, tweet);
+    timeline.tweets[k] = tweet;
+    this.generated.push({ timeline, k });
     return tweet;
   }
 

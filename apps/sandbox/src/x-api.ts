@@ -1,4 +1,4 @@
-import type { SandboxAccount } from './accounts.ts';
+import type { SandboxAccount, SandboxUser } from './accounts.ts';
 import type { CursorCodec } from './cursor-codec.ts';
 import type { SandboxMedia } from './media.ts';
 import { Rng } from './prng.ts';
@@ -277,7 +277,7 @@ export function xUserTimeline(
   chunks.push(DATA_END);
   render.includes(tweets, chunks);
   chunks.push(Buffer.from(`"meta":${JSON.stringify(meta)}}`));
-  return { status: 200, body: Buffer.concat(chunks) };
+  return { status: 200, body: chunks };
 }
 
 const PAGE_START = Buffer.from('{"data":[');
@@ -296,18 +296,56 @@ function list(opening: string, items: readonly Buffer[]): Buffer[] {
 const DATA_END = Buffer.from('],');
 const COMMA = Buffer.from(',');
 
+/**
+ * Render-cache keys, interned: the same selection and minute give the very same string, so
+ * the cache check per tweet is a pointer comparison rather than a 150-character one.
+ */
+const internedKeys = new Map<string, string>();
+function cacheKey(fields: ReadonlySet<string>, metricsNow: number): string {
+  const key = `${[...fields].sort().join(',')}@${metricsNow}`;
+  const interned = internedKeys.get(key);
+  if (interned !== undefined) return interned;
+  if (internedKeys.size > 10_000) internedKeys.clear();
+  internedKeys.set(key, key);
+  return key;
+}
+
 class XPageRenderer {
   private readonly metricsNow: number;
   private readonly tweetKey: string;
   private readonly mediaKey: string;
+  private readonly userKey: string;
 
   constructor(
     private readonly ctx: XContext,
     private readonly selection: XSelection,
   ) {
     this.metricsNow = metricsTime(ctx.now);
-    this.tweetKey = `${[...selection.tweet].sort().join(',')}@${this.metricsNow}`;
-    this.mediaKey = `${[...selection.media].sort().join(',')}@${this.metricsNow}`;
+    this.tweetKey = cacheKey(selection.tweet, this.metricsNow);
+    this.mediaKey = cacheKey(selection.media, this.metricsNow);
+    this.userKey = cacheKey(selection.user, this.metricsNow);
+  }
+
+  private user(user: SandboxUser): Buffer {
+    const { ctx } = this;
+    const timeline = user.index >= 0 ? ctx.world.timeline(user as SandboxAccount) : null;
+    const count = timeline === null ? 0 : timeline.countAt(ctx.now);
+    // tweet_count and most_recent_tweet_id move with the count, the rest by the minute.
+    const key = `${this.userKey}#${count}`;
+    const cached = user.xJson;
+    if (cached !== undefined && cached.key === key) return cached.json;
+    const json = Buffer.from(
+      JSON.stringify(
+        renderXUser(
+          user,
+          this.selection.user,
+          ctx.world.userMetricsAt(user, ctx.now, count),
+          timeline !== null && count > 0 ? timeline.idStringAt(count - 1) : null,
+        ),
+      ),
+    );
+    user.xJson = { key, json };
+    return json;
   }
 
   tweet(tweet: SandboxTweet): Buffer {
@@ -335,7 +373,7 @@ class XPageRenderer {
     const { ctx, selection } = this;
     const { expansions } = selection;
     if (expansions.size === 0) return;
-    const users = new Map<string, Record<string, unknown>>();
+    const users = new Map<string, Buffer>();
     const media: Buffer[] = [];
     const seenMedia = new Set<string>();
     const referenced = new Map<string, SandboxTweet>();
@@ -344,21 +382,9 @@ class XPageRenderer {
       const user =
         tweet?.author.id === userId
           ? tweet.author
-          : (ctx.world.accountById(userId) ??
-            ctx.world.externalUsers.find((candidate) => candidate.id === userId));
+          : (ctx.world.accountById(userId) ?? ctx.world.externalUserById(userId));
       if (user === undefined) return;
-      const isAccount = user.index >= 0;
-      const timeline = isAccount ? ctx.world.timeline(user as SandboxAccount) : null;
-      const count = timeline === null ? 0 : timeline.countAt(ctx.now);
-      users.set(
-        userId,
-        renderXUser(
-          user,
-          selection.user,
-          ctx.world.userMetricsAt(user, ctx.now, count),
-          timeline !== null && count > 0 ? timeline.idStringAt(count - 1) : null,
-        ),
-      );
+      users.set(userId, this.user(user));
     };
     const addMedia = (tweet: SandboxTweet) => {
       for (const item of tweet.media) {
@@ -383,7 +409,7 @@ class XPageRenderer {
       if (expansions.has('attachments.media_keys')) addMedia(tweet);
     }
     const parts: Buffer[][] = [];
-    if (users.size > 0) parts.push([Buffer.from(`"users":${JSON.stringify([...users.values()])}`)]);
+    if (users.size > 0) parts.push(list('"users":[', [...users.values()]));
     if (media.length > 0) parts.push(list('"media":[', media));
     if (referenced.size > 0) {
       const included = [...referenced.values()].map((tweet) => this.tweet(tweet));
