@@ -125,7 +125,7 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
       { redis: redactRedisUrl(env.REDIS_URL), maxmemoryPolicy: policy },
       'redis eviction policy ok',
     );
-    database = await openDatabase({ url: env.DATABASE_URL, maxConnections: 4 });
+    database = await openDatabase({ url: env.DATABASE_URL, maxConnections: 9 });
     for (const provider of options.providers ?? (['x', 'agntdata'] as const)) {
       queues.set(
         provider,

@@ -30,6 +30,11 @@ export interface TickOptions {
   logger: Logger;
   /** Targets claimed per tick at most. */
   batch: number;
+  /**
+   * Targets scheduled at once (each is a few round trips to Postgres and Redis: one at a
+   * time, 200 targets took seconds). @defaultValue 8
+   */
+  concurrency?: number;
   /** No new agntdata run once today's (UTC) spend has reached this; undefined = no cap. */
   agntdataDailyBudgetCents?: number | undefined;
   state: SchedulerState;
@@ -102,21 +107,31 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
     ...(options.now === undefined ? {} : { now }),
   });
   result.claimed = targets.length;
-  for (const target of targets) {
-    const queue = options.queues.get(target.provider);
-    if (queue === undefined) continue;
-    try {
-      await scheduleTarget(options, queue, target, result);
-    } catch (error) {
-      // One target's trouble (a DB hiccup, Redis briefly away) must not starve the others; it
-      // was claimed, so it comes back after its interval.
-      result.errors += 1;
-      options.logger.error(
-        { err: error, provider: target.provider, userId: target.userId },
-        'could not schedule a target',
-      );
+  // Claimed in priority order; each worker lane takes the next one, so the most urgent
+  // targets are enqueued first.
+  let next = 0;
+  const lane = async () => {
+    for (;;) {
+      const target = targets[next];
+      next += 1;
+      if (target === undefined) return;
+      const queue = options.queues.get(target.provider);
+      if (queue === undefined) continue;
+      try {
+        await scheduleTarget(options, queue, target, result);
+      } catch (error) {
+        // One target's trouble (a DB hiccup, Redis briefly away) must not starve the others;
+        // it was claimed, so it comes back after its interval.
+        result.errors += 1;
+        options.logger.error(
+          { err: error, provider: target.provider, userId: target.userId },
+          'could not schedule a target',
+        );
+      }
     }
-  }
+  };
+  const lanes = Math.max(1, Math.min(options.concurrency ?? 8, targets.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
   return result;
 }
 

@@ -255,6 +255,7 @@ async function throughputRun(suffix: string): Promise<number> {
 
     const started = performance.now();
     const tick = await tickOnce(env);
+    const tickSeconds = (performance.now() - started) / 1000;
     if (tick.enqueued !== ACCOUNTS) throw new Error(`tick enqueued ${tick.enqueued} runs`);
     await waitUntil(
       async () => {
@@ -286,7 +287,7 @@ async function throughputRun(suffix: string): Promise<number> {
     const requests = fixture.sandbox.stats().requests.total;
     const rate = expectedTweets / seconds;
     log(
-      `pipeline (${PROVIDER}): ${fmt(expectedTweets)} tweets (${ACCOUNTS} accounts × ${TWEETS}${PROVIDER === 'agntdata' ? ', those with media' : ''}) in ${fmt(seconds, 1)} s = ${fmt(rate)} tweets/s (${requests} page requests, 2 worker processes × concurrency ${CONCURRENCY}, 1 scheduler tick)`,
+      `pipeline (${PROVIDER}): ${fmt(expectedTweets)} tweets (${ACCOUNTS} accounts × ${TWEETS}${PROVIDER === 'agntdata' ? ', those with media' : ''}) in ${fmt(seconds, 1)} s = ${fmt(rate)} tweets/s (${requests} page requests, 2 worker processes × concurrency ${CONCURRENCY}, 1 scheduler tick of ${fmt(tickSeconds, 2)} s)`,
     );
 
     await fixture.close();
