@@ -68,8 +68,9 @@ export function castFromParam(type: ArrayType, expression: string): string {
  * lose the global key order that keeps parallel writers from deadlocking (measured: the bench
  * deadlocked on users within seconds). In the data the two are the same fact anyway: X omits
  * an empty location or alt_text rather than sending null, and a cleared bio comes back as "".
- * The difference still matters where it is real: `faces: {}`/`focusRects: []` replace stored
- * boxes, `undefined` leaves them (see faces.ts).
+ * The difference still matters where it is real: a reported size with no faces
+ * (`faces: { orig: [] }`) or `focusRects: []` deletes the stored boxes, `undefined` leaves
+ * them (see faces.ts).
  */
 function mergeSet(column: string): string {
   return `${column} = case when excluded.observed_at >= t.observed_at then coalesce(excluded.${column}, t.${column}) else coalesce(t.${column}, excluded.${column}) end`;
