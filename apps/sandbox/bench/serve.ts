@@ -14,6 +14,7 @@ const sandbox = await startSandbox({
   frozen: true,
   // The benchmark measures serving, not the rate limiter or short pages.
   xRateLimit: 1_000_000_000,
+  agntdataRequestsPerMinute: 1_000_000_000,
   shortPageRate: 0,
   emptyPageRate: 0,
 });

@@ -4,7 +4,7 @@ import { parseJsonKeepingBigIntegers } from './json-body.ts';
 import { renderAgntdataTweet, renderAgntdataUser } from './render-agntdata.ts';
 import { agntdataError, agntdataValidationError, json, type SandboxResponse } from './responses.ts';
 import type { ResolvedOptions } from './sandbox-options.ts';
-import { mediaPlan, metricsTime } from './tweets.ts';
+import { mediaPlan, metricsTime, type SandboxTweet } from './tweets.ts';
 import type { World } from './world.ts';
 
 /**
@@ -158,13 +158,20 @@ export function agntdataUserMedias(
     page = position.page;
   }
   const metrics = ctx.world.userMetricsAt(account, ctx.now, count);
-  const user = renderAgntdataUser(account, metrics, false);
-  const results: Record<string, unknown>[] = [];
+  // The same user object sits in every result: rendered once per page, spliced between the
+  // cached halves of each tweet's JSON (see bench/sandbox.bench.ts for why JSON is cached).
+  const user = Buffer.from(JSON.stringify(renderAgntdataUser(account, metrics, false)));
+  const metricsNow = metricsTime(ctx.now);
+  const chunks: Buffer[] = [];
+  let taken = 0;
   let k = hi - 1;
   let lastTaken = -1;
-  for (; k >= 0 && results.length < request.limit; k--) {
+  for (; k >= 0 && taken < request.limit; k--) {
     if (mediaPlan(ctx.world.seedHash, account.index, k).length === 0) continue;
-    results.push(renderAgntdataTweet(ctx.world.tweet(account, k), user, metricsTime(ctx.now)));
+    const halves = tweetHalves(ctx.world.tweet(account, k), metricsNow);
+    if (taken > 0) chunks.push(COMMA);
+    chunks.push(halves.before, user, halves.after);
+    taken += 1;
     lastTaken = k;
   }
   let more = false;
@@ -187,18 +194,43 @@ export function agntdataUserMedias(
           issuedAtMs: ctx.now,
         })
       : null;
-  const data = { results, continuation_token: continuationToken };
-  if (!ctx.options.agntdataEnveloped) return { ...json(200, data), costCents };
+  const tail = `],"continuation_token":${JSON.stringify(continuationToken)}}`;
+  if (!ctx.options.agntdataEnveloped) {
+    return { status: 200, body: [RESULTS_START, ...chunks, Buffer.from(tail)], costCents };
+  }
+  const meta = {
+    costCents,
+    ...(creditsRemaining === null ? {} : { creditsRemainingCents: creditsRemaining }),
+    endpoint: '/user/medias',
+  };
   return {
-    ...json(200, {
-      success: true,
-      data,
-      meta: {
-        costCents,
-        ...(creditsRemaining === null ? {} : { creditsRemainingCents: creditsRemaining }),
-        endpoint: '/user/medias',
-      },
-    }),
+    status: 200,
+    body: [
+      ENVELOPE_START,
+      RESULTS_START,
+      ...chunks,
+      Buffer.from(`${tail},"meta":${JSON.stringify(meta)}}`),
+    ],
     costCents,
   };
+}
+
+const COMMA = Buffer.from(',');
+const RESULTS_START = Buffer.from('{"results":[');
+const ENVELOPE_START = Buffer.from('{"success":true,"data":');
+const USER_SLOT = '"__sandbox_user__"';
+
+/** A tweet's agntdata JSON cut where the user object goes, cached per metrics minute. */
+function tweetHalves(tweet: SandboxTweet, metricsNow: number): { before: Buffer; after: Buffer } {
+  const cached = tweet.agntdataJson;
+  if (cached !== undefined && cached.metricsNow === metricsNow) return cached;
+  const json = JSON.stringify(renderAgntdataTweet(tweet, '__sandbox_user__', metricsNow));
+  const at = json.indexOf(USER_SLOT);
+  const halves = {
+    metricsNow,
+    before: Buffer.from(json.slice(0, at)),
+    after: Buffer.from(json.slice(at + USER_SLOT.length)),
+  };
+  tweet.agntdataJson = halves;
+  return halves;
 }

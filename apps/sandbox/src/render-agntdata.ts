@@ -110,7 +110,7 @@ function gcd(a: number, b: number): number {
 
 export function renderAgntdataTweet(
   tweet: SandboxTweet,
-  user: Record<string, unknown>,
+  user: unknown,
   nowMs: number,
 ): Record<string, unknown> {
   const metrics = metricsAt(tweet, nowMs);

@@ -48,6 +48,8 @@ export interface SandboxTweet {
   metricsTauMs: number;
   /** The X JSON of this tweet for one field selection and metrics minute (render cache). */
   xJson?: { key: string; json: Buffer } | undefined;
+  /** The agntdata JSON of this tweet, cut where the user object goes (render cache). */
+  agntdataJson?: { metricsNow: number; before: Buffer; after: Buffer } | undefined;
 }
 
 export interface TweetContext {
