@@ -1,0 +1,140 @@
+import { createServer } from 'node:net';
+import { migrate, openDatabase } from '@birdfeed/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
+import { parseDemoOptions } from '../bin/demo/demo-options.ts';
+import { loadDemoWatchlist, pickDemoTargets } from '../bin/demo/demo-watchlist.ts';
+import {
+  chooseQueueMode,
+  LOCAL_REDIS_URL,
+  RedisUnreachableError,
+} from '../bin/demo/redis-probe.ts';
+import { EnvError } from '../bin/env.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { TEST_REDIS_URL } from './support/redis.ts';
+
+describe('demo options', () => {
+  it('defaults: auto Redis, PGlite under ./.birdfeed, the fixed demo ports', () => {
+    const options = parseDemoOptions([], {}, '/somewhere');
+    expect(options).toMatchObject({
+      redis: { kind: 'auto' },
+      home: '/somewhere/.birdfeed',
+      pgPort: 5433,
+      sandboxPort: 4010,
+      accounts: 12,
+      timeScale: 60,
+      everySeconds: 15,
+      watchlistOnly: false,
+      databaseUrl: undefined,
+    });
+  });
+
+  it('flags win over variables; BIRDFEED_DEMO_REDIS=off forces the in-process queue', () => {
+    const fromEnv = parseDemoOptions(
+      [],
+      { BIRDFEED_DEMO_REDIS: 'off', BIRDFEED_HOME: 'data', BIRDFEED_DEMO_PG_PORT: '0' },
+      '/x',
+    );
+    expect(fromEnv).toMatchObject({ redis: { kind: 'off' }, home: '/x/data', pgPort: 0 });
+    const fromFlags = parseDemoOptions(
+      ['--redis', 'redis://10.0.0.1:6380', '--home', '/abs', '--every', '2m', '--pg-port', '6543'],
+      { BIRDFEED_DEMO_REDIS: 'off', BIRDFEED_HOME: 'data' },
+      '/x',
+    );
+    expect(fromFlags).toMatchObject({
+      redis: { kind: 'url', url: 'redis://10.0.0.1:6380' },
+      home: '/abs',
+      everySeconds: 120,
+      pgPort: 6543,
+    });
+  });
+
+  it('refuses bad values, naming the flag or variable', () => {
+    expect(() => parseDemoOptions(['--redis', 'maybe'], {})).toThrow(/--redis: expected auto/);
+    expect(() => parseDemoOptions(['--every', '3s'], {})).toThrow(/--every: between 10s/);
+    expect(() => parseDemoOptions(['--accounts', 'lots'], {})).toThrow(/--accounts/);
+    expect(() => parseDemoOptions(['--bogus'], {})).toThrow(/bogus/);
+    expect(() => parseDemoOptions([], { BIRDFEED_DEMO_PG_PORT: '70000' })).toThrow(EnvError);
+    expect(() => parseDemoOptions([], { BIRDFEED_DEMO_REDIS: 'sometimes' })).toThrow(
+      /BIRDFEED_DEMO_REDIS/,
+    );
+  });
+});
+
+describe('demo queue mode', () => {
+  let closedPort: number;
+  beforeAll(async () => {
+    // A port nothing listens on: bind one, note it, close it.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closedPort = (server.address() as { port: number }).port;
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('off is in-process even with a Redis answering', async () => {
+    const mode = await chooseQueueMode({ kind: 'off' }, TEST_REDIS_URL);
+    expect(mode.kind).toBe('in-process');
+  });
+
+  it('REDIS_URL that answers: BullMQ; one that does not: a clear error, not a silent fallback', async () => {
+    expect(await chooseQueueMode({ kind: 'auto' }, TEST_REDIS_URL)).toMatchObject({
+      kind: 'bullmq',
+      redisUrl: TEST_REDIS_URL,
+    });
+    await expect(
+      chooseQueueMode({ kind: 'auto' }, `redis://127.0.0.1:${closedPort}`),
+    ).rejects.toThrow(RedisUnreachableError);
+    await expect(
+      chooseQueueMode({ kind: 'url', url: `redis://127.0.0.1:${closedPort}` }, undefined),
+    ).rejects.toThrow(/--redis off/);
+  });
+
+  it('auto without REDIS_URL finds the Redis on 127.0.0.1:6379 (this machine runs one)', async () => {
+    expect(await chooseQueueMode({ kind: 'auto' }, undefined)).toMatchObject({
+      kind: 'bullmq',
+      redisUrl: LOCAL_REDIS_URL,
+    });
+  });
+});
+
+describe('demo watchlist', () => {
+  let sandbox: RunningSandbox;
+  let testDb: TestDatabase;
+  beforeAll(async () => {
+    [sandbox, testDb] = await Promise.all([
+      startSandbox({ accounts: 8, frozen: true }),
+      createTestDatabase('demo_watchlist'),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([sandbox?.stop(), testDb?.drop()]);
+  });
+
+  it('picks active accounts in the sandbox order across both providers, and loads them once', async () => {
+    const targets = await pickDemoTargets(sandbox.url, 6);
+    const active = sandbox.accounts().filter((account) => account.status === 'active');
+    expect(targets.map((target) => target.userId)).toEqual(
+      active.slice(0, 6).map((account) => account.id),
+    );
+    expect(new Set(targets.map((target) => target.provider))).toEqual(new Set(['x', 'agntdata']));
+    // The same accounts on every run: the choice does not depend on the sandbox clock.
+    sandbox.clock.advance(24 * 3600_000);
+    expect(await pickDemoTargets(sandbox.url, 6)).toEqual(targets);
+
+    const database = await openDatabase({ url: testDb.url });
+    try {
+      await migrate(database.db);
+      const options = { everySeconds: 15, backfillDepth: 300 };
+      expect(await loadDemoWatchlist(database.db, targets, options)).toEqual({
+        added: 6,
+        kept: 0,
+      });
+      expect(await loadDemoWatchlist(database.db, targets, options)).toEqual({
+        added: 0,
+        kept: 6,
+      });
+    } finally {
+      await database.close();
+    }
+  });
+});
