@@ -2,7 +2,7 @@ import type { SandboxAccount } from './accounts.ts';
 import type { CursorCodec } from './cursor-codec.ts';
 import { parseJsonKeepingBigIntegers } from './json-body.ts';
 import { renderAgntdataTweet, renderAgntdataUser } from './render-agntdata.ts';
-import { agntdataError, agntdataValidationError, json, type SandboxResponse } from './responses.ts';
+import { agntdataError, agntdataValidationError, type SandboxResponse } from './responses.ts';
 import type { ResolvedOptions } from './sandbox-options.ts';
 import { mediaPlan, metricsTime, type SandboxTweet } from './tweets.ts';
 import type { World } from './world.ts';
