@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
 /**
@@ -286,6 +287,16 @@ async function runTwice(env: Record<string, string | undefined>, expectQueue: st
   }
 }
 
+async function dropQueues(prefix: string) {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    await redis.quit();
+  }
+}
+
 describe('pnpm demo', () => {
   it('without Redis: PGlite and the in-process crawl; Ctrl-C, run again, nothing lost, resumed', async () => {
     await runTwice({ BIRDFEED_DEMO_REDIS: 'off' }, 'in-process');
@@ -299,10 +310,45 @@ describe('pnpm demo', () => {
         'bullmq',
       );
     } finally {
-      const redis = new Redis(TEST_REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      await redis.quit();
+      await dropQueues(prefix);
+    }
+  }, 120_000);
+
+  it('with DATABASE_URL and REDIS_URL: that Postgres, the BullMQ topology', async () => {
+    const prefix = testRedisPrefix('demo-pg');
+    const testDb = await createTestDatabase('demo');
+    const home = mkdtempSync(join(tmpdir(), 'birdfeed-demo-'));
+    homes.push(home);
+    try {
+      const demo = await startDemo(home, {
+        DATABASE_URL: testDb.url,
+        REDIS_URL: TEST_REDIS_URL,
+        BIRDFEED_QUEUE_PREFIX: prefix,
+        BIRDFEED_DEMO_WORKERS: '1',
+      });
+      expect(demo.databaseKind).toBe('postgres');
+      expect(demo.queueKind).toBe('bullmq');
+      expect(demo.databaseUrl).toBe(testDb.url);
+      await waitFor(
+        'tweets from 10 watched accounts',
+        40_000,
+        async () => ((await accountsWithTweets(testDb.url)) >= 10 ? true : null),
+        demo,
+      );
+      expectCleanStop(await demo.stop());
+      // The workers wrote through their own connections: a run per target, no failure on record.
+      const [runs] = await query<{ targets: number; runs: number; failures: number }>(
+        testDb.url,
+        `SELECT (SELECT count(DISTINCT (provider, user_id)) FROM crawl_runs)::int AS targets,
+                (SELECT count(*) FROM crawl_runs WHERE outcome = 'succeeded')::int AS runs,
+                (SELECT count(*) FROM crawl_failures)::int AS failures`,
+      );
+      expect(runs?.targets).toBeGreaterThanOrEqual(10);
+      expect(runs?.runs).toBeGreaterThan(0);
+      expect(runs?.failures).toBe(0);
+    } finally {
+      await dropQueues(prefix);
+      await testDb.drop();
     }
   }, 120_000);
 });
