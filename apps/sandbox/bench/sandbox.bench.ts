@@ -65,33 +65,87 @@ try {
   }
   const sample = await (await fetch(`${url}${paths[0]}`, { headers })).text();
 
-  const cpuBefore = await ask<CpuUsage>('cpu', 'cpu');
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    headers,
-    requests: paths.map((path) => ({ method: 'GET', path })),
-  });
-  const cpuAfter = await ask<CpuUsage>('cpu', 'cpu');
-  const cpuMs = (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / 1000;
-  const cpuPerPage = cpuMs / Math.max(1, result.requests.total);
-  const systemShare = (cpuAfter.system - cpuBefore.system) / 1000 / Math.max(1, cpuMs);
-  const pagesPerS = Math.round(result.requests.total / (result.duration || DURATION_S));
-  const ratio = pagesPerS / TARGET_PAGES_PER_S;
+  /** Runs autocannon over `requests` and measures the sandbox's CPU per request meanwhile. */
+  async function measure(
+    requests: autocannon.Request[],
+    extraHeaders: Record<string, string>,
+    seconds: number,
+  ) {
+    const before = await ask<CpuUsage>('cpu', 'cpu');
+    const result = await autocannon({
+      url,
+      connections: CONNECTIONS,
+      duration: seconds,
+      headers: { ...headers, ...extraHeaders },
+      requests,
+    });
+    const after = await ask<CpuUsage>('cpu', 'cpu');
+    const cpuMs = (after.user - before.user + after.system - before.system) / 1000;
+    return {
+      result,
+      cpuPerPage: cpuMs / Math.max(1, result.requests.total),
+      systemShare: (after.system - before.system) / 1000 / Math.max(1, cpuMs),
+      pagesPerS: Math.round(result.requests.total / (result.duration || seconds)),
+    };
+  }
+
+  const x = await measure(
+    paths.map((path) => ({ method: 'GET', path })),
+    {},
+    DURATION_S,
+  );
+  // agntdata alongside, for the record: 100-result /user/medias pages (one per account).
+  const agntdataHeaders = {
+    authorization: 'Bearer sandbox-agntdata-key',
+    'content-type': 'application/json',
+  };
+  const agntdataRequests = accounts.map((id) => ({
+    method: 'POST' as const,
+    path: '/user/medias',
+    body: `{"user_id": ${id}, "limit": 100}`,
+  }));
+  for (const request of agntdataRequests) {
+    await (
+      await fetch(`${url}${request.path}`, {
+        method: 'POST',
+        headers: agntdataHeaders,
+        body: request.body,
+      })
+    ).arrayBuffer();
+  }
+  const agntdataSample = await (
+    await fetch(`${url}/user/medias`, {
+      method: 'POST',
+      headers: agntdataHeaders,
+      body: agntdataRequests[0]?.body ?? '',
+    })
+  ).text();
+  const agntdata = await measure(
+    agntdataRequests,
+    agntdataHeaders,
+    Math.max(2, Math.round(DURATION_S / 2)),
+  );
+
+  const ratio = x.pagesPerS / TARGET_PAGES_PER_S;
+  const perCore = (ms: number) => Math.round(1000 / ms);
   process.stdout.write(
     [
-      `sandbox: ${accounts.length} accounts × 500 tweets, ${paths.length} distinct 100-tweet pages, all fields and expansions`,
-      `page size: ${(Buffer.byteLength(sample) / 1024).toFixed(1)} KiB`,
-      `autocannon: ${CONNECTIONS} connections, ${DURATION_S} s, ${result.requests.total} requests, ${result.non2xx} non-2xx, ${result.errors} errors`,
-      `latency: p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms; throughput ${(result.throughput.average / 1_048_576).toFixed(1)} MiB/s`,
-      `sandbox CPU: ${cpuPerPage.toFixed(3)} ms per page (user+system, ${Math.round(systemShare * 100)}% system) → ${Math.round(1000 / cpuPerPage)} pages/s per fully used core`,
-      `pages/s: ${pagesPerS} (${ratio.toFixed(2)}× the ${TARGET_PAGES_PER_S} pages/s target)`,
-      `bench:sandbox pages_per_s=${pagesPerS}`,
+      `sandbox: ${accounts.length} accounts × 500 tweets, ${paths.length} distinct 100-tweet X pages, all fields and expansions`,
+      `X page size: ${(Buffer.byteLength(sample) / 1024).toFixed(1)} KiB`,
+      `autocannon: ${CONNECTIONS} connections, ${DURATION_S} s, ${x.result.requests.total} requests, ${x.result.non2xx} non-2xx, ${x.result.errors} errors`,
+      `latency: p50 ${x.result.latency.p50} ms, p99 ${x.result.latency.p99} ms; throughput ${(x.result.throughput.average / 1_048_576).toFixed(1)} MiB/s`,
+      `sandbox CPU: ${x.cpuPerPage.toFixed(3)} ms per page (user+system, ${Math.round(x.systemShare * 100)}% system) → ${perCore(x.cpuPerPage)} pages/s per fully used core`,
+      `agntdata: ${(Buffer.byteLength(agntdataSample) / 1024).toFixed(1)} KiB 100-result pages, ${agntdata.pagesPerS} pages/s, ${agntdata.cpuPerPage.toFixed(3)} ms CPU per page (${agntdata.result.non2xx} non-2xx)`,
+      `pages/s: ${x.pagesPerS} (${ratio.toFixed(2)}× the ${TARGET_PAGES_PER_S} pages/s target)`,
+      `bench:sandbox pages_per_s=${x.pagesPerS}`,
       '',
     ].join('\n'),
   );
-  if (result.non2xx > 0 || result.errors > 0) process.exitCode = 1;
+  const failures = [x.result, agntdata.result].reduce(
+    (sum, result) => sum + result.non2xx + result.errors,
+    0,
+  );
+  if (failures > 0) process.exitCode = 1;
 } finally {
   child.send('stop');
 }
