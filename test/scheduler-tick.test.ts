@@ -13,6 +13,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runTick, type SchedulerState, type TickOptions } from '../apps/scheduler/src/tick.ts';
+import { deleteRedisPrefix } from '../apps/worker/test/harness.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
@@ -24,7 +25,7 @@ async function q<T>(text: string): Promise<T[]> {
   return (await pool.query(text)).rows as T[];
 }
 let redis: Redis;
-let prefix: string;
+let prefix: string | undefined;
 let queues: Map<ProviderName, CrawlQueue>;
 const logLines: Array<Record<string, unknown>> = [];
 const logger = pino(
@@ -41,8 +42,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const queue of queues?.values() ?? []) await queue.obliterate({ force: true });
   for (const queue of queues?.values() ?? []) await queue.close();
+  if (prefix !== undefined) await deleteRedisPrefix(TEST_REDIS_URL, prefix);
   await redis.quit();
   await database.close();
   await pool.end();
@@ -50,10 +51,8 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  for (const queue of queues?.values() ?? []) {
-    await queue.obliterate({ force: true });
-    await queue.close();
-  }
+  for (const queue of queues?.values() ?? []) await queue.close();
+  if (prefix !== undefined) await deleteRedisPrefix(TEST_REDIS_URL, prefix);
   prefix = testRedisPrefix('scheduler');
   queues = new Map();
   for (const provider of ['x', 'agntdata'] as const) {

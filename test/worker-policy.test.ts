@@ -16,6 +16,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CrawlWorker, createCrawlWorker } from '../apps/worker/src/crawl-worker.ts';
 import type { FinalFailure, PageStep } from '../apps/worker/src/page-step.ts';
+import { deleteRedisPrefix } from '../apps/worker/test/harness.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
 /*
@@ -25,15 +26,15 @@ import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
  */
 
 let redis: Redis;
-const open: CrawlWorker[] = [];
+const open: Array<{ worker: CrawlWorker; prefix: string }> = [];
 
 beforeAll(() => {
   redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'worker' });
 });
 afterEach(async () => {
-  for (const worker of open.splice(0)) {
+  for (const { worker, prefix } of open.splice(0)) {
     await worker.close();
-    await worker.queue.obliterate({ force: true }).catch(() => {});
+    await deleteRedisPrefix(TEST_REDIS_URL, prefix);
   }
 });
 afterAll(async () => {
@@ -77,7 +78,7 @@ async function start(
     backoffBaseMs: 20,
     jobTimeoutMs: extra.jobTimeoutMs ?? 5_000,
   });
-  open.push(worker);
+  open.push({ worker, prefix });
   return { worker, failures, lines, prefix } satisfies Harness;
 }
 

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Database, migrate, openDatabase, upsertTarget } from '@birdfeed/db';
+import { createRedisConnection } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import pg from 'pg';
 import { type RunningSandbox, type SandboxOptions, startSandbox } from '../../sandbox/src/index.ts';
@@ -63,12 +64,32 @@ export async function createCrawlFixture(options: CrawlFixtureOptions): Promise<
     redisUrl: options.redisUrl,
     env,
     async close() {
-      const results = await Promise.allSettled([sandbox.stop(), pool.end(), database.close()]);
+      const results = await Promise.allSettled([
+        sandbox.stop(),
+        pool.end(),
+        database.close(),
+        deleteRedisPrefix(options.redisUrl, options.prefix),
+      ]);
       if (options.dropDatabase !== undefined) await options.dropDatabase();
       const failed = results.find((result) => result.status === 'rejected');
       if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     },
   };
+}
+
+/** Removes every key under the prefix (queues, limiter, dedup keys, the queue registry). */
+export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = createRedisConnection({ url: redisUrl, role: 'producer' });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
 }
 
 export async function watchAccounts(
