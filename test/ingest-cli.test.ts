@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,16 @@ describe('the birdfeed CLI', () => {
     } finally {
       await database.close();
     }
+  });
+
+  it('refuses the embedded database while a running demo holds it', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'bf-cli-demo-'));
+    mkdirSync(join(home, '.birdfeed'));
+    // This test process stands in for a live demo.
+    writeFileSync(join(home, '.birdfeed', 'demo.lock'), `${process.pid}\n`);
+    const result = await birdfeed(['ingest', '--provider', 'agntdata', DOCS], home);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`open in another process (pid ${process.pid})`);
   });
 
   it('ingest of a bad file exits 1 naming the file and the JSON path', async () => {

@@ -1,12 +1,35 @@
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DatabaseInUseError } from '@birdfeed/db';
 import type { Env } from '../env.ts';
 
 /** Where the embedded database lives when DATABASE_URL is unset (relative to the cwd). */
 export const DEFAULT_PGLITE_DIR = join('.birdfeed', 'pgdata');
 
 /**
- * DATABASE_URL when set, else PGlite under .birdfeed/pgdata. `description` names the target
- * for output without the password of the URL.
+ * `birdfeed demo` keeps PGlite open in its own process (`<home>/demo.lock` holds its pid) and
+ * serves it over the wire protocol. A second process opening the same files would crash or
+ * corrupt it, so commands refuse and say what to do instead.
+ */
+function refuseWhileDemoServes(dataDir: string): void {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(join(dirname(dataDir), 'demo.lock'), 'utf8'), 10);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // a demo that died left its lock behind
+  }
+  throw new DatabaseInUseError(dataDir, pid);
+}
+
+/**
+ * DATABASE_URL when set, else PGlite under .birdfeed/pgdata (refused while a running demo
+ * holds it). `description` names the target for output without the password of the URL.
  */
 export function databaseOptions(env: Env): { url?: string; dataDir?: string; description: string } {
   if (env.DATABASE_URL !== undefined) {
@@ -14,5 +37,6 @@ export function databaseOptions(env: Env): { url?: string; dataDir?: string; des
     if (url.password !== '') url.password = '***';
     return { url: env.DATABASE_URL, description: url.toString() };
   }
+  refuseWhileDemoServes(DEFAULT_PGLITE_DIR);
   return { dataDir: DEFAULT_PGLITE_DIR, description: `PGlite at ${DEFAULT_PGLITE_DIR}` };
 }

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import {
   type BirdfeedDb,
   type BirdfeedTx,
+  DatabaseInUseError,
   migrate,
   openDatabase,
   type UpsertResult,
@@ -81,8 +82,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ingest: ${args}\n\n${USAGE}`);
     return 2;
   }
-  const target = databaseOptions(parseEnv());
-  const database = await openDatabase(target);
+  let target: ReturnType<typeof databaseOptions>;
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    target = databaseOptions(parseEnv());
+    database = await openDatabase(target);
+  } catch (error) {
+    if (error instanceof DatabaseInUseError) {
+      process.stderr.write(`ingest: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
   let failed = 0;
   const grand = emptyTotals();
   try {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { MigrationLockedError, migrate, openDatabase } from '@birdfeed/db';
+import { DatabaseInUseError, MigrationLockedError, migrate, openDatabase } from '@birdfeed/db';
 import { parseEnv } from '../env.ts';
 import { databaseOptions } from './database-options.ts';
 
@@ -20,9 +20,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const env = parseEnv();
-  const target = databaseOptions(env);
-  const database = await openDatabase(target);
+  let target: ReturnType<typeof databaseOptions>;
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    target = databaseOptions(parseEnv());
+    database = await openDatabase(target);
+  } catch (error) {
+    if (error instanceof DatabaseInUseError) {
+      process.stderr.write(`migrate: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
   try {
     const result = await migrate(database.db, {
       wait: !values['no-wait'],

@@ -8,6 +8,7 @@ import {
   type PgTransaction,
 } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { lockDataDir } from './pglite-lock.ts';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -58,11 +59,31 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     import('drizzle-orm/pglite'),
   ]);
   const dataDir = options.dataDir ?? 'memory://';
-  // PGlite creates its own directory but not the parents (.birdfeed/ on a first run).
-  if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
+  let unlock = () => {};
+  if (!dataDir.includes('://')) {
+    // PGlite creates its own directory but not the parents (.birdfeed/ on a first run).
+    await mkdir(dataDir, { recursive: true });
+    unlock = lockDataDir(dataDir);
+  }
+  let client: InstanceType<typeof PGlite>;
+  try {
+    client = await PGlite.create(dataDir);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const db = drizzle(client, { schema }) as unknown as BirdfeedDb;
-  return { db, kind: 'pglite', close: () => client.close() };
+  return {
+    db,
+    kind: 'pglite',
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
+  };
 }
 
 /** The rows of a raw `execute()` result; node-postgres and PGlite both put them in `.rows`. */

@@ -13,6 +13,7 @@ export type {
 export { openDatabase, rowsOf } from './database.ts';
 export type { MigrateOptions, MigrateResult } from './migrate.ts';
 export { MIGRATIONS_FOLDER, MigrationLockedError, migrate } from './migrate.ts';
+export { DatabaseInUseError, lockDataDir } from './pglite-lock.ts';
 export * as schema from './schema/index.ts';
 export * from './schema/index.ts';
 export { InvalidPageError, type PageRows, pageRows } from './upsert/page-rows.ts';
