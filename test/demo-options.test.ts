@@ -1,5 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { migrate, openDatabase } from '@birdfeed/db';
+import { RedisPolicyError } from '@birdfeed/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
 import { parseDemoOptions } from '../bin/demo/demo-options.ts';
@@ -7,6 +10,7 @@ import { loadDemoWatchlist, pickDemoTargets } from '../bin/demo/demo-watchlist.t
 import {
   chooseQueueMode,
   LOCAL_REDIS_URL,
+  pingRedis,
   RedisUnreachableError,
 } from '../bin/demo/redis-probe.ts';
 import { EnvError } from '../bin/env.ts';
@@ -87,6 +91,41 @@ describe('demo queue mode', () => {
     await expect(
       chooseQueueMode({ kind: 'url', url: `redis://127.0.0.1:${closedPort}` }, undefined),
     ).rejects.toThrow(/--redis off/);
+  });
+
+  it('a Redis that may evict keys: refused when named, skipped (in-process) when only found', async () => {
+    const evicting: ChildProcess = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(closedPort),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--maxmemory-policy',
+        'allkeys-lru',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const url = `redis://127.0.0.1:${closedPort}`;
+      const deadline = Date.now() + 10_000;
+      while (!(await pingRedis(url, 200)) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await expect(chooseQueueMode({ kind: 'url', url }, undefined)).rejects.toThrow(
+        RedisPolicyError,
+      );
+      const found = await chooseQueueMode({ kind: 'auto' }, undefined, url);
+      expect(found.kind).toBe('in-process');
+      expect(found.why).toContain('noeviction');
+    } finally {
+      evicting.kill('SIGKILL');
+      await once(evicting, 'exit');
+    }
   });
 
   it('auto without REDIS_URL finds the Redis on 127.0.0.1:6379 (this machine runs one)', async () => {

@@ -393,7 +393,12 @@ async function runDemo(options: DemoOptions): Promise<number> {
   } catch (error) {
     const problems = await shutdown();
     if (problems.length > 0) process.stderr.write(`demo: also: ${problems.join('; ')}\n`);
-    if (error instanceof DemoUsageError || (error as Error).name === 'RedisUnreachableError') {
+    const name = (error as Error).name;
+    if (
+      error instanceof DemoUsageError ||
+      name === 'RedisUnreachableError' ||
+      name === 'RedisPolicyError'
+    ) {
       process.stderr.write(`birdfeed demo: ${(error as Error).message}\n`);
       return 1;
     }

@@ -1,11 +1,17 @@
 import { connect } from 'node:net';
+import {
+  checkEvictionPolicy,
+  createRedisConnection,
+  RedisPolicyError,
+  readEvictionPolicy,
+} from '@birdfeed/jobs';
 import type { RedisChoice } from './demo-options.ts';
 
 /** Where the demo looks for a Redis when neither --redis nor REDIS_URL names one. */
 export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export type QueueMode =
-  | { kind: 'bullmq'; redisUrl: string; why: string }
+  | { kind: 'bullmq'; redisUrl: string; why: string; explicit: boolean }
   | { kind: 'in-process'; why: string };
 
 export class RedisUnreachableError extends Error {
@@ -55,6 +61,7 @@ export function pingRedis(url: string, timeoutMs = 500): Promise<boolean> {
 export async function chooseQueueMode(
   choice: RedisChoice,
   redisUrlFromEnv: string | undefined,
+  localRedisUrl: string = LOCAL_REDIS_URL,
 ): Promise<QueueMode> {
   if (choice.kind === 'off') {
     return { kind: 'in-process', why: 'Redis turned off (--redis off / BIRDFEED_DEMO_REDIS=off)' };
@@ -71,12 +78,23 @@ export async function chooseQueueMode(
         `${named.by} names a Redis that does not answer PING (${redact(named.url)}); start it, or run the demo without it: --redis off`,
       );
     }
-    return { kind: 'bullmq', redisUrl: named.url, why: `Redis from ${named.by}` };
+    return confirmNoEviction({
+      kind: 'bullmq',
+      redisUrl: named.url,
+      why: `Redis from ${named.by}`,
+      explicit: true,
+    });
   }
-  if (await pingRedis(LOCAL_REDIS_URL)) {
-    return { kind: 'bullmq', redisUrl: LOCAL_REDIS_URL, why: `Redis answering on 127.0.0.1:6379` };
+  const local = new URL(localRedisUrl).host;
+  if (await pingRedis(localRedisUrl)) {
+    return confirmNoEviction({
+      kind: 'bullmq',
+      redisUrl: localRedisUrl,
+      why: `Redis answering on ${local}`,
+      explicit: false,
+    });
   }
-  return { kind: 'in-process', why: 'no REDIS_URL and no Redis on 127.0.0.1:6379' };
+  return { kind: 'in-process', why: `no REDIS_URL and no Redis on ${local}` };
 }
 
 export function redact(url: string): string {
@@ -86,5 +104,29 @@ export function redact(url: string): string {
     return parsed.toString();
   } catch {
     return '(unparseable URL)';
+  }
+}
+
+/**
+ * The workers refuse a Redis that may evict keys (they would lose jobs). Found by the probe, such
+ * a Redis is not the user's choice: run in-process instead. Named by REDIS_URL or --redis, it
+ * is: say why it cannot be used.
+ */
+async function confirmNoEviction(mode: Extract<QueueMode, { kind: 'bullmq' }>): Promise<QueueMode> {
+  const redis = createRedisConnection({
+    url: mode.redisUrl,
+    role: 'producer',
+    connectionName: `birdfeed-demo-probe-${process.pid}`,
+  });
+  try {
+    const check = checkEvictionPolicy(await readEvictionPolicy(redis));
+    if (check.ok) return mode;
+    if (mode.explicit) throw new RedisPolicyError(check);
+    return {
+      kind: 'in-process',
+      why: `the Redis on ${new URL(mode.redisUrl).host} cannot hold BullMQ queues: ${check.reason}`,
+    };
+  } finally {
+    redis.disconnect();
   }
 }
