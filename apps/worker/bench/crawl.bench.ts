@@ -18,6 +18,7 @@
  * one part only, BENCH_BUDGET_LIMIT (40), BENCH_BUDGET_WINDOW_MS (30000), BENCH_BUDGET_WINDOWS (3).
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { migrate, openDatabase } from '@birdfeed/db';
@@ -98,6 +99,33 @@ async function createDatabase(name: string): Promise<() => Promise<void>> {
   return async () => {
     await admin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
   };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every Postgres server process (all databases: other load included). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') {
+        total += cpuSecondsOf(Number(entry));
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 async function startWorkerProcesses(env: Record<string, string>, count: number) {
@@ -253,6 +281,9 @@ async function throughputRun(suffix: string): Promise<number> {
             0,
           );
 
+    const workerCpuBefore = workers.reduce((sum, app) => sum + cpuSecondsOf(app.child.pid ?? 0), 0);
+    const postgresCpuBefore = postgresCpuSeconds();
+    const benchCpuBefore = process.cpuUsage();
     const started = performance.now();
     const tick = await tickOnce(env);
     const tickSeconds = (performance.now() - started) / 1000;
@@ -268,6 +299,11 @@ async function throughputRun(suffix: string): Promise<number> {
       100,
     );
     const seconds = (performance.now() - started) / 1000;
+    const workerCpu =
+      workers.reduce((sum, app) => sum + cpuSecondsOf(app.child.pid ?? 0), 0) - workerCpuBefore;
+    const postgresCpu = postgresCpuSeconds() - postgresCpuBefore;
+    const benchCpuUsage = process.cpuUsage(benchCpuBefore);
+    const benchCpu = (benchCpuUsage.user + benchCpuUsage.system) / 1e6;
     await stopWorkerProcesses(workers);
     workers = [];
 
@@ -286,6 +322,10 @@ async function throughputRun(suffix: string): Promise<number> {
     }
     const requests = fixture.sandbox.stats().requests.total;
     const rate = expectedTweets / seconds;
+    const cpu = workerCpu + postgresCpu + benchCpu;
+    log(
+      `CPU while crawling: ${fmt(cpu, 1)} s in ${fmt(seconds, 1)} s of wall time: Postgres ${fmt((100 * postgresCpu) / cpu)}% (every database on the server), the 2 workers ${fmt((100 * workerCpu) / cpu)}%, sandbox + scheduler (this process) ${fmt((100 * benchCpu) / cpu)}%`,
+    );
     log(
       `pipeline (${PROVIDER}): ${fmt(expectedTweets)} tweets (${ACCOUNTS} accounts × ${TWEETS}${PROVIDER === 'agntdata' ? ', those with media' : ''}) in ${fmt(seconds, 1)} s = ${fmt(rate)} tweets/s (${requests} page requests, 2 worker processes × concurrency ${CONCURRENCY}, 1 scheduler tick of ${fmt(tickSeconds, 2)} s)`,
     );
