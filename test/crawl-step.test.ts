@@ -71,6 +71,14 @@ async function count(table: string, userId: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
+async function spentRequests(provider: string): Promise<number> {
+  const [row] = await query<{ n: number }>(
+    'SELECT coalesce(sum(requests), 0)::int AS n FROM provider_spend WHERE provider = $1',
+    [provider],
+  );
+  return row?.n ?? 0;
+}
+
 describe('crawl step (X semantics)', () => {
   it('backfills to the configured depth, then asks with since_id on every page of the next window', async () => {
     const key = await newTarget('x', 120);
@@ -282,6 +290,7 @@ describe('crawl step (X semantics)', () => {
       pageSize: 20,
     });
     const step1 = await crawlPage({ db, client, target: key, pageSize: 20 });
+    const spendBefore = await spentRequests('x');
     client.holdUntil(2);
     const [a, b] = await Promise.all([
       crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 20 }),
@@ -292,6 +301,8 @@ describe('crawl step (X semantics)', () => {
     expect(run).toMatchObject({ pages: 2, tweetsNew: 40 });
     expect((await getCheckpoint(db, key))?.windowPages).toBe(2);
     expect(await count('raw_pages', key.userId)).toBe(2);
+    // The losing execution's transaction rolled back whole: one more request in the spend.
+    expect((await spentRequests('x')) - spendBefore).toBe(1);
   });
 });
 

@@ -1,30 +1,26 @@
 import {
   addRunProgress,
-  addSpend,
   attachRun,
   type BirdfeedDb,
   type BirdfeedExecutor,
-  beginWindow,
   type CrawlCheckpoint,
   type CrawlKind,
   type CrawlRun,
-  completeWindow,
+  type CrawlStepState,
+  commitPageTransition,
   ensureCheckpoint,
   finishRun,
   getCheckpoint,
   getRun,
-  getTarget,
   markTargetUnavailable,
+  readCrawlStepState,
   recordFailure,
-  recordGap,
   recordRawPage,
   resetWindow,
   rowsOf,
-  savePageProgress,
   spendDay,
   startRun,
   type TargetKey,
-  touchTargetLastRun,
   upsertPage,
   type WatchTarget,
 } from '@birdfeed/db';
@@ -145,11 +141,13 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
       `a ${client.provider} client cannot crawl the ${key.provider} target ${key.userId}`,
     );
   }
-  const target = await getTarget(db, key);
+  // One read for the target, its checkpoint and the run (three lookups, one round trip).
+  const state = await readCrawlStepState(db, key, options.runId ?? null);
+  const target = state.target;
   if (target === null) throw new TargetNotFoundError(key);
-
-  let checkpoint = await ensureCheckpoint(db, key);
-  const resolved = await resolveRun(db, key, options.runId ?? null);
+  const resolved = await resolveRun(db, key, options.runId ?? null, state);
+  // The checkpoint as stored: the version every transition below compares against.
+  let checkpoint = resolved.checkpoint;
   if (resolved.stale) return idle(key, resolved.run, checkpoint, 'stale');
   const run = resolved.run;
 
@@ -160,18 +158,31 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     return { ...idle(key, run, checkpoint, 'inactive'), runOutcome: 'cancelled' };
   }
 
-  if (checkpoint.windowStartedAt === null) {
-    // Step 1: open the window. Milliseconds only, so the compare-and-set can match it exactly.
-    const startedAt = new Date(now().getTime());
-    checkpoint =
-      (await beginWindow(db, key, checkpoint, { runId: run.id, startedAt })) ??
-      (await ensureCheckpoint(db, key));
-  } else if (checkpoint.runId !== run.id) {
+  // Step 1 (open the window) is written with the window's first page, by the same
+  // compare-and-set: a request that fails leaves the checkpoint as it was, which is what
+  // opening the window and resuming it from no cursor would have done. Milliseconds only, so
+  // later compare-and-sets match the stored timestamp exactly.
+  const opensWindowAt = checkpoint.windowStartedAt === null ? new Date(now().getTime()) : null;
+  if (opensWindowAt === null && checkpoint.runId !== run.id) {
     await attachRun(db, key, run.id);
+    checkpoint = { ...checkpoint, runId: run.id };
   }
+  // The window this page belongs to: a fresh one when this page opens it.
+  const window: CrawlCheckpoint =
+    opensWindowAt === null
+      ? checkpoint
+      : {
+          ...checkpoint,
+          windowNewestId: null,
+          cursor: null,
+          windowPages: 0,
+          windowFetched: 0,
+          windowStartedAt: opensWindowAt,
+          runId: run.id,
+        };
 
-  const kind: CrawlKind = checkpoint.sinceId === null ? 'backfill' : 'incremental';
-  const request = buildRequest(target, checkpoint, kind, options);
+  const kind: CrawlKind = window.sinceId === null ? 'backfill' : 'incremental';
+  const request = buildRequest(target, window, kind, options);
 
   let fetched: Awaited<ReturnType<CrawlClient['fetchTimelinePage']>>;
   try {
@@ -184,9 +195,9 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   const ids = timelineIds(page);
   const newest = page.newestId ?? maxId(ids);
   const oldest = page.oldestId ?? minId(ids);
-  const sinceId = checkpoint.sinceId;
-  const windowNewestId = maxOf(checkpoint.windowNewestId, newest);
-  const windowFetched = checkpoint.windowFetched + ids.length;
+  const sinceId = window.sinceId;
+  const windowNewestId = maxOf(window.windowNewestId, newest);
+  const windowFetched = window.windowFetched + ids.length;
   // agntdata has no since_id parameter: the page that reaches it is the window's last (X never
   // returns such ids when asked with since_id, so for X this stays false).
   const reachedSinceId = sinceId !== null && oldest !== null && compareIds(oldest, sinceId) <= 0;
@@ -214,7 +225,6 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
 
   let after: CrawlCheckpoint | null = null;
   let counts = { tweetsNew: 0, tweetsUpdated: 0 };
-  let countedInTransaction = false;
   try {
     const result = await upsertPage(db, page, {
       raw: {
@@ -223,45 +233,36 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
         status: fetched.status,
         runId: run.id,
       },
-      inTransaction: async (tx: BirdfeedExecutor, upserted?: UpsertCounts) => {
-        after = windowEnds
-          ? await completeWindow(tx, key, checkpoint, {
-              sinceId: newSinceId,
-              backfillDone: kind === 'backfill' ? true : undefined,
-            })
-          : await savePageProgress(tx, key, checkpoint, {
-              cursor: nextCursor as string,
-              windowNewestId,
-              fetched: ids.length,
-            });
+      // Steps 2/3, the run's counters (with this page's new and updated tweets), the spend,
+      // the gap: one statement, in the page's transaction.
+      inTransaction: async (tx, written) => {
+        after = await commitPageTransition(tx, {
+          ...key,
+          version: checkpoint,
+          runId: run.id,
+          opensWindowAt,
+          move: windowEnds
+            ? { kind: 'complete', sinceId: newSinceId, backfillDone: kind === 'backfill' }
+            : {
+                kind: 'progress',
+                cursor: nextCursor as string,
+                windowNewestId,
+                fetched: ids.length,
+              },
+          progress: {
+            pages: 1,
+            requests: 1,
+            tweetsNew: written.tweetsNew,
+            tweetsUpdated: written.tweetsUpdated,
+            costCents: fetched.costCents,
+          },
+          spend: { day: spendDay(at), cents: fetched.costCents, requests: 1 },
+          gap,
+        });
         if (after === null) throw new StaleCheckpointError('the checkpoint moved during the page');
-        countedInTransaction = upserted !== undefined;
-        await addRunProgress(tx, run.id, {
-          pages: 1,
-          requests: 1,
-          costCents: fetched.costCents,
-          tweetsNew: upserted?.tweetsNew ?? 0,
-          tweetsUpdated: upserted?.tweetsUpdated ?? 0,
-        });
-        await addSpend(tx, {
-          provider: key.provider,
-          day: spendDay(at),
-          cents: fetched.costCents,
-          requests: 1,
-        });
-        if (gap !== null) await recordGap(tx, { ...key, ...gap });
-        if (windowEnds) {
-          await finishRun(tx, run.id, 'succeeded');
-          await touchTargetLastRun(tx, key);
-        }
       },
     });
     counts = { tweetsNew: result.tweetsNew, tweetsUpdated: result.tweetsUpdated };
-    if (!countedInTransaction) {
-      // upsertPage hands `inTransaction` only the transaction, not its counts: the tweet counts
-      // follow right after the commit. A crash in between costs statistics, never data.
-      await addRunProgress(db, run.id, counts);
-    }
   } catch (error) {
     if (error instanceof StaleCheckpointError) {
       logger.warn({ ...key, runId: run.id }, 'crawl: checkpoint moved meanwhile; page dropped');
@@ -299,11 +300,6 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   };
 }
 
-interface UpsertCounts {
-  tweetsNew?: number;
-  tweetsUpdated?: number;
-}
-
 /**
  * Opens the run of a target, or returns the one still in progress. The scheduler calls this
  * before enqueuing a first page, so every job of the run carries its id.
@@ -326,17 +322,22 @@ async function resolveRun(
   db: BirdfeedDb,
   key: TargetKey,
   runId: string | null,
-): Promise<{ run: CrawlRun; stale: boolean }> {
-  if (runId === null) return { run: await openRun(db, key), stale: false };
-  const run = await getRun(db, runId);
+  state: CrawlStepState,
+): Promise<{ run: CrawlRun; checkpoint: CrawlCheckpoint; stale: boolean }> {
+  if (runId === null) {
+    const run = await openRun(db, key);
+    return { run, checkpoint: await ensureCheckpoint(db, key), stale: false };
+  }
+  const checkpoint = state.checkpoint ?? (await ensureCheckpoint(db, key));
+  const run = state.run;
   if (run === null) throw new Error(`crawl run ${runId} does not exist`);
   if (run.provider !== key.provider || run.userId !== key.userId) {
     throw new Error(`crawl run ${runId} belongs to ${run.provider}:${run.userId}`);
   }
   // A page job of a run that already ended (a duplicate delivered after a stall): starting a
   // new window under a closed run would be a second run nobody scheduled.
-  if (run.outcome !== 'running') return { run, stale: true };
-  return { run, stale: false };
+  if (run.outcome !== 'running') return { run, checkpoint, stale: true };
+  return { run, checkpoint, stale: false };
 }
 
 function buildRequest(

@@ -25,7 +25,7 @@ export interface CrawlCheckpoint extends TargetKey {
   updatedAt: Date;
 }
 
-interface CheckpointRow {
+export interface CheckpointRow {
   provider: ProviderName;
   user_id: string;
   since_id: string | null;
@@ -39,13 +39,13 @@ interface CheckpointRow {
   updated_at: Date | string;
 }
 
-const CHECKPOINT_COLUMNS = sql.raw(
+export const CHECKPOINT_COLUMNS = sql.raw(
   `provider, user_id::text AS user_id, since_id::text AS since_id,
    window_newest_id::text AS window_newest_id, cursor, window_started_at, window_pages,
    backfill_done, backfill_fetched, run_id::text AS run_id, updated_at`,
 );
 
-function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
+export function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
   return {
     provider: row.provider,
     userId: row.user_id,
@@ -61,7 +61,7 @@ function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
   };
 }
 
-function keyCondition(key: TargetKey): SQL {
+export function keyCondition(key: TargetKey): SQL {
   return sql`provider = ${key.provider} AND user_id = ${key.userId}::bigint`;
 }
 
@@ -75,7 +75,7 @@ export type CheckpointVersion = Pick<
   'sinceId' | 'windowNewestId' | 'cursor' | 'windowPages' | 'windowStartedAt'
 >;
 
-function versionCondition(version: CheckpointVersion): SQL {
+export function versionCondition(version: CheckpointVersion): SQL {
   const startedAt =
     version.windowStartedAt === null
       ? sql`window_started_at IS NULL`

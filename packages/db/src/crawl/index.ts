@@ -16,6 +16,8 @@ export type { CrawlFailure, FailureInput } from './failures.ts';
 export { listFailures, recordFailure, updateFailureJob } from './failures.ts';
 export type { CrawlGap, GapReason } from './gaps.ts';
 export { listGaps, recordGap } from './gaps.ts';
+export type { PageTransition, WindowMove } from './page-transition.ts';
+export { commitPageTransition } from './page-transition.ts';
 export type { CrawlRun, RunProgress } from './runs.ts';
 export { addRunProgress, finishRun, getRun, listRuns, startRun } from './runs.ts';
 export { CRAWL_TABLES, missingTables } from './schema-check.ts';
@@ -23,6 +25,8 @@ export type { Spend, SpendInput } from './spend.ts';
 export { addSpend, spendDay, spentToday } from './spend.ts';
 export type { StatusReport, TargetStatus } from './status-report.ts';
 export { statusReport } from './status-report.ts';
+export type { CrawlStepState } from './step-state.ts';
+export { readCrawlStepState } from './step-state.ts';
 export type {
   AddTargetInput,
   ClaimDueTargetsOptions,

@@ -19,7 +19,7 @@ export interface WatchTarget extends TargetKey {
   updatedAt: Date;
 }
 
-interface TargetRow {
+export interface TargetRow {
   provider: ProviderName;
   user_id: string;
   username: string | null;
@@ -37,7 +37,7 @@ interface TargetRow {
 }
 
 /** Ids as text (PGlite hands int8 back as a JS bigint, node-postgres as a string). */
-function targetColumns(alias = ''): SQL {
+export function targetColumns(alias = ''): SQL {
   const a = alias === '' ? '' : `${alias}.`;
   return sql.raw(
     `${a}provider, ${a}user_id::text AS user_id, ${a}username,
@@ -56,7 +56,7 @@ export function toDateOrNull(value: Date | string | null): Date | null {
   return value === null ? null : toDate(value);
 }
 
-function toTarget(row: TargetRow): WatchTarget {
+export function toTarget(row: TargetRow): WatchTarget {
   return {
     provider: row.provider,
     userId: row.user_id,
