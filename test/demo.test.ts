@@ -351,4 +351,51 @@ describe('pnpm demo', () => {
       await testDb.drop();
     }
   }, 120_000);
+
+  it('killed with SIGKILL, it leaves no scheduler or worker behind', async () => {
+    const prefix = testRedisPrefix('demo-kill');
+    const testDb = await createTestDatabase('demo_kill');
+    const home = mkdtempSync(join(tmpdir(), 'birdfeed-demo-'));
+    homes.push(home);
+    try {
+      const demo = await startDemo(home, {
+        DATABASE_URL: testDb.url,
+        REDIS_URL: TEST_REDIS_URL,
+        BIRDFEED_QUEUE_PREFIX: prefix,
+        BIRDFEED_DEMO_WORKERS: '1',
+      });
+      const pids = await waitFor(
+        'the child processes',
+        20_000,
+        async () => {
+          const match = /processes\s+scheduler \+ 1 worker\(s\), pids ([\d, ]+);/.exec(
+            demo.output(),
+          );
+          return match === null ? null : (match[1] as string).split(', ').map(Number);
+        },
+        demo,
+      );
+      expect(pids).toHaveLength(2);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(pids.every(alive)).toBe(true);
+      process.kill(-(demo.child.pid as number), 'SIGKILL');
+      const deadline = Date.now() + 20_000;
+      while (pids.some(alive) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const left = pids.filter(alive);
+      for (const pid of left) process.kill(pid, 'SIGKILL');
+      expect(left).toEqual([]);
+    } finally {
+      await dropQueues(prefix);
+      await testDb.drop();
+    }
+  }, 60_000);
 });

@@ -16,6 +16,8 @@ const BIN =
   process.argv[1] !== undefined && /birdfeed[^/]*\.ts$/.test(process.argv[1])
     ? process.argv[1]
     : DEFAULT_BIN;
+/** Runs the CLI and stops it when the demo is gone (see child-entry.ts). */
+const ENTRY = fileURLToPath(new URL('./child-entry.ts', import.meta.url));
 /** The repository root: `--import tsx` resolves tsx from the working directory. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,7 +42,7 @@ export function spawnChild(options: SpawnChildOptions): DemoChild {
   const log: WriteStream = createWriteStream(logPath, { flags: 'a' });
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', BIN, options.command, ...options.args],
+    ['--import', 'tsx', ENTRY, BIN, options.command, ...options.args],
     // A process group of its own: the terminal's Ctrl-C goes to the demo only, which then
     // sends each child exactly one SIGTERM (a second signal would make it exit at once).
     { cwd: ROOT, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
