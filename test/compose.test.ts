@@ -183,6 +183,10 @@ describe('Dockerfile', () => {
     );
     expect(manifests.length).toBeGreaterThan(5);
     for (const manifest of manifests) expect(dockerfile).toContain(`COPY ${manifest} `);
+    // And nothing it copies is gone (a missing COPY source fails the build).
+    for (const match of dockerfile.matchAll(/^COPY (\S+\/package\.json) /gm)) {
+      expect(existsSync(join(ROOT, match[1] as string)), match[1]).toBe(true);
+    }
     expect(dockerfile).toContain('pnpm install --frozen-lockfile');
   });
 
