@@ -230,12 +230,15 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         case 'fail':
           jobLog.error({ err: { name: err.name, message: err.message } }, 'page failed for good');
           throw error instanceof PageFailedError ? error : new PageFailedError(error);
-        case 'retry':
+        case 'retry': {
+          const attempt = job.attemptsMade + 1;
+          const last = attempt >= (job.opts.attempts ?? 1);
           jobLog.warn(
-            { err: { name: err.name, message: err.message }, attempt: job.attemptsMade + 1 },
-            'page failed, will retry with backoff',
+            { err: { name: err.name, message: err.message }, attempt },
+            last ? 'page failed on its last attempt' : 'page failed, will retry with backoff',
           );
           throw error;
+        }
       }
     }
 

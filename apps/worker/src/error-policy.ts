@@ -1,3 +1,4 @@
+import { ProviderMismatchError, TargetNotFoundError } from '@birdfeed/crawl';
 import {
   AccountUnavailableError,
   BadRequestError,
@@ -17,7 +18,8 @@ import { UnrecoverableError } from 'bullmq';
  * - `stop-provider`: 401/403 or out of credits. Every other job on this credential would fail
  *   the same way: pause the queue, say so once, loudly, and keep the job for when it resumes.
  * - `fail`: retrying cannot help (a body that fails validation, another 4xx, an account that
- *   cannot be read, a bad payload). The job fails now; crawl_failures keeps the record.
+ *   cannot be read, a bad payload, a target removed from the watchlist meanwhile). The job
+ *   fails now; crawl_failures keeps the record.
  * - `retry`: 5xx, timeouts, resets and anything unknown. Exponential backoff with jitter.
  */
 export type ErrorDecision =
@@ -53,6 +55,8 @@ export function decideOnError(error: unknown, options: DecideOptions = {}): Erro
     error instanceof InvalidResponseError ||
     error instanceof BadRequestError ||
     error instanceof AccountUnavailableError ||
+    error instanceof TargetNotFoundError ||
+    error instanceof ProviderMismatchError ||
     error instanceof UnrecoverableError ||
     (error instanceof Error && error.name === 'UnrecoverableError')
   ) {

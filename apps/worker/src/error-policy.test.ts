@@ -1,0 +1,78 @@
+import { TargetNotFoundError } from '@birdfeed/crawl';
+import {
+  AccountUnavailableError,
+  BadRequestError,
+  InvalidResponseError,
+  OutOfCreditsError,
+  RateLimitedError,
+  TransientError,
+  UnauthorizedError,
+} from '@birdfeed/providers';
+import { UnrecoverableError } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { decideOnError, PageFailedError, rootError } from './error-policy.ts';
+
+const now = Date.parse('2026-01-01T00:00:00Z');
+
+describe('decideOnError', () => {
+  it('429: waits until the reset plus the margin', () => {
+    const error = new RateLimitedError('x', '429', {
+      resetAt: new Date(now + 60_000),
+      status: 429,
+    });
+    expect(decideOnError(error, { now, resetMarginMs: 250 })).toEqual({
+      action: 'rate-limited',
+      waitMs: 60_250,
+    });
+  });
+
+  it('429 with a reset already past (skewed clocks): still a short pause, never zero', () => {
+    const error = new RateLimitedError('x', '429', { resetAt: new Date(now - 5_000) });
+    expect(decideOnError(error, { now })).toEqual({ action: 'rate-limited', waitMs: 100 });
+  });
+
+  it('401/403 and no credits stop the provider', () => {
+    expect(decideOnError(new UnauthorizedError('x', '401', { status: 401 }))).toEqual({
+      action: 'stop-provider',
+      reason: 'unauthorized',
+    });
+    expect(decideOnError(new OutOfCreditsError('agntdata', '402', { status: 402 }))).toEqual({
+      action: 'stop-provider',
+      reason: 'out-of-credits',
+    });
+  });
+
+  it.each([
+    ['an invalid body', new InvalidResponseError('x', 'bad', { path: '$', rawBody: '{' })],
+    ['another 4xx', new BadRequestError('x', '400', { status: 400 })],
+    [
+      'an unreadable account',
+      new AccountUnavailableError('x', 'gone', { reason: 'suspended', userId: '1' }),
+    ],
+    ['a target removed meanwhile', new TargetNotFoundError({ provider: 'x', userId: '1' })],
+    ['an invalid payload', new UnrecoverableError('bad payload')],
+  ])('%s fails at once', (_what, error) => {
+    expect(decideOnError(error)).toEqual({ action: 'fail' });
+  });
+
+  it.each([
+    ['a 5xx', new TransientError('x', '503', { status: 503 })],
+    ['a database hiccup', new Error('Connection terminated unexpectedly')],
+    ['a non-error', 'boom'],
+  ])('%s is retried with backoff', (_what, error) => {
+    expect(decideOnError(error)).toEqual({ action: 'retry' });
+  });
+});
+
+describe('PageFailedError', () => {
+  it('fails the job in BullMQ terms but records the provider error', () => {
+    const cause = new InvalidResponseError('x', 'data[0].id: expected string', {
+      path: 'data[0].id',
+      rawBody: '{}',
+    });
+    const wrapped = new PageFailedError(cause);
+    expect(wrapped).toBeInstanceOf(UnrecoverableError);
+    expect(rootError(wrapped)).toBe(cause);
+    expect(rootError('text').message).toBe('text');
+  });
+});
