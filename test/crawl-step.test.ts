@@ -1,4 +1,4 @@
-import { crawlPage, crawlTargetToEnd, recordJobFailure } from '@birdfeed/crawl';
+import { crawlPage, crawlTargetToEnd, openRun, recordJobFailure } from '@birdfeed/crawl';
 import {
   type BirdfeedDb,
   claimDueTargets,
@@ -279,6 +279,26 @@ describe('crawl step (X semantics)', () => {
     const retry = await crawlTargetToEnd({ db, client, target: key });
     expect(retry.outcome).toBe('succeeded');
     expect(await storedTweetIds(key.userId)).toHaveLength(5);
+  });
+
+  it('opens a run attached to a new checkpoint, adopts it while it runs, and opens the next after', async () => {
+    const key = await newTarget('x', 20);
+    const run = await openRun(db, key);
+    expect(run).toMatchObject({ ...key, kind: 'backfill', outcome: 'running', pages: 0 });
+    expect(await getCheckpoint(db, key)).toMatchObject({ runId: run.id, sinceId: null });
+    expect((await openRun(db, key)).id).toBe(run.id);
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(80_000n, 20),
+      pageSize: 20,
+    });
+    const step = await crawlPage({ db, client, target: key, runId: run.id, pageSize: 20 });
+    expect(step).toMatchObject({ next: 'done', runOutcome: 'succeeded', sinceId: '80019' });
+    const next = await openRun(db, key);
+    expect(next.id).not.toBe(run.id);
+    expect(next).toMatchObject({ kind: 'incremental', outcome: 'running' });
+    expect((await getCheckpoint(db, key))?.runId).toBe(next.id);
   });
 
   it('does not double anything when the same step runs twice at once', async () => {

@@ -11,15 +11,14 @@ import {
   ensureCheckpoint,
   finishRun,
   getCheckpoint,
-  getRun,
   markTargetUnavailable,
+  openOrAdoptRun,
   readCrawlStepState,
   recordFailure,
   recordRawPage,
   resetWindow,
   rowsOf,
   spendDay,
-  startRun,
   type TargetKey,
   upsertPage,
   type WatchTarget,
@@ -305,17 +304,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
  * before enqueuing a first page, so every job of the run carries its id.
  */
 export async function openRun(db: BirdfeedExecutor, key: TargetKey): Promise<CrawlRun> {
-  const checkpoint = await ensureCheckpoint(db, key);
-  if (checkpoint.runId !== null) {
-    const current = await getRun(db, checkpoint.runId);
-    if (current !== null && current.outcome === 'running') return current;
-  }
-  const run = await startRun(db, {
-    ...key,
-    kind: checkpoint.sinceId === null ? 'backfill' : 'incremental',
-  });
-  await attachRun(db, key, run.id);
-  return run;
+  return openOrAdoptRun(db, key);
 }
 
 async function resolveRun(

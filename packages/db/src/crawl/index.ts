@@ -16,6 +16,7 @@ export type { CrawlFailure, FailureInput } from './failures.ts';
 export { listFailures, recordFailure, updateFailureJob } from './failures.ts';
 export type { CrawlGap, GapReason } from './gaps.ts';
 export { listGaps, recordGap } from './gaps.ts';
+export { openOrAdoptRun } from './open-run.ts';
 export type { PageTransition, WindowMove } from './page-transition.ts';
 export { commitPageTransition } from './page-transition.ts';
 export type { CrawlRun, RunProgress } from './runs.ts';
