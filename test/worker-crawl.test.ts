@@ -141,3 +141,91 @@ describe('BullMQ crawl', () => {
     }
   });
 });
+
+describe('BullMQ crawl, the next run', () => {
+  it('asks with since_id = the stored checkpoint on every page and stores only what is new', async () => {
+    const testDb2 = await createTestDatabase('worker_next');
+    const next = await createCrawlFixture({
+      databaseUrl: testDb2.url,
+      redisUrl: TEST_REDIS_URL,
+      prefix: testRedisPrefix('next'),
+      dropDatabase: () => testDb2.drop(),
+      sandbox: {
+        seed: 'worker-next',
+        accounts: 4,
+        specialAccounts: false,
+        tweetsPerAccount: 60,
+        // Everyone tweets steadily, so new tweets appear when the clock moves.
+        activity: 'steady',
+        frozen: true,
+        xRateLimit: 100_000,
+      },
+    });
+    const env = next.env({ WORKER_X_PAGE_SIZE: '20', X_RATE_LIMIT_MAX: '100000' });
+    const workers = await startWorkers({
+      env: parseWorkerEnv(env),
+      concurrency: 2,
+      logger: silent,
+    });
+    const scheduler = await startScheduler({ env: parseSchedulerEnv(env), logger: silent });
+    try {
+      const accounts = next.sandbox.accounts().map((account) => account.id);
+      await watchAccounts(next, accounts, 'x');
+      const runsDone = (count: number) =>
+        waitUntil(
+          async () => ((await runOutcomes(next)).succeeded === count ? true : undefined),
+          20_000,
+          `${count} runs to succeed`,
+        );
+      expect((await scheduler.tick()).enqueued).toBe(4);
+      await runsDone(4);
+      const checkpoints = new Map<string, string>();
+      for (const userId of accounts) {
+        const since = (await checkpointOf(next, 'x', userId))?.since_id;
+        expect(since).toBe(next.sandbox.truth(userId).tweets[0]?.id);
+        checkpoints.set(userId, since as string);
+      }
+
+      // A day passes in the sandbox: every account has new tweets.
+      next.sandbox.clock.advance(24 * 3_600_000);
+      const grown = accounts.map((userId) => next.sandbox.truth(userId).tweets.length - 60);
+      expect(grown.every((count) => count > 0)).toBe(true);
+      next.sandbox.clearRequests();
+      await next.pool.query(`UPDATE watch_targets SET next_due_at = now() - interval '1s'`);
+      const tick = await scheduler.tick();
+      expect(tick.enqueued).toBe(4);
+      await runsDone(8);
+
+      const kinds = (
+        await next.pool.query<{ kind: string; n: string }>(
+          `SELECT kind, count(*) AS n FROM crawl_runs GROUP BY kind ORDER BY kind`,
+        )
+      ).rows.map((row) => [row.kind, Number(row.n)]);
+      expect(kinds).toEqual([
+        ['backfill', 4],
+        ['incremental', 4],
+      ]);
+      const requests = next.sandbox.requests().filter((entry) => entry.provider === 'x');
+      expect(requests.length).toBeGreaterThan(0);
+      for (const userId of accounts) {
+        const own = requests.filter(
+          (entry) => entry.endpoint.includes(userId) || entry.params.user_id === userId,
+        );
+        expect(own.length).toBeGreaterThan(0);
+        // Every page of the window carries the checkpoint as since_id...
+        expect(own.every((entry) => entry.params.since_id === checkpoints.get(userId))).toBe(true);
+        // ...and only the new tweets' pages are fetched (20 a page).
+        const newTweets = grown[accounts.indexOf(userId)] as number;
+        expect(own.length).toBeLessThanOrEqual(Math.ceil(newTweets / 20) + 1);
+        expect(isExact(await diffWithTruth(next, userId, 'x'))).toBe(true);
+        expect((await checkpointOf(next, 'x', userId))?.since_id).toBe(
+          next.sandbox.truth(userId).tweets[0]?.id,
+        );
+      }
+    } finally {
+      await scheduler.close();
+      await workers.close();
+      await next.close();
+    }
+  });
+});
