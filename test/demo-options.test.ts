@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { migrate, openDatabase } from '@birdfeed/db';
 import { RedisPolicyError } from '@birdfeed/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +148,41 @@ describe('demo watchlist', () => {
   });
   afterAll(async () => {
     await Promise.all([sandbox?.stop(), testDb?.drop()]);
+  });
+
+  it('`birdfeed demo --watchlist-only` (the compose demo profile): refuses an unmigrated database, then loads once', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const cli = (): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'bin/birdfeed.ts', 'demo', '--watchlist-only', '--accounts', '4'],
+          {
+            cwd: root,
+            env: {
+              PATH: process.env.PATH ?? '',
+              DATABASE_URL: other.url,
+              BIRDFEED_SANDBOX_URL: sandbox.url,
+            },
+          },
+          (error, stdout, stderr) =>
+            resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
+        );
+      });
+    const other = await createTestDatabase('demo_watchlist_cli');
+    try {
+      const unmigrated = await cli();
+      expect(unmigrated.code).toBe(1);
+      expect(unmigrated.stderr).toContain('birdfeed migrate');
+      const database = await openDatabase({ url: other.url });
+      await migrate(database.db).finally(() => database.close());
+      const first = await cli();
+      expect(first.stdout).toContain('4 added, 0 already there');
+      const second = await cli();
+      expect(second.stdout).toContain('0 added, 4 already there');
+    } finally {
+      await other.drop();
+    }
   });
 
   it('picks active accounts in the sandbox order across both providers, and loads them once', async () => {

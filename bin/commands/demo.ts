@@ -66,13 +66,38 @@ async function loadWatchlistOnly(options: DemoOptions): Promise<number> {
     );
     return 2;
   }
+  // The embedded database belongs to one process: not while a demo holds it.
+  let releaseLock = () => {};
+  if (options.databaseUrl === undefined) {
+    mkdirSync(options.home, { recursive: true });
+    try {
+      releaseLock = takeLock(options.home);
+    } catch (error) {
+      if (!(error instanceof DemoUsageError)) throw error;
+      process.stderr.write(`birdfeed demo --watchlist-only: ${error.message}\n`);
+      return 1;
+    }
+  }
+  try {
+    return await fillWatchlist(options, options.sandboxUrl);
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name !== 'MigrationsMissingError' && name !== 'SandboxAccountsError') throw error;
+    process.stderr.write(`birdfeed demo --watchlist-only: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    releaseLock();
+  }
+}
+
+async function fillWatchlist(options: DemoOptions, sandboxUrl: string): Promise<number> {
   const database = await openCrawlDatabase(
     options.databaseUrl === undefined
       ? { dataDir: pgliteDir(options), description: `PGlite at ${pgliteDir(options)}` }
       : { url: options.databaseUrl, description: redact(options.databaseUrl) },
   );
   try {
-    const targets = await pickDemoTargets(options.sandboxUrl, options.accounts);
+    const targets = await pickDemoTargets(sandboxUrl, options.accounts);
     const loaded = await loadDemoWatchlist(database.db, targets, options);
     process.stdout.write(
       `demo watchlist: ${targets.length} sandbox accounts (${count(targets, 'x')} x, ${count(targets, 'agntdata')} agntdata): ${loaded.added} added, ${loaded.kept} already there\n`,

@@ -16,6 +16,8 @@ export interface ProgressSnapshot {
   pages: number;
   requests: number;
   failures: number;
+  /** agntdata spend, all days (the sandbox counts $0.01 a request like the real service). */
+  spendCents: number;
   latest: { id: string; username: string | null; createdAt: string; text: string } | null;
 }
 
@@ -38,6 +40,7 @@ const PROGRESS_SQL = `
     (SELECT coalesce(sum(pages), 0) FROM crawl_runs)::int AS pages,
     (SELECT coalesce(sum(requests), 0) FROM crawl_runs)::int AS requests,
     (SELECT count(*) FROM crawl_failures)::int AS failures,
+    (SELECT coalesce(sum(cost_cents), 0) FROM provider_spend)::int AS spend_cents,
     (SELECT json_build_object('id', t.id::text, 'username', u.username,
         'created_at', t.created_at, 'text', t.text)
       FROM tweets t LEFT JOIN users u ON u.id = t.author_id
@@ -52,6 +55,7 @@ interface ProgressRow {
   pages: number;
   requests: number;
   failures: number;
+  spend_cents: number;
   latest: { id: string; username: string | null; created_at: string; text: string | null } | null;
 }
 
@@ -67,6 +71,7 @@ export async function readProgress(db: BirdfeedDb): Promise<ProgressSnapshot> {
     pages: Number(row.pages),
     requests: Number(row.requests),
     failures: Number(row.failures),
+    spendCents: Number(row.spend_cents),
     latest:
       latest === null
         ? null
@@ -110,7 +115,7 @@ export function renderProgressBlock(
   const lines = [
     `  accounts  ${snapshot.accountsDone}/${snapshot.targets} done, ${snapshot.accountsWithTweets} with tweets`,
     `  pages     ${snapshot.pages}    tweets ${snapshot.tweets}    requests ${snapshot.requests}    failures ${snapshot.failures}`,
-    `  budget    ${budgetText(budgets)}`,
+    `  budget    ${budgetText(budgets)}    agntdata spend $${(snapshot.spendCents / 100).toFixed(2)}`,
     snapshot.latest === null
       ? '  latest    (no tweet yet)'
       : `  latest    @${snapshot.latest.username ?? '?'} ${snapshot.latest.createdAt.slice(0, 19)}Z: ${oneLine(snapshot.latest.text, Math.max(20, width - 50))}`,
@@ -128,6 +133,7 @@ export function renderProgressLine(snapshot: ProgressSnapshot, budgets: BudgetLe
     `tweets=${snapshot.tweets}`,
     `requests=${snapshot.requests}`,
     `failures=${snapshot.failures}`,
+    `spend_cents=${snapshot.spendCents}`,
     `budget="${budgetText(budgets)}"`,
     snapshot.latest === null ? 'latest=-' : `latest=${snapshot.latest.id}`,
   ].join(' ');
