@@ -13,14 +13,17 @@ if (cli === undefined) {
   process.stderr.write('usage: child-entry.ts <birdfeed cli> <command> [args]\n');
   process.exit(2);
 }
-const parent = process.ppid;
+// From the demo itself: read here, the parent could already be gone (killed while this process
+// was still starting) and process.ppid would be init's.
+const parent = Number(process.env.BIRDFEED_DEMO_PARENT_PID ?? process.ppid);
 const guard = setInterval(() => {
   if (process.ppid === parent) return;
   clearInterval(guard);
   process.stderr.write('the demo that started this process is gone: stopping\n');
   process.kill(process.pid, 'SIGTERM');
-  // A process that ignores the stop is not left behind either.
-  setTimeout(() => process.exit(1), 30_000).unref();
+  // The sandbox (and PGlite) lived in the demo: a page in flight cannot finish, so do not wait
+  // long for it. A page cut short is safe: its job is taken again after its lock expires.
+  setTimeout(() => process.exit(1), 5_000).unref();
 }, 1000);
 guard.unref();
 process.argv = [process.argv[0] as string, cli, ...args];

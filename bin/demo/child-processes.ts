@@ -45,7 +45,12 @@ export function spawnChild(options: SpawnChildOptions): DemoChild {
     ['--import', 'tsx', ENTRY, BIN, options.command, ...options.args],
     // A process group of its own: the terminal's Ctrl-C goes to the demo only, which then
     // sends each child exactly one SIGTERM (a second signal would make it exit at once).
-    { cwd: ROOT, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    {
+      cwd: ROOT,
+      env: { ...options.env, BIRDFEED_DEMO_PARENT_PID: String(process.pid) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
   );
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
