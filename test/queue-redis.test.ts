@@ -7,7 +7,9 @@ import {
   openCrawlQueue,
   queueStatus,
   RedisPolicyError,
+  RedisUnavailableError,
   readEvictionPolicy,
+  verifyRedis,
 } from '@birdfeed/jobs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +123,33 @@ describe('redis eviction policy', () => {
     expect(await app.exited).toBe(1);
     expect(app.output()).toMatch(/refusing to start: Redis maxmemory-policy is "allkeys-lru"/);
     expect(app.output()).not.toContain('super-secret-token-123');
+  });
+});
+
+describe('redis unreachable', () => {
+  it('verifyRedis fails fast with the address (no password) instead of retrying forever', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const error = await verifyRedis(`redis://:hunter2@127.0.0.1:${port}`, 2_000).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+    expect((error as Error).message).not.toContain('hunter2');
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await expect(verifyRedis(TEST_REDIS_URL)).resolves.toBe('noeviction');
+    await expect(verifyRedis(evictingUrl)).rejects.toBeInstanceOf(RedisPolicyError);
+  });
+
+  it('`birdfeed scheduler` exits 1 when Redis cannot be reached', async () => {
+    const port = await freePort();
+    const app = spawnApp('scheduler', ['--once'], {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+    });
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toMatch(/refusing to start: cannot reach Redis at redis:\/\/127\.0\.0\.1/);
   });
 });
 

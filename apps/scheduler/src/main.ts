@@ -2,12 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type Database, openDatabase } from '@birdfeed/db';
 import {
-  assertNoEviction,
   type CrawlQueue,
   createRedisConnection,
   openCrawlQueue,
   RedisPolicyError,
+  RedisUnavailableError,
   redactRedisUrl,
+  verifyRedis,
 } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import type { Redis } from 'ioredis';
@@ -100,6 +101,12 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
       'DATABASE_URL is not set: the scheduler reads the watchlist from Postgres (without a server, use `birdfeed crawl --once`)',
     );
   }
+  // Reachable and noeviction, checked on a connection that fails fast, before anything else.
+  const policy = await verifyRedis(env.REDIS_URL);
+  logger.info(
+    { redis: redactRedisUrl(env.REDIS_URL), maxmemoryPolicy: policy },
+    'redis eviction policy ok',
+  );
   const redis: Redis = createRedisConnection({
     url: env.REDIS_URL,
     role: 'producer',
@@ -113,18 +120,14 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
       ...[...queues.values()].map((queue) => queue.close()),
       database?.close() ?? Promise.resolve(),
     ]);
-    await redis.quit().catch(() => redis.disconnect());
+    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+    else redis.disconnect();
     const errors = results
       .filter((result): result is PromiseRejectedResult => result.status === 'rejected')
       .map((result) => result.reason as unknown);
     if (errors.length > 0) throw new AggregateError(errors, 'closing the scheduler failed');
   };
   try {
-    const policy = await assertNoEviction(redis);
-    logger.info(
-      { redis: redactRedisUrl(env.REDIS_URL), maxmemoryPolicy: policy },
-      'redis eviction policy ok',
-    );
     database = await openDatabase({ url: env.DATABASE_URL, maxConnections: 9 });
     for (const provider of options.providers ?? (['x', 'agntdata'] as const)) {
       queues.set(
@@ -176,7 +179,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     scheduler = await startScheduler({ env, providers: args.providers, logger });
   } catch (error) {
-    if (error instanceof SchedulerStartError || error instanceof RedisPolicyError) {
+    if (
+      error instanceof SchedulerStartError ||
+      error instanceof RedisPolicyError ||
+      error instanceof RedisUnavailableError
+    ) {
       logger.fatal({ reason: error.message }, 'scheduler refused to start');
       process.stderr.write(`birdfeed scheduler: refusing to start: ${error.message}\n`);
       return 1;

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { type Database, openDatabase } from '@birdfeed/db';
 import {
-  assertNoEviction,
   createRedisConnection,
   RedisPolicyError,
+  RedisUnavailableError,
   redactRedisUrl,
+  verifyRedis,
 } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import type { Redis } from 'ioredis';
@@ -112,6 +113,12 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
     }
   }
 
+  // Reachable and noeviction, checked on a connection that fails fast, before anything else.
+  const policy = await verifyRedis(env.REDIS_URL);
+  logger.info(
+    { redis: redactRedisUrl(env.REDIS_URL), maxmemoryPolicy: policy },
+    'redis eviction policy ok',
+  );
   const redis: Redis = createRedisConnection({
     url: env.REDIS_URL,
     role: 'worker',
@@ -127,7 +134,9 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
       ...runners.map((runner) => runner.close()),
       database?.close() ?? Promise.resolve(),
     ]);
-    await redis.quit().catch(() => redis.disconnect());
+    // quit() waits for a connection that is not there; disconnect() does not.
+    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+    else redis.disconnect();
     const errors = [...results, ...more]
       .filter((result): result is PromiseRejectedResult => result.status === 'rejected')
       .map((result) => result.reason as unknown);
@@ -135,11 +144,6 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   };
 
   try {
-    const policy = await assertNoEviction(redis);
-    logger.info(
-      { redis: redactRedisUrl(env.REDIS_URL), maxmemoryPolicy: policy },
-      'redis eviction policy ok',
-    );
     database = await openDatabase({
       url: env.DATABASE_URL,
       maxConnections: (options.concurrency ?? env.WORKER_CONCURRENCY) * providers.length + 2,
@@ -209,7 +213,11 @@ export async function main(argv: string[]): Promise<number> {
       logger,
     });
   } catch (error) {
-    if (error instanceof WorkerStartError || error instanceof RedisPolicyError) {
+    if (
+      error instanceof WorkerStartError ||
+      error instanceof RedisPolicyError ||
+      error instanceof RedisUnavailableError
+    ) {
       logger.fatal({ reason: error.message }, 'worker refused to start');
       process.stderr.write(`birdfeed worker: refusing to start: ${error.message}\n`);
       return 1;

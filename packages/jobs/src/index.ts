@@ -53,6 +53,8 @@ export {
   REQUIRED_EVICTION_POLICY,
   type RedisConnectionOptions,
   RedisPolicyError,
+  RedisUnavailableError,
   readEvictionPolicy,
   redactRedisUrl,
+  verifyRedis,
 } from './redis-connection.ts';

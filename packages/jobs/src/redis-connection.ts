@@ -104,3 +104,35 @@ export function redactRedisUrl(url: string): string {
     return '(unparsable REDIS_URL)';
   }
 }
+
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
+/**
+ * The start-up check of a worker or scheduler: can Redis be reached, and does it keep every
+ * key (noeviction)? Uses a throwaway connection that does not retry, so a wrong REDIS_URL
+ * fails the start within `timeoutMs` instead of hanging in ioredis' reconnect loop.
+ */
+export async function verifyRedis(url: string, timeoutMs = 5_000): Promise<string> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', () => {});
+  try {
+    try {
+      await redis.connect();
+    } catch (error) {
+      throw new RedisUnavailableError(
+        `cannot reach Redis at ${redactRedisUrl(url)}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    return await assertNoEviction(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
