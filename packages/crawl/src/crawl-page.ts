@@ -167,7 +167,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     checkpoint = { ...checkpoint, runId: run.id };
   }
   // The window this page belongs to: a fresh one when this page opens it.
-  const window: CrawlCheckpoint =
+  const current: CrawlCheckpoint =
     opensWindowAt === null
       ? checkpoint
       : {
@@ -180,8 +180,8 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
           runId: run.id,
         };
 
-  const kind: CrawlKind = window.sinceId === null ? 'backfill' : 'incremental';
-  const request = buildRequest(target, window, kind, options);
+  const kind: CrawlKind = current.sinceId === null ? 'backfill' : 'incremental';
+  const request = buildRequest(target, current, kind, options);
 
   let fetched: Awaited<ReturnType<CrawlClient['fetchTimelinePage']>>;
   try {
@@ -194,9 +194,9 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   const ids = timelineIds(page);
   const newest = page.newestId ?? maxId(ids);
   const oldest = page.oldestId ?? minId(ids);
-  const sinceId = window.sinceId;
-  const windowNewestId = maxOf(window.windowNewestId, newest);
-  const windowFetched = window.windowFetched + ids.length;
+  const sinceId = current.sinceId;
+  const windowNewestId = maxOf(current.windowNewestId, newest);
+  const windowFetched = current.windowFetched + ids.length;
   // agntdata has no since_id parameter: the page that reaches it is the window's last (X never
   // returns such ids when asked with since_id, so for X this stays false).
   const reachedSinceId = sinceId !== null && oldest !== null && compareIds(oldest, sinceId) <= 0;
