@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +126,28 @@ describe('PGlite wire server', () => {
       expect(rows[0]?.n).toBe(0);
     } finally {
       await other.end();
+    }
+  });
+
+  it('drops a client that sends garbage and keeps serving the others', async () => {
+    const { connect } = await import('node:net');
+    const socket = connect({ host: server.host, port: server.port });
+    await once(socket, 'connect');
+    // A startup message, then a Parse ('P') whose statement name has no terminating NUL.
+    const startup = Buffer.alloc(8);
+    startup.writeInt32BE(8, 0);
+    startup.writeInt32BE(196608, 4);
+    const parse = Buffer.concat([Buffer.from('P'), Buffer.alloc(4), Buffer.from('abc')]);
+    parse.writeInt32BE(7, 1);
+    socket.write(Buffer.concat([startup, parse]));
+    socket.on('error', () => {});
+    await once(socket, 'close');
+    const pool = new pg.Pool({ connectionString: server.url, max: 1 });
+    try {
+      const { rows } = await pool.query('SELECT $1::int AS v', [7]);
+      expect(rows[0]?.v).toBe(7);
+    } finally {
+      await pool.end();
     }
   });
 

@@ -153,13 +153,17 @@ class WireClient {
       if (length < 5) return false;
       if (this.buffer.length < length) return true;
       const type = String.fromCharCode(this.buffer[0] ?? 0);
-      this.pending.push(
-        renameForClient(
-          Buffer.from(this.buffer.subarray(0, length)),
-          `c${this.id}_`,
-          this.statements,
-        ),
-      );
+      try {
+        this.pending.push(
+          renameForClient(
+            Buffer.from(this.buffer.subarray(0, length)),
+            `c${this.id}_`,
+            this.statements,
+          ),
+        );
+      } catch {
+        return false; // a malformed message: drop this client, keep serving the others
+      }
       this.buffer = this.buffer.subarray(length);
       if (type === 'S' || type === 'Q' || type === 'H' || type === 'X') {
         const bytes = Buffer.concat(this.pending);
