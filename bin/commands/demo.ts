@@ -222,16 +222,18 @@ async function runDemo(options: DemoOptions): Promise<number> {
       const pglite = await PGlite.create(dir);
       cleanups.push({ name: 'PGlite', run: () => pglite.close() });
       let server: RunningPgliteWireServer;
+      let busy = '';
       try {
         server = await startPgliteWireServer({ db: pglite, port: options.pgPort });
       } catch (error) {
         if (!isAddressInUse(error) || options.pgPort === 0) throw error;
         server = await startPgliteWireServer({ db: pglite, port: 0 });
+        busy = ` (port ${options.pgPort} was busy)`;
       }
       cleanups.push({ name: 'wire server', run: () => server.stop() });
       databaseUrl = server.url;
       databaseKind = 'pglite';
-      databaseNote = `PGlite files in ${dir}, served by this process (one backend: clients take turns)`;
+      databaseNote = `PGlite files in ${dir}, served by this process${busy} (one backend: clients take turns)`;
     }
 
     out.write(`birdfeed demo — database: ${databaseKind}, queue: ${queue.kind}\n`);
