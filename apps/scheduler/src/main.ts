@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { type Database, openDatabase } from '@birdfeed/db';
+import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
+import type { Database } from '@birdfeed/db';
 import {
   type CrawlQueue,
   createRedisConnection,
@@ -128,7 +129,7 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
     if (errors.length > 0) throw new AggregateError(errors, 'closing the scheduler failed');
   };
   try {
-    database = await openDatabase({ url: env.DATABASE_URL, maxConnections: 9 });
+    database = await openCheckedDatabase(env.DATABASE_URL, 9);
     for (const provider of options.providers ?? (['x', 'agntdata'] as const)) {
       queues.set(
         provider,
@@ -159,6 +160,22 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
       }),
     close: closeAll,
   };
+}
+
+/**
+ * Opens Postgres and checks that it answers and has the birdfeed tables, so a wrong
+ * DATABASE_URL or a database never migrated stops the start with the reason, not every job.
+ */
+async function openCheckedDatabase(url: string, maxConnections: number): Promise<Database> {
+  const where = redactRedisUrl(url);
+  try {
+    return await openCrawlDatabase({ url, maxConnections, description: where });
+  } catch (error) {
+    if (error instanceof MigrationsMissingError) throw new SchedulerStartError(error.message);
+    throw new SchedulerStartError(
+      `cannot use the database at ${where}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

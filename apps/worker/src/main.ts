@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { type Database, openDatabase } from '@birdfeed/db';
+import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
+import type { Database } from '@birdfeed/db';
 import {
   createRedisConnection,
   RedisPolicyError,
@@ -144,10 +145,10 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   };
 
   try {
-    database = await openDatabase({
-      url: env.DATABASE_URL,
-      maxConnections: (options.concurrency ?? env.WORKER_CONCURRENCY) * providers.length + 2,
-    });
+    database = await openCheckedDatabase(
+      env.DATABASE_URL,
+      (options.concurrency ?? env.WORKER_CONCURRENCY) * providers.length + 2,
+    );
     for (const provider of providers) {
       const runner = createPageRunner({ env, provider, db: database.db, logger });
       runners.push(runner);
@@ -187,6 +188,22 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
     'worker ready',
   );
   return { workers, close: closeAll };
+}
+
+/**
+ * Opens Postgres and checks that it answers and has the birdfeed tables, so a wrong
+ * DATABASE_URL or a database never migrated stops the start with the reason, not every job.
+ */
+async function openCheckedDatabase(url: string, maxConnections: number): Promise<Database> {
+  const where = redactRedisUrl(url);
+  try {
+    return await openCrawlDatabase({ url, maxConnections, description: where });
+  } catch (error) {
+    if (error instanceof MigrationsMissingError) throw new WorkerStartError(error.message);
+    throw new WorkerStartError(
+      `cannot use the database at ${where}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

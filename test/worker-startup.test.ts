@@ -1,0 +1,78 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnApp } from '../apps/worker/test/harness.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
+
+/** `birdfeed worker` and `birdfeed scheduler` refuse to start, saying why, before any job. */
+
+let empty: TestDatabase;
+
+beforeAll(async () => {
+  empty = await createTestDatabase('startup_empty');
+});
+afterAll(async () => {
+  await empty?.drop();
+});
+
+async function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const baseEnv = () => ({
+  PATH: process.env.PATH ?? '',
+  REDIS_URL: TEST_REDIS_URL,
+  BIRDFEED_QUEUE_PREFIX: testRedisPrefix('startup'),
+  X_BEARER_TOKEN: 'a-secret-token-987',
+});
+
+describe('start-up checks', () => {
+  it('a database without the birdfeed tables: run `birdfeed migrate` first', async () => {
+    for (const command of ['worker', 'scheduler'] as const) {
+      const app = spawnApp(command, command === 'scheduler' ? ['--once'] : [], {
+        ...baseEnv(),
+        DATABASE_URL: empty.url,
+      });
+      expect(await app.exited).toBe(1);
+      expect(app.output()).toMatch(/refusing to start: .*run `pnpm birdfeed migrate` first/);
+    }
+  });
+
+  it('a database that does not answer: the address (without password) and the error', async () => {
+    const port = await closedPort();
+    const app = spawnApp('worker', [], {
+      ...baseEnv(),
+      DATABASE_URL: `postgres://postgres:pw-secret@127.0.0.1:${port}/nowhere`,
+    });
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toMatch(
+      /refusing to start: cannot use the database at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1/,
+    );
+    expect(app.output()).not.toContain('pw-secret');
+    expect(app.output()).not.toContain('a-secret-token-987');
+  });
+
+  it('no credential for the provider asked for', async () => {
+    const app = spawnApp('worker', ['--provider', 'agntdata'], {
+      ...baseEnv(),
+      DATABASE_URL: empty.url,
+    });
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toMatch(/--provider agntdata needs AGNTDATA_API_KEY/);
+  });
+
+  it('a bad argument: usage and exit 2', async () => {
+    const app = spawnApp('worker', ['--concurrency', 'lots'], baseEnv());
+    expect(await app.exited).toBe(2);
+    expect(app.output()).toMatch(/--concurrency must be an integer/);
+    expect(app.output()).toMatch(/usage: birdfeed worker/);
+  });
+});
