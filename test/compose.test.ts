@@ -41,15 +41,15 @@ interface ComposeConfig {
   volumes?: Record<string, unknown>;
 }
 
-async function composeConfig(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ComposeConfig> {
-  const { stdout } = await run(
-    'docker-compose',
-    ['--env-file', EMPTY_ENV_FILE, ...args, 'config'],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    },
-  );
+async function composeConfig(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  envFile = EMPTY_ENV_FILE,
+): Promise<ComposeConfig> {
+  const { stdout } = await run('docker-compose', ['--env-file', envFile, ...args, 'config'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
   // docker-compose is Python and pulls in PyYAML: its own YAML reader turns the output into JSON.
   const { stdout: json } = await new Promise<{ stdout: string }>((resolve, reject) => {
     const child = execFile(
@@ -169,6 +169,10 @@ describe('docker-compose.yml', () => {
     // Empty = that provider is off (not silently the sandbox key).
     expect(live.services.worker?.environment?.AGNTDATA_API_KEY).toBe('');
     expect(live.services.worker?.deploy?.replicas).toBe(5);
+    // `cp .env.example .env` as it stands keeps the demo profile on the sandbox.
+    const copied = await composeConfig(['--profile', 'demo'], {}, join(ROOT, '.env.example'));
+    expect(copied.services.worker?.environment?.X_API_BASE_URL).toBe('http://sandbox:4010');
+    expect(copied.services.worker?.environment?.AGNTDATA_API_KEY).toBe('sandbox-agntdata-key');
   });
 });
 
