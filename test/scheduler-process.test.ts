@@ -1,0 +1,45 @@
+import { migrate, openDatabase, upsertTarget } from '@birdfeed/db';
+import { crawlQueueName, createRedisConnection } from '@birdfeed/jobs';
+import { Queue } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { deleteRedisPrefix, spawnApp, waitUntil } from '../apps/worker/test/harness.ts';
+import { createTestDatabase } from './support/postgres.ts';
+import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
+
+describe('birdfeed scheduler process', () => {
+  it('ticks on its period, picks up targets added later, and stops cleanly on SIGTERM', async () => {
+    const testDb = await createTestDatabase('scheduler_process');
+    const database = await openDatabase({ url: testDb.url });
+    const redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'producer' });
+    const prefix = testRedisPrefix('schedproc');
+    const queue = new Queue(crawlQueueName('x'), { connection: redis, prefix });
+    try {
+      await migrate(database.db);
+      await upsertTarget(database.db, { provider: 'x', userId: '501' });
+      const app = spawnApp('scheduler', ['--tick', '200ms', '--provider', 'x'], {
+        PATH: process.env.PATH ?? '',
+        REDIS_URL: TEST_REDIS_URL,
+        DATABASE_URL: testDb.url,
+        BIRDFEED_QUEUE_PREFIX: prefix,
+        LOG_LEVEL: 'info',
+      });
+      const jobsFor = async (count: number) =>
+        (await queue.getJobCountByTypes('prioritized', 'waiting')) >= count ? true : undefined;
+      await waitUntil(() => jobsFor(1), 15_000, 'the first tick');
+      // A target added while it runs is scheduled by a later tick.
+      await upsertTarget(database.db, { provider: 'x', userId: '502' });
+      await waitUntil(() => jobsFor(2), 5_000, 'a later tick');
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toBe(0);
+      expect(app.output()).toMatch(/scheduler stopped cleanly/);
+      const jobs = await queue.getJobs(['prioritized', 'waiting']);
+      expect(jobs.map((job) => job.data.userId).sort()).toEqual(['501', '502']);
+    } finally {
+      await queue.close();
+      await deleteRedisPrefix(TEST_REDIS_URL, prefix);
+      await redis.quit();
+      await database.close();
+      await testDb.drop();
+    }
+  });
+});
