@@ -241,6 +241,8 @@ async function runDemo(options: DemoOptions): Promise<number> {
     out.write(`            ${databaseNote}\n`);
     out.write(`            try: psql "${redact(databaseUrl)}" -c 'select count(*) from tweets'\n`);
     out.write(`  queue     ${queue.kind}: ${queue.why}\n`);
+    const statusEnv = `DATABASE_URL=${redact(databaseUrl)}${queue.kind === 'bullmq' ? ` REDIS_URL=${redact(queue.redisUrl)} BIRDFEED_QUEUE_PREFIX=${options.queuePrefix}` : ''}`;
+    out.write(`  commands  ${statusEnv} pnpm birdfeed status\n`);
 
     // --- the sandbox, continuing the world of the last run -------------------------------------
     const state = readDemoState(options.home) ?? {
