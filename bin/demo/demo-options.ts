@@ -27,12 +27,14 @@ Ctrl-C, showing progress. Run it again: the data stays and the crawl resumes fro
   --time-scale K         sandbox seconds per real second (BIRDFEED_DEMO_TIME_SCALE; default 60)
   --every D              crawl interval of each demo target, e.g. 15s (default 15s)
   --backfill N           tweets read back on a new target (default 300; max 3200)
+                         (both apply to targets the demo adds; existing ones are left as they are)
   --home DIR             where the demo keeps its data (BIRDFEED_HOME; default ./.birdfeed)
   --watchlist-only       load the demo watchlist into DATABASE_URL from the sandbox at
                          BIRDFEED_SANDBOX_URL and exit (the compose demo profile runs this)
   --plain                plain progress lines even on a terminal
 
-Environment: DATABASE_URL, REDIS_URL, BIRDFEED_QUEUE_PREFIX, LOG_LEVEL (see .env.example).
+Environment: DATABASE_URL, REDIS_URL, BIRDFEED_QUEUE_PREFIX, LOG_LEVEL (of the scheduler and
+worker logs under <home>/logs); see .env.example.
 `;
 
 export type RedisChoice = { kind: 'auto' } | { kind: 'off' } | { kind: 'url'; url: string };
