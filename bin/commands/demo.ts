@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CrawlClient, openCrawlDatabase } from '@birdfeed/crawl';
-import { type Database, migrate, openDatabase } from '@birdfeed/db';
+import { type Database, lockDataDir, migrate, openDatabase } from '@birdfeed/db';
 import { createRedisConnection, queueStatus } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import { createAgntdataClient, createXClient } from '@birdfeed/providers';
@@ -219,6 +219,8 @@ async function runDemo(options: DemoOptions): Promise<number> {
     } else {
       const dir = pgliteDir(options);
       mkdirSync(dir, { recursive: true });
+      // The same lock @birdfeed/db's openDatabase takes: no other process opens these files.
+      cleanups.push({ name: 'data directory lock', run: lockDataDir(dir) });
       const pglite = await PGlite.create(dir);
       cleanups.push({ name: 'PGlite', run: () => pglite.close() });
       let server: RunningPgliteWireServer;
@@ -426,7 +428,8 @@ async function runDemo(options: DemoOptions): Promise<number> {
     if (
       error instanceof DemoUsageError ||
       name === 'RedisUnreachableError' ||
-      name === 'RedisPolicyError'
+      name === 'RedisPolicyError' ||
+      name === 'DatabaseInUseError'
     ) {
       process.stderr.write(`birdfeed demo: ${(error as Error).message}\n`);
       return 1;
