@@ -93,7 +93,10 @@ export class PageBuilder {
 /** `primary` with each of its undefined fields taken from `secondary`. */
 function fillUndefined<T extends object>(primary: T, secondary: T): T {
   const out: Record<string, unknown> = { ...(primary as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(secondary)) {
+  const from = secondary as Record<string, unknown>;
+  // Own keys without Object.entries' [key, value] pair per field (garbage on every tweet).
+  for (const key of Object.keys(from)) {
+    const value = from[key];
     if (out[key] === undefined && value !== undefined) out[key] = value;
   }
   return out as unknown as T;
@@ -102,7 +105,9 @@ function fillUndefined<T extends object>(primary: T, secondary: T): T {
 /** Drop keys whose value is undefined, so a printed page shows only what the provider said. */
 export function compact<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(value)) {
+  const from = value as Record<string, unknown>;
+  for (const key of Object.keys(from)) {
+    const field = from[key];
     if (field !== undefined) out[key] = field;
   }
   return out as T;

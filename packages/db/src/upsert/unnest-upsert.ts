@@ -46,8 +46,39 @@ function paramType(type: ArrayType): string {
   return type === 'jsonb' || type === 'bigint[]' ? 'text' : type;
 }
 
-export function arrayParam(type: ArrayType, values: unknown[]): SQL {
-  return sql`${sql.param(values.map((value) => encodeElement(type, value)))}::${sql.raw(paramType(type))}[]`;
+const NEEDS_ESCAPE = /[\\"]/g;
+
+/** One element of an array literal: quoted, with `\` and `"` escaped. */
+function quoteElement(text: string): string {
+  NEEDS_ESCAPE.lastIndex = 0;
+  return NEEDS_ESCAPE.test(text) ? `"${text.replace(NEEDS_ESCAPE, '\\$&')}"` : `"${text}"`;
+}
+
+/**
+ * The Postgres array literal (`{…}`) of a column's values, built in one pass. Handing
+ * node-postgres a JS array instead costs a copy of the array in `encodeElement`'s elements,
+ * then per element a `prepareValue`, two regex replaces and string concatenations (profiled:
+ * ≈ 0.5 ms of a 100-tweet page). Finite integers and booleans travel bare; everything else
+ * is quoted and escaped, so no value can break out of its element.
+ */
+export function arrayLiteral(type: ArrayType, values: readonly unknown[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i += 1) {
+    if (i > 0) out += ',';
+    const element = encodeElement(type, values[i]);
+    if (element === null) out += 'NULL';
+    else if (typeof element === 'boolean') out += element ? 't' : 'f';
+    else if (typeof element === 'number' && Number.isSafeInteger(element)) out += String(element);
+    else if (typeof element === 'bigint') out += element.toString();
+    else if (typeof element === 'string') out += quoteElement(element);
+    else
+      out += quoteElement(typeof element === 'object' ? JSON.stringify(element) : String(element));
+  }
+  return `${out}}`;
+}
+
+export function arrayParam(type: ArrayType, values: readonly unknown[]): SQL {
+  return sql`${sql.param(arrayLiteral(type, values))}::${sql.raw(paramType(type))}[]`;
 }
 
 /** The element as read back out of `unnest`, cast to its column type. */
@@ -91,9 +122,16 @@ export interface EntityCteOptions {
  * left out altogether.
  */
 export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCteOptions): SQL {
-  const columns = spec.merged.filter((column) =>
-    rows.some((row) => column.value(row) !== undefined),
-  );
+  // Each column's values are read once (a value function may build objects, e.g. variants).
+  const columns: MergedColumn<R>[] = [];
+  const columnValues: unknown[][] = [];
+  for (const column of spec.merged) {
+    const values = rows.map((row) => column.value(row));
+    if (values.some((value) => value !== undefined)) {
+      columns.push(column);
+      columnValues.push(values);
+    }
+  }
   const extra = spec.extra ?? [];
   const names = [spec.key.name, ...columns.map((c) => c.name), ...extra.map((c) => c.name)];
   const types = [spec.key.type, ...columns.map((c) => c.type), ...extra.map((c) => c.type)];
@@ -102,12 +140,7 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
       spec.key.type,
       rows.map((row) => spec.key.value(row)),
     ),
-    ...columns.map((column) =>
-      arrayParam(
-        column.type,
-        rows.map((row) => column.value(row)),
-      ),
-    ),
+    ...columns.map((column, index) => arrayParam(column.type, columnValues[index] ?? [])),
     ...extra.map((column) =>
       arrayParam(
         column.type,
