@@ -71,6 +71,7 @@ export function arrayLiteral(type: ArrayType, values: readonly unknown[]): strin
     else if (typeof element === 'number' && Number.isSafeInteger(element)) out += String(element);
     else if (typeof element === 'bigint') out += element.toString();
     else if (typeof element === 'string') out += quoteElement(element);
+    else if (element instanceof Date) out += quoteElement(element.toISOString());
     else
       out += quoteElement(typeof element === 'object' ? JSON.stringify(element) : String(element));
   }
