@@ -40,6 +40,12 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** The variables that hold credentials: the shared logger redacts them wherever they appear. */
+export const SECRET_ENV_NAMES = [
+  'X_BEARER_TOKEN',
+  'AGNTDATA_API_KEY',
+] as const satisfies readonly (keyof Env)[];
+
 export class EnvError extends Error {
   override readonly name = 'EnvError';
 }

@@ -12,6 +12,7 @@ import { isSnowflakeId, PROVIDER_NAMES, type ProviderName } from '@birdfeed/mode
 import { createAgntdataClient, createXClient, type TimelineClient } from '@birdfeed/providers';
 import { pino } from 'pino';
 import { parseEnv } from '../env.ts';
+import { createLogger } from '../logger.ts';
 import { databaseOptions } from './database-options.ts';
 
 const USAGE = `usage: birdfeed crawl --once [--user ID] [--provider x|agntdata] [--concurrency N]
@@ -91,8 +92,9 @@ export async function main(argv: string[]): Promise<number> {
 
   const env = parseEnv();
   // One log line per request is the worker's business; here the summary lines are the output.
-  const logger = pino(
-    { name: 'birdfeed-crawl', level: values.verbose ? env.LOG_LEVEL : 'warn' },
+  const logger = createLogger(
+    'birdfeed-crawl',
+    values.verbose ? env.LOG_LEVEL : 'warn',
     pino.destination(2),
   );
   let database: Awaited<ReturnType<typeof openCrawlDatabase>>;

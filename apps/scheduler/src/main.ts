@@ -14,9 +14,9 @@ import {
 import type { ProviderName } from '@birdfeed/model';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { createLogger } from '../../../bin/logger.ts';
 import { parseDuration } from './duration.ts';
 import { parseSchedulerEnv, type SchedulerEnv } from './env.ts';
-import { createLogger } from './logger.ts';
 import { runTick, type SchedulerState, type TickResult } from './tick.ts';
 
 const USAGE = `usage: birdfeed scheduler [--tick 5s] [--once] [--provider x|agntdata]...

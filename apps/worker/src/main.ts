@@ -11,10 +11,10 @@ import {
 import type { ProviderName } from '@birdfeed/model';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { createLogger } from '../../../bin/logger.ts';
 import { createPageRunner, type PageRunner } from './crawl-adapter.ts';
 import { type CrawlWorker, createCrawlWorker } from './crawl-worker.ts';
 import { parseWorkerEnv, type WorkerEnv } from './env.ts';
-import { createLogger } from './logger.ts';
 import { waitForShutdownSignal } from './shutdown.ts';
 
 const USAGE = `usage: birdfeed worker [--provider x|agntdata]... [--concurrency N]

@@ -25,6 +25,7 @@ export const redactPaths: string[] = [
   '*.authorization',
   '*.Authorization',
   '*.headers.authorization',
+  '*.headers.Authorization',
   'bearerToken',
   '*.bearerToken',
   'apiKey',
