@@ -15,7 +15,20 @@ const optionalSecret = z
   .string()
   .transform((value) => (value === '' ? undefined : value))
   .optional();
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A positive integer variable with its default; apps extend the schema with more of these. */
+export const positiveInt = (fallback: number) =>
+  z.coerce.number().int().positive().default(fallback);
+/**
+ * The name (not the token) of a provider credential: queue and limiter names are built from it,
+ * so a worker and the scheduler meet on the same queue only when both use the same label.
+ */
+export const credentialLabel = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,39}$/,
+    'a-z, 0-9, - or _ (a name for the credential, not the token)',
+  )
+  .default('default');
 
 export const envSchema = z.object({
   /** Postgres connection string; unset = the embedded PGlite database under .birdfeed/. */
@@ -50,8 +63,12 @@ export class EnvError extends Error {
   override readonly name = 'EnvError';
 }
 
-export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const result = envSchema.safeParse(source);
+/** Parses `source` with `schema`; a bad value throws EnvError naming every variable at fault. */
+export function parseEnvWith<Schema extends z.ZodType>(
+  schema: Schema,
+  source: NodeJS.ProcessEnv = process.env,
+): z.infer<Schema> {
+  const result = schema.safeParse(source);
   if (!result.success) {
     const lines = result.error.issues.map(
       (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
@@ -59,4 +76,8 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new EnvError(`invalid environment:\n${lines.join('\n')}`);
   }
   return result.data;
+}
+
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  return parseEnvWith(envSchema, source);
 }

@@ -1,19 +1,10 @@
 import { z } from 'zod';
-import { EnvError, envSchema } from '../../../bin/env.ts';
+import { credentialLabel, envSchema, parseEnvWith, positiveInt } from '../../../bin/env.ts';
 
 /**
  * The worker's environment: the shared `birdfeed` schema plus the knobs only a worker has.
  * Parsed once at start; a bad value stops the process with the variable's name.
  */
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const credentialLabel = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9_-]{0,39}$/,
-    'a-z, 0-9, - or _ (a name for the credential, not the token)',
-  )
-  .default('default');
-
 export const workerEnvSchema = envSchema.extend({
   /** Pages in flight per worker process and provider. */
   WORKER_CONCURRENCY: positiveInt(4),
@@ -36,12 +27,5 @@ export const workerEnvSchema = envSchema.extend({
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;
 
 export function parseWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEnv {
-  const result = workerEnvSchema.safeParse(source);
-  if (!result.success) {
-    const lines = result.error.issues.map(
-      (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
-    );
-    throw new EnvError(`invalid environment:\n${lines.join('\n')}`);
-  }
-  return result.data;
+  return parseEnvWith(workerEnvSchema, source);
 }
