@@ -38,16 +38,26 @@ beforeAll(async () => {
   database = await openDatabase({ url: testDb.url });
   await migrate(database.db);
   pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+  // pool.end() resolves before its clients' backends are gone; one still closing when the
+  // database is dropped gets a FATAL, which must not become an uncaught 'error' event.
+  pool.on('error', () => {});
   redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'producer' });
 });
 
 afterAll(async () => {
-  for (const queue of queues?.values() ?? []) await queue.close();
-  if (prefix !== undefined) await deleteRedisPrefix(TEST_REDIS_URL, prefix);
-  await redis.quit();
-  await database.close();
-  await pool.end();
-  await testDb.drop();
+  // Every step runs even when an earlier one (or beforeAll) failed, so nothing is left behind.
+  const results = await Promise.allSettled([
+    (async () => {
+      for (const queue of queues?.values() ?? []) await queue.close();
+      if (prefix !== undefined) await deleteRedisPrefix(TEST_REDIS_URL, prefix);
+      await redis?.quit();
+    })(),
+    database?.close(),
+    pool?.end(),
+  ]);
+  await testDb?.drop();
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
 });
 
 beforeEach(async () => {

@@ -31,7 +31,22 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
     async drop() {
       const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
       await client.connect();
+      // A pool's end() resolves as soon as it has *asked* its clients to close; their backends
+      // may still be alive for a moment. FORCE would terminate them, and a client that receives
+      // that FATAL while ending emits 'error' (an uncaught exception in a pool without an error
+      // listener). So wait, with a generous deadline, for the test's own connections to go
+      // away; FORCE is only for whatever a failed test leaked.
+      client.on('error', () => {});
       try {
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          const { rows } = await client.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+            [name],
+          );
+          if (rows[0]?.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
         await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       } finally {
         await client.end();
