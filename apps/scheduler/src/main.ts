@@ -1,13 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
 import type { Database } from '@birdfeed/db';
 import {
   type CrawlQueue,
   createRedisConnection,
   openCrawlQueue,
-  RedisPolicyError,
-  RedisUnavailableError,
   redactRedisUrl,
   verifyRedis,
 } from '@birdfeed/jobs';
@@ -15,6 +12,12 @@ import type { ProviderName } from '@birdfeed/model';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createLogger } from '../../../bin/logger.ts';
+import {
+  argsOrExitCode,
+  openCheckedDatabase,
+  ProcessStartError,
+  startOrRefuse,
+} from '../../../bin/process-start.ts';
 import { parseDuration } from './duration.ts';
 import { parseSchedulerEnv, type SchedulerEnv } from './env.ts';
 import { runTick, type SchedulerState, type TickResult } from './tick.ts';
@@ -33,7 +36,7 @@ agntdata runs for the rest of the (UTC) day once reached.
 needs REDIS_URL (maxmemory-policy noeviction) and DATABASE_URL.
 `;
 
-export class SchedulerStartError extends Error {
+export class SchedulerStartError extends ProcessStartError {
   override readonly name = 'SchedulerStartError';
 }
 
@@ -162,51 +165,15 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
   };
 }
 
-/**
- * Opens Postgres and checks that it answers and has the birdfeed tables, so a wrong
- * DATABASE_URL or a database never migrated stops the start with the reason, not every job.
- */
-async function openCheckedDatabase(url: string, maxConnections: number): Promise<Database> {
-  const where = redactRedisUrl(url);
-  try {
-    return await openCrawlDatabase({ url, maxConnections, description: where });
-  } catch (error) {
-    if (error instanceof MigrationsMissingError) throw new SchedulerStartError(error.message);
-    throw new SchedulerStartError(
-      `cannot use the database at ${where}: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-}
-
 export async function main(argv: string[]): Promise<number> {
-  let args: SchedulerArgs | 'help';
-  try {
-    args = parseSchedulerArgs(argv);
-  } catch (error) {
-    process.stderr.write(`birdfeed scheduler: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const args = argsOrExitCode('scheduler', USAGE, () => parseSchedulerArgs(argv));
+  if (typeof args === 'number') return args;
   const env = parseSchedulerEnv();
   const logger = createLogger('birdfeed-scheduler', env.LOG_LEVEL);
-  let scheduler: RunningScheduler;
-  try {
-    scheduler = await startScheduler({ env, providers: args.providers, logger });
-  } catch (error) {
-    if (
-      error instanceof SchedulerStartError ||
-      error instanceof RedisPolicyError ||
-      error instanceof RedisUnavailableError
-    ) {
-      logger.fatal({ reason: error.message }, 'scheduler refused to start');
-      process.stderr.write(`birdfeed scheduler: refusing to start: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const scheduler = await startOrRefuse('scheduler', logger, () =>
+    startScheduler({ env, providers: args.providers, logger }),
+  );
+  if (typeof scheduler === 'number') return scheduler;
 
   if (args.once) {
     try {

@@ -1,17 +1,16 @@
 import { parseArgs } from 'node:util';
-import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
 import type { Database } from '@birdfeed/db';
-import {
-  createRedisConnection,
-  RedisPolicyError,
-  RedisUnavailableError,
-  redactRedisUrl,
-  verifyRedis,
-} from '@birdfeed/jobs';
+import { createRedisConnection, redactRedisUrl, verifyRedis } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createLogger } from '../../../bin/logger.ts';
+import {
+  argsOrExitCode,
+  openCheckedDatabase,
+  ProcessStartError,
+  startOrRefuse,
+} from '../../../bin/process-start.ts';
 import { createPageRunner, type PageRunner } from './crawl-adapter.ts';
 import { type CrawlWorker, createCrawlWorker } from './crawl-worker.ts';
 import { parseWorkerEnv, type WorkerEnv } from './env.ts';
@@ -29,7 +28,7 @@ shared by every worker process on the same Redis. SIGTERM/SIGINT finish the page
 needs REDIS_URL (maxmemory-policy noeviction) and DATABASE_URL.
 `;
 
-export class WorkerStartError extends Error {
+export class WorkerStartError extends ProcessStartError {
   override readonly name = 'WorkerStartError';
 }
 
@@ -86,7 +85,7 @@ function credentialFor(env: WorkerEnv, provider: ProviderName): string | undefin
 
 /**
  * Everything `birdfeed worker` runs, without the signal handling: the bench and the tests start
- * it in-process. Refuses (WorkerStartError / RedisPolicyError) before taking any job.
+ * it in-process. Refuses (a ProcessStartError / RedisPolicyError) before taking any job.
  */
 export async function startWorkers(options: StartWorkersOptions): Promise<RunningWorkers> {
   const { env, logger } = options;
@@ -190,57 +189,16 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   return { workers, close: closeAll };
 }
 
-/**
- * Opens Postgres and checks that it answers and has the birdfeed tables, so a wrong
- * DATABASE_URL or a database never migrated stops the start with the reason, not every job.
- */
-async function openCheckedDatabase(url: string, maxConnections: number): Promise<Database> {
-  const where = redactRedisUrl(url);
-  try {
-    return await openCrawlDatabase({ url, maxConnections, description: where });
-  } catch (error) {
-    if (error instanceof MigrationsMissingError) throw new WorkerStartError(error.message);
-    throw new WorkerStartError(
-      `cannot use the database at ${where}: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-}
-
 export async function main(argv: string[]): Promise<number> {
-  let args: WorkerArgs | 'help';
-  try {
-    args = parseWorkerArgs(argv);
-  } catch (error) {
-    process.stderr.write(`birdfeed worker: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const args = argsOrExitCode('worker', USAGE, () => parseWorkerArgs(argv));
+  if (typeof args === 'number') return args;
   const env = parseWorkerEnv();
   const logger = createLogger('birdfeed-worker', env.LOG_LEVEL);
   const stopSignal = waitForShutdownSignal(logger);
-  let running: RunningWorkers;
-  try {
-    running = await startWorkers({
-      env,
-      providers: args.providers,
-      concurrency: args.concurrency,
-      logger,
-    });
-  } catch (error) {
-    if (
-      error instanceof WorkerStartError ||
-      error instanceof RedisPolicyError ||
-      error instanceof RedisUnavailableError
-    ) {
-      logger.fatal({ reason: error.message }, 'worker refused to start');
-      process.stderr.write(`birdfeed worker: refusing to start: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const running = await startOrRefuse('worker', logger, () =>
+    startWorkers({ env, providers: args.providers, concurrency: args.concurrency, logger }),
+  );
+  if (typeof running === 'number') return running;
   await stopSignal;
   try {
     await running.close();

@@ -1,0 +1,78 @@
+import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
+import type { Database } from '@birdfeed/db';
+import { RedisPolicyError, RedisUnavailableError, redactRedisUrl } from '@birdfeed/jobs';
+import type { Logger } from 'pino';
+
+/**
+ * The start-up of the long-running processes (`birdfeed worker`, `birdfeed scheduler`): what
+ * makes one refuse to start, and how it says so. A refusal is expected (a wrong URL, a database
+ * never migrated, an evicting Redis) and ends with exit code 1 and the reason, not a stack.
+ */
+export class ProcessStartError extends Error {
+  override readonly name: string = 'ProcessStartError';
+}
+
+/**
+ * Parses the arguments of `birdfeed <command>`: the parsed arguments, or the exit code when
+ * there is nothing to run (`--help`: usage on stdout, 0; a bad argument: why and usage, 2).
+ */
+export function argsOrExitCode<Args extends object>(
+  command: string,
+  usage: string,
+  parse: () => Args | 'help',
+): Args | number {
+  let args: Args | 'help';
+  try {
+    args = parse();
+  } catch (error) {
+    process.stderr.write(`birdfeed ${command}: ${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (args === 'help') {
+    process.stdout.write(usage);
+    return 0;
+  }
+  return args;
+}
+
+/**
+ * Runs `start`; a refusal (ProcessStartError or a Redis that is away or may evict) is logged and
+ * written to stderr and gives exit code 1. Anything else is a bug and propagates.
+ */
+export async function startOrRefuse<Running extends object>(
+  command: string,
+  logger: Logger,
+  start: () => Promise<Running>,
+): Promise<Running | number> {
+  try {
+    return await start();
+  } catch (error) {
+    if (
+      error instanceof ProcessStartError ||
+      error instanceof RedisPolicyError ||
+      error instanceof RedisUnavailableError
+    ) {
+      logger.fatal({ reason: error.message }, `${command} refused to start`);
+      process.stderr.write(`birdfeed ${command}: refusing to start: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Opens Postgres and checks that it answers and has the birdfeed tables, so a wrong
+ * DATABASE_URL or a database never migrated stops the start with the reason, not every job.
+ */
+export async function openCheckedDatabase(url: string, maxConnections: number): Promise<Database> {
+  // The same redaction as Redis URLs: the password never reaches the message.
+  const where = redactRedisUrl(url);
+  try {
+    return await openCrawlDatabase({ url, maxConnections, description: where });
+  } catch (error) {
+    if (error instanceof MigrationsMissingError) throw new ProcessStartError(error.message);
+    throw new ProcessStartError(
+      `cannot use the database at ${where}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
