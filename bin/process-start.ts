@@ -1,6 +1,14 @@
 import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
 import type { Database } from '@birdfeed/db';
-import { RedisPolicyError, RedisUnavailableError, redactRedisUrl } from '@birdfeed/jobs';
+import {
+  createRedisConnection,
+  type RedisConnectionOptions,
+  RedisPolicyError,
+  RedisUnavailableError,
+  redactRedisUrl,
+  verifyRedis,
+} from '@birdfeed/jobs';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 /**
@@ -75,4 +83,42 @@ export async function openCheckedDatabase(url: string, maxConnections: number): 
       `cannot use the database at ${where}: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+}
+
+/**
+ * Checks that Redis answers and never evicts, on a connection that fails fast, before anything
+ * else; then opens the long-lived connection (named `birdfeed-<command>-<pid>` in CLIENT LIST).
+ */
+export async function connectCheckedRedis(options: {
+  url: string;
+  command: string;
+  role: RedisConnectionOptions['role'];
+  logger: Logger;
+}): Promise<Redis> {
+  const { url, logger } = options;
+  const policy = await verifyRedis(url);
+  logger.info({ redis: redactRedisUrl(url), maxmemoryPolicy: policy }, 'redis eviction policy ok');
+  return createRedisConnection({
+    url,
+    role: options.role,
+    connectionName: `birdfeed-${options.command}-${process.pid}`,
+    onError: (error) => logger.warn({ err: error.message }, 'redis connection error'),
+  });
+}
+
+/** quit() waits for a connection that is not there; disconnect() does not. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+  else redis.disconnect();
+}
+
+/** Every close step has run; this reports the ones that failed, together, instead of the first. */
+export function throwIfAnyRejected(
+  results: PromiseSettledResult<unknown>[],
+  message: string,
+): void {
+  const errors = results
+    .filter((result): result is PromiseRejectedResult => result.status === 'rejected')
+    .map((result) => result.reason as unknown);
+  if (errors.length > 0) throw new AggregateError(errors, message);
 }

@@ -1,22 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Database } from '@birdfeed/db';
-import {
-  type CrawlQueue,
-  createRedisConnection,
-  openCrawlQueue,
-  redactRedisUrl,
-  verifyRedis,
-} from '@birdfeed/jobs';
+import { type CrawlQueue, openCrawlQueue } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createLogger } from '../../../bin/logger.ts';
 import {
   argsOrExitCode,
+  closeRedis,
+  connectCheckedRedis,
   openCheckedDatabase,
   ProcessStartError,
   startOrRefuse,
+  throwIfAnyRejected,
 } from '../../../bin/process-start.ts';
 import { parseDuration } from './duration.ts';
 import { parseSchedulerEnv, type SchedulerEnv } from './env.ts';
@@ -105,17 +101,11 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
       'DATABASE_URL is not set: the scheduler reads the watchlist from Postgres (without a server, use `birdfeed crawl --once`)',
     );
   }
-  // Reachable and noeviction, checked on a connection that fails fast, before anything else.
-  const policy = await verifyRedis(env.REDIS_URL);
-  logger.info(
-    { redis: redactRedisUrl(env.REDIS_URL), maxmemoryPolicy: policy },
-    'redis eviction policy ok',
-  );
-  const redis: Redis = createRedisConnection({
+  const redis = await connectCheckedRedis({
     url: env.REDIS_URL,
+    command: 'scheduler',
     role: 'producer',
-    connectionName: `birdfeed-scheduler-${process.pid}`,
-    onError: (error) => logger.warn({ err: error.message }, 'redis connection error'),
+    logger,
   });
   let database: Database | undefined;
   const queues = new Map<ProviderName, CrawlQueue>();
@@ -124,12 +114,8 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
       ...[...queues.values()].map((queue) => queue.close()),
       database?.close() ?? Promise.resolve(),
     ]);
-    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-    else redis.disconnect();
-    const errors = results
-      .filter((result): result is PromiseRejectedResult => result.status === 'rejected')
-      .map((result) => result.reason as unknown);
-    if (errors.length > 0) throw new AggregateError(errors, 'closing the scheduler failed');
+    await closeRedis(redis);
+    throwIfAnyRejected(results, 'closing the scheduler failed');
   };
   try {
     database = await openCheckedDatabase(env.DATABASE_URL, 9);

@@ -1,15 +1,16 @@
 import { parseArgs } from 'node:util';
 import type { Database } from '@birdfeed/db';
-import { createRedisConnection, redactRedisUrl, verifyRedis } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createLogger } from '../../../bin/logger.ts';
 import {
   argsOrExitCode,
+  closeRedis,
+  connectCheckedRedis,
   openCheckedDatabase,
   ProcessStartError,
   startOrRefuse,
+  throwIfAnyRejected,
 } from '../../../bin/process-start.ts';
 import { createPageRunner, type PageRunner } from './crawl-adapter.ts';
 import { type CrawlWorker, createCrawlWorker } from './crawl-worker.ts';
@@ -113,17 +114,11 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
     }
   }
 
-  // Reachable and noeviction, checked on a connection that fails fast, before anything else.
-  const policy = await verifyRedis(env.REDIS_URL);
-  logger.info(
-    { redis: redactRedisUrl(env.REDIS_URL), maxmemoryPolicy: policy },
-    'redis eviction policy ok',
-  );
-  const redis: Redis = createRedisConnection({
+  const redis = await connectCheckedRedis({
     url: env.REDIS_URL,
+    command: 'worker',
     role: 'worker',
-    connectionName: `birdfeed-worker-${process.pid}`,
-    onError: (error) => logger.warn({ err: error.message }, 'redis connection error'),
+    logger,
   });
   let database: Database | undefined;
   const runners: PageRunner[] = [];
@@ -134,13 +129,8 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
       ...runners.map((runner) => runner.close()),
       database?.close() ?? Promise.resolve(),
     ]);
-    // quit() waits for a connection that is not there; disconnect() does not.
-    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-    else redis.disconnect();
-    const errors = [...results, ...more]
-      .filter((result): result is PromiseRejectedResult => result.status === 'rejected')
-      .map((result) => result.reason as unknown);
-    if (errors.length > 0) throw new AggregateError(errors, 'closing the worker failed');
+    await closeRedis(redis);
+    throwIfAnyRejected([...results, ...more], 'closing the worker failed');
   };
 
   try {
