@@ -1,37 +1,9 @@
-import type { CanonicalPage, ProviderName } from '@birdfeed/model';
+import type { TimelineClient } from '@birdfeed/providers';
 
-/*
- * The slice of `@birdfeed/providers`' TimelineClient the crawl step uses, restated structurally
- * so the step can be driven by any client that keeps the contract (the real ones, or a test's).
+export type { FetchedPage, RateLimitInfo, TimelinePageRequest } from '@birdfeed/providers';
+
+/**
+ * The slice of `@birdfeed/providers`' TimelineClient the crawl step uses: no `close()`, because
+ * whoever made the client closes it. A real client fits, and so does a test's fake.
  */
-
-export interface TimelinePageRequest {
-  userId: string;
-  sinceId?: string | null;
-  untilId?: string | null;
-  cursor?: string | null;
-  maxResults?: number;
-  signal?: AbortSignal;
-}
-
-export interface RateLimitInfo {
-  limit: number;
-  remaining: number;
-  resetAt: Date;
-}
-
-export interface FetchedPage {
-  page: CanonicalPage;
-  rawBody: string;
-  status: number;
-  /** Never carries a credential. */
-  requestUrl: string;
-  rateLimit: RateLimitInfo | null;
-  costCents: number;
-  durationMs: number;
-}
-
-export interface CrawlClient {
-  readonly provider: ProviderName;
-  fetchTimelinePage(request: TimelinePageRequest): Promise<FetchedPage>;
-}
+export type CrawlClient = Pick<TimelineClient, 'provider' | 'fetchTimelinePage'>;
