@@ -33,8 +33,15 @@ const children: AppProcess[] = [];
 beforeAll(() => {
   redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'producer' });
 });
+/** SIGKILLs every worker a test started that is still running (a failed test's leftovers). */
+async function killChildren() {
+  for (const app of children) {
+    if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGKILL');
+  }
+  await Promise.all(children.splice(0).map((app) => app.exited));
+}
 afterAll(async () => {
-  for (const app of children) if (app.child.exitCode === null) app.child.kill('SIGKILL');
+  await killChildren();
   await redis.quit();
 });
 
@@ -63,16 +70,25 @@ async function setup(label: string, tweets: number, accounts: number) {
   return { fixture, userIds, queue };
 }
 
-function workerEnv(fixture: CrawlFixture) {
+/**
+ * A job's lock is renewed every lockMs / 2; if the worker's event loop lags by more than that
+ * (a loaded machine), the lock expires under a live worker and the job counts as stalled. So
+ * the lock is only as short as a test needs: the SIGKILL test wants a killed worker's jobs
+ * taken again within seconds; the SIGTERM test asserts that nothing stalls and uses a long one.
+ */
+function workerEnv(fixture: CrawlFixture, lockMs = 3000) {
   return fixture.env({
     X_RATE_LIMIT_MAX: '100000',
     WORKER_X_PAGE_SIZE: '10',
-    // A killed worker's job is taken again within a couple of seconds.
-    WORKER_LOCK_DURATION_MS: '1500',
+    WORKER_LOCK_DURATION_MS: String(lockMs),
     WORKER_STALLED_INTERVAL_MS: '500',
     LOG_LEVEL: 'info',
   });
 }
+
+/** Deadlines of the waits below: a loaded machine starts node + tsx + the CLI in seconds. */
+const START_MS = 45_000;
+const FINISH_MS = 60_000;
 
 async function enqueueEverything(fixture: CrawlFixture) {
   const scheduler = await startScheduler({
@@ -127,7 +143,7 @@ describe('worker process signals', () => {
       // Kill it once a few pages are in and pages are still in flight.
       await waitUntil(
         async () => ((await windowPagesWritten(fixture)) >= 8 ? true : undefined),
-        20_000,
+        START_MS,
         'the first worker to write some pages',
         5,
       );
@@ -146,7 +162,7 @@ describe('worker process signals', () => {
           const outcomes = await runOutcomes(fixture);
           return (outcomes.succeeded ?? 0) === userIds.length ? true : undefined;
         },
-        30_000,
+        FINISH_MS,
         'the restarted worker to finish every run',
         100,
       );
@@ -157,17 +173,18 @@ describe('worker process signals', () => {
       const after = await queue.getJobCounts('active', 'waiting', 'prioritized', 'failed');
       expect(after).toMatchObject({ active: 0, waiting: 0, prioritized: 0, failed: 0 });
     } finally {
+      await killChildren();
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       await fixture.close();
     }
-  });
+  }, 180_000);
 
   it('SIGTERM finishes the pages in flight, releases them and exits 0', async () => {
     const { fixture, userIds, queue } = await setup('term', 250, 3);
     try {
       expect((await enqueueEverything(fixture)).enqueued).toBe(3);
-      const worker = spawnApp('worker', ['--concurrency', '2'], workerEnv(fixture));
+      const worker = spawnApp('worker', ['--concurrency', '2'], workerEnv(fixture, 30_000));
       children.push(worker);
       const inFlight = await waitUntil(
         async () => {
@@ -175,7 +192,7 @@ describe('worker process signals', () => {
           const active = await queue.getJobs(['active']);
           return active.length > 0 ? active.map((job) => job.id as string) : undefined;
         },
-        20_000,
+        START_MS,
         'pages in flight',
         5,
       );
@@ -195,14 +212,16 @@ describe('worker process signals', () => {
       expect((rest.waiting ?? 0) + (rest.prioritized ?? 0) + (rest.delayed ?? 0)).toBeGreaterThan(
         0,
       );
-      const next = spawnApp('worker', ['--concurrency', '2'], workerEnv(fixture));
+      // A job left locked by the first worker would show up here as stalled once its 30 s lock
+      // expired (and counts.active above would not be 0).
+      const next = spawnApp('worker', ['--concurrency', '2'], workerEnv(fixture, 30_000));
       children.push(next);
       await waitUntil(
         async () => {
           const outcomes = await runOutcomes(fixture);
           return (outcomes.succeeded ?? 0) === userIds.length ? true : undefined;
         },
-        30_000,
+        FINISH_MS,
         'the next worker to finish',
         100,
       );
@@ -212,9 +231,10 @@ describe('worker process signals', () => {
       expect(next.output()).not.toMatch(/stalled/);
       await expectTruthAndNothingDoubled(fixture, userIds);
     } finally {
+      await killChildren();
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       await fixture.close();
     }
-  });
+  }, 180_000);
 });
