@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DatabaseInUseError } from '@birdfeed/db';
-import type { Env } from '../env.ts';
+import { type Database, DatabaseInUseError, openDatabase } from '@birdfeed/db';
+import { type Env, parseEnv } from '../env.ts';
 
 /** Where the embedded database lives when DATABASE_URL is unset (relative to the cwd). */
 export const DEFAULT_PGLITE_DIR = join('.birdfeed', 'pgdata');
@@ -39,4 +39,23 @@ export function databaseOptions(env: Env): { url?: string; dataDir?: string; des
   }
   refuseWhileDemoServes(DEFAULT_PGLITE_DIR);
   return { dataDir: DEFAULT_PGLITE_DIR, description: `PGlite at ${DEFAULT_PGLITE_DIR}` };
+}
+
+/**
+ * Opens the database of a command that migrates or writes it as is (`migrate`, `ingest`). While
+ * a running demo holds the embedded one, says so on stderr and gives exit code 1 instead.
+ */
+export async function openCommandDatabase(
+  command: string,
+): Promise<{ database: Database; description: string } | number> {
+  try {
+    const target = databaseOptions(parseEnv());
+    return { database: await openDatabase(target), description: target.description };
+  } catch (error) {
+    if (error instanceof DatabaseInUseError) {
+      process.stderr.write(`${command}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
 }

@@ -2,14 +2,11 @@ import { readFile, stat } from 'node:fs/promises';
 import {
   type BirdfeedDb,
   type BirdfeedTx,
-  DatabaseInUseError,
   migrate,
-  openDatabase,
   type UpsertResult,
   upsertPage,
 } from '@birdfeed/db';
-import { parseEnv } from '../env.ts';
-import { databaseOptions } from './database-options.ts';
+import { openCommandDatabase } from './database-options.ts';
 import { type NormalizedFile, normalizeFile, parseRecordingArgs } from './normalize.ts';
 
 const USAGE = `usage: birdfeed ingest --provider x|agntdata [--user-id ID] [--observed-at ISO] FILE...
@@ -82,26 +79,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ingest: ${args}\n\n${USAGE}`);
     return 2;
   }
-  let target: ReturnType<typeof databaseOptions>;
-  let database: Awaited<ReturnType<typeof openDatabase>>;
-  try {
-    target = databaseOptions(parseEnv());
-    database = await openDatabase(target);
-  } catch (error) {
-    if (error instanceof DatabaseInUseError) {
-      process.stderr.write(`ingest: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const opened = await openCommandDatabase('ingest');
+  if (typeof opened === 'number') return opened;
+  const { database, description } = opened;
   let failed = 0;
   const grand = emptyTotals();
   try {
     const migrated = await migrate(database.db);
     if (migrated.applied.length > 0) {
-      process.stdout.write(
-        `ingest: migrated ${target.description} (${migrated.applied.join(', ')})\n`,
-      );
+      process.stdout.write(`ingest: migrated ${description} (${migrated.applied.join(', ')})\n`);
     }
     for (const file of args.files) {
       let normalized: NormalizedFile;
@@ -128,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
       );
     }
     if (args.files.length > 1) {
-      process.stdout.write(`total (${target.description}):\n${describeTotals(grand)}\n`);
+      process.stdout.write(`total (${description}):\n${describeTotals(grand)}\n`);
     }
   } finally {
     await database.close();

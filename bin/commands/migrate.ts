@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { DatabaseInUseError, MigrationLockedError, migrate, openDatabase } from '@birdfeed/db';
-import { parseEnv } from '../env.ts';
-import { databaseOptions } from './database-options.ts';
+import { MigrationLockedError, migrate } from '@birdfeed/db';
+import { openCommandDatabase } from './database-options.ts';
 
 const USAGE = `usage: birdfeed migrate [--no-wait]
 
@@ -20,18 +19,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  let target: ReturnType<typeof databaseOptions>;
-  let database: Awaited<ReturnType<typeof openDatabase>>;
-  try {
-    target = databaseOptions(parseEnv());
-    database = await openDatabase(target);
-  } catch (error) {
-    if (error instanceof DatabaseInUseError) {
-      process.stderr.write(`migrate: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const opened = await openCommandDatabase('migrate');
+  if (typeof opened === 'number') return opened;
+  const { database, description } = opened;
   try {
     const result = await migrate(database.db, {
       wait: !values['no-wait'],
@@ -39,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     });
     for (const tag of result.applied) process.stdout.write(`applied ${tag}\n`);
     process.stdout.write(
-      `migrate: ${result.applied.length} applied, ${result.alreadyApplied} already applied (${target.description})\n`,
+      `migrate: ${result.applied.length} applied, ${result.alreadyApplied} already applied (${description})\n`,
     );
     return 0;
   } catch (error) {
