@@ -87,7 +87,12 @@ describe('migrate on Postgres', () => {
           waited = true;
         },
       });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Let go only once the second run has found the lock held (a fixed delay may be too
+      // short on a loaded machine, and then it would never have had to wait).
+      const deadline = Date.now() + 30_000;
+      while (!waited && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await holder.query('commit');
       await expect(waiting).resolves.toMatchObject({ applied: [] });
       expect(waited).toBe(true);

@@ -96,7 +96,7 @@ describe('provider errors through the worker', () => {
       logger: bad.logger,
     });
     expect((await tick(badEnv)).enqueued).toBe(3);
-    await waitUntil(async () => ((await queue.isPaused()) ? true : undefined), 10_000, 'pause');
+    await waitUntil(async () => ((await queue.isPaused()) ? true : undefined), 30_000, 'pause');
     await new Promise((resolve) => setTimeout(resolve, 300));
     await workers.close();
     workers = undefined;
@@ -120,7 +120,7 @@ describe('provider errors through the worker', () => {
     });
     await waitUntil(
       async () => ((await runOutcomes(fixture)).succeeded === 3 ? true : undefined),
-      15_000,
+      30_000,
       'the runs to finish after the resume',
     );
     expect(
@@ -142,7 +142,7 @@ describe('provider errors through the worker', () => {
     expect((await tick(env)).enqueued).toBe(3);
     await waitUntil(
       async () => ((await runOutcomes(fixture)).running ?? 0) === 0 || undefined,
-      15_000,
+      30_000,
       'runs to end',
     );
     expect(await runOutcomes(fixture)).toEqual({ succeeded: 1, unavailable: 2 });
@@ -189,7 +189,7 @@ describe('provider errors through the worker', () => {
         ).rows;
         return rows.length > 0 && rows[0]?.job_id !== null ? rows : undefined;
       },
-      10_000,
+      30_000,
       'the failure to be recorded',
     );
     expect(failures).toHaveLength(1);
@@ -208,7 +208,7 @@ describe('provider errors through the worker', () => {
     expect((await tick(env)).enqueued).toBe(1);
     await waitUntil(
       async () => ((await runOutcomes(fixture)).succeeded === 1 ? true : undefined),
-      10_000,
+      30_000,
       'the next run',
     );
     expect(isExact(await diffWithTruth(fixture, userId as string, 'x'))).toBe(true);
@@ -222,7 +222,7 @@ describe('provider errors through the worker', () => {
     expect((await tick(env)).enqueued).toBe(1);
     await waitUntil(
       async () => ((await runOutcomes(fixture)).succeeded === 1 ? true : undefined),
-      15_000,
+      30_000,
       'the run to succeed',
     );
     const completed = (await queue.getJobs(['completed'])) as Job[];
