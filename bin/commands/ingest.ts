@@ -2,7 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import {
   type BirdfeedDb,
   type BirdfeedTx,
+  emptyUpsertCounts,
   migrate,
+  type UpsertCounts,
   type UpsertResult,
   upsertPage,
 } from '@birdfeed/db';
@@ -19,9 +21,7 @@ shape, a non-decimal id) writes nothing, is reported with the file, the recordin
 JSON path, and makes the command exit 1. The other files are still ingested.
 `;
 
-type Totals = Omit<UpsertResult, 'rawPageId'>;
-
-const TABLE_LINES: [string, (t: Totals) => string][] = [
+const TABLE_LINES: [string, (t: UpsertCounts) => string][] = [
   ['tweets', (t) => `${t.tweetsNew} new, ${t.tweetsUpdated} updated`],
   ['users', (t) => `${t.usersNew} new, ${t.users - t.usersNew} updated`],
   ['media', (t) => `${t.mediaNew} new, ${t.media - t.mediaNew} updated`],
@@ -33,36 +33,17 @@ const TABLE_LINES: [string, (t: Totals) => string][] = [
   ['user_metrics', (t) => `${t.userMetrics} observations`],
 ];
 
-function emptyTotals(): Totals {
-  return {
-    tweetsNew: 0,
-    tweetsUpdated: 0,
-    users: 0,
-    usersNew: 0,
-    media: 0,
-    mediaNew: 0,
-    tweetMedia: 0,
-    tweetReferences: 0,
-    faces: 0,
-    facesRemoved: 0,
-    focusRects: 0,
-    focusRectsRemoved: 0,
-    tweetMetrics: 0,
-    userMetrics: 0,
-  };
+function add(into: UpsertCounts, result: UpsertResult): void {
+  for (const key of Object.keys(into) as (keyof UpsertCounts)[]) into[key] += result[key];
 }
 
-function add(into: Totals, result: UpsertResult): void {
-  for (const key of Object.keys(into) as (keyof Totals)[]) into[key] += result[key];
-}
-
-function describeTotals(totals: Totals): string {
+function describeTotals(totals: UpsertCounts): string {
   return TABLE_LINES.map(([table, line]) => `  ${table.padEnd(18)} ${line(totals)}`).join('\n');
 }
 
 /** One file in one transaction: its pages commit together or not at all. */
-async function writeFile(db: BirdfeedDb, normalized: NormalizedFile): Promise<Totals> {
-  const totals = emptyTotals();
+async function writeFile(db: BirdfeedDb, normalized: NormalizedFile): Promise<UpsertCounts> {
+  const totals = emptyUpsertCounts();
   await db.transaction(async (tx: BirdfeedTx) => {
     for (const { page } of normalized.pages) add(totals, await upsertPage(tx, page));
   });
@@ -83,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof opened === 'number') return opened;
   const { database, description } = opened;
   let failed = 0;
-  const grand = emptyTotals();
+  const grand = emptyUpsertCounts();
   try {
     const migrated = await migrate(database.db);
     if (migrated.applied.length > 0) {

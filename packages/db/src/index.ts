@@ -18,5 +18,5 @@ export * as schema from './schema/index.ts';
 export * from './schema/index.ts';
 export { InvalidPageError, type PageRows, pageRows } from './upsert/page-rows.ts';
 export { type RawPageInput, recordRawPage } from './upsert/raw-pages.ts';
-export type { UpsertPageOptions, UpsertResult } from './upsert/upsert-page.ts';
-export { upsertPage } from './upsert/upsert-page.ts';
+export type { UpsertCounts, UpsertPageOptions, UpsertResult } from './upsert/upsert-page.ts';
+export { emptyUpsertCounts, upsertPage } from './upsert/upsert-page.ts';

@@ -34,8 +34,8 @@ export interface UpsertPageOptions {
   separateUserTransaction?: boolean | undefined;
 }
 
-/** Rows this call wrote, per table. "Written" = inserted or changed, not merely matched. */
-export interface UpsertResult {
+/** Rows written, per table. "Written" = inserted or changed, not merely matched. */
+export interface UpsertCounts {
   tweetsNew: number;
   tweetsUpdated: number;
   users: number;
@@ -50,6 +50,30 @@ export interface UpsertResult {
   focusRectsRemoved: number;
   tweetMetrics: number;
   userMetrics: number;
+}
+
+/** All zero: the start of one page's counts, or of a sum over many pages. */
+export function emptyUpsertCounts(): UpsertCounts {
+  return {
+    tweetsNew: 0,
+    tweetsUpdated: 0,
+    users: 0,
+    usersNew: 0,
+    media: 0,
+    mediaNew: 0,
+    tweetMedia: 0,
+    tweetReferences: 0,
+    faces: 0,
+    facesRemoved: 0,
+    focusRects: 0,
+    focusRectsRemoved: 0,
+    tweetMetrics: 0,
+    userMetrics: 0,
+  };
+}
+
+/** What one `upsertPage` call wrote. */
+export interface UpsertResult extends UpsertCounts {
   /** Id of the raw_pages row when `options.raw` was given. */
   rawPageId: string | null;
 }
@@ -172,23 +196,7 @@ export async function upsertPage(
   options: UpsertPageOptions = {},
 ): Promise<UpsertResult> {
   const rows = pageRows(page);
-  const result: UpsertResult = {
-    tweetsNew: 0,
-    tweetsUpdated: 0,
-    users: 0,
-    usersNew: 0,
-    media: 0,
-    mediaNew: 0,
-    tweetMedia: 0,
-    tweetReferences: 0,
-    faces: 0,
-    facesRemoved: 0,
-    focusRects: 0,
-    focusRectsRemoved: 0,
-    tweetMetrics: 0,
-    userMetrics: 0,
-    rawPageId: null,
-  };
+  const result: UpsertResult = { ...emptyUpsertCounts(), rawPageId: null };
   const usersSql = usersStatement(rows, page.observedAt);
   const pageSql = pageStatement(page, rows, options.raw);
 
