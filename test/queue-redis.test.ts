@@ -136,7 +136,8 @@ describe('redis unreachable', () => {
     expect(error).toBeInstanceOf(RedisUnavailableError);
     expect((error as Error).message).toContain(`127.0.0.1:${port}`);
     expect((error as Error).message).not.toContain('hunter2');
-    expect(Date.now() - started).toBeLessThan(3_000);
+    // Its own 2 s deadline, not a retry loop; the bound leaves room for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(8_000);
     await expect(verifyRedis(TEST_REDIS_URL)).resolves.toBe('noeviction');
     await expect(verifyRedis(evictingUrl)).rejects.toBeInstanceOf(RedisPolicyError);
   });

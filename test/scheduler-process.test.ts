@@ -2,7 +2,12 @@ import { migrate, openDatabase, upsertTarget } from '@birdfeed/db';
 import { crawlQueueName, createRedisConnection } from '@birdfeed/jobs';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { deleteRedisPrefix, spawnApp, waitUntil } from '../apps/worker/test/harness.ts';
+import {
+  type AppProcess,
+  deleteRedisPrefix,
+  spawnApp,
+  waitUntil,
+} from '../apps/worker/test/harness.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
@@ -13,10 +18,11 @@ describe('birdfeed scheduler process', () => {
     const redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'producer' });
     const prefix = testRedisPrefix('schedproc');
     const queue = new Queue(crawlQueueName('x'), { connection: redis, prefix });
+    let app: AppProcess | undefined;
     try {
       await migrate(database.db);
       await upsertTarget(database.db, { provider: 'x', userId: '501' });
-      const app = spawnApp('scheduler', ['--tick', '200ms', '--provider', 'x'], {
+      app = spawnApp('scheduler', ['--tick', '200ms', '--provider', 'x'], {
         PATH: process.env.PATH ?? '',
         REDIS_URL: TEST_REDIS_URL,
         DATABASE_URL: testDb.url,
@@ -25,21 +31,27 @@ describe('birdfeed scheduler process', () => {
       });
       const jobsFor = async (count: number) =>
         (await queue.getJobCountByTypes('prioritized', 'waiting')) >= count ? true : undefined;
-      await waitUntil(() => jobsFor(1), 15_000, 'the first tick');
+      // Deadlines leave room for node + tsx + the CLI starting on a loaded machine.
+      await waitUntil(() => jobsFor(1), 45_000, 'the first tick');
       // A target added while it runs is scheduled by a later tick.
       await upsertTarget(database.db, { provider: 'x', userId: '502' });
-      await waitUntil(() => jobsFor(2), 5_000, 'a later tick');
+      await waitUntil(() => jobsFor(2), 30_000, 'a later tick');
       app.child.kill('SIGTERM');
       expect(await app.exited).toBe(0);
       expect(app.output()).toMatch(/scheduler stopped cleanly/);
       const jobs = await queue.getJobs(['prioritized', 'waiting']);
       expect(jobs.map((job) => job.data.userId).sort()).toEqual(['501', '502']);
     } finally {
+      // A failed case must not leave its scheduler ticking against a dropped database.
+      if (app !== undefined && app.child.exitCode === null && app.child.signalCode === null) {
+        app.child.kill('SIGKILL');
+        await app.exited;
+      }
       await queue.close();
       await deleteRedisPrefix(TEST_REDIS_URL, prefix);
       await redis.quit();
       await database.close();
       await testDb.drop();
     }
-  });
+  }, 120_000);
 });
