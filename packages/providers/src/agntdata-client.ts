@@ -2,16 +2,17 @@ import { isSnowflakeId } from '@birdfeed/model';
 import type { Logger } from 'pino';
 import { agntdataErrorFor } from './agntdata-errors.ts';
 import { normalizeAgntdataMedias, validateAgntdataMedias } from './agntdata-normalize.ts';
-import { BadRequestError, ProviderError } from './errors.ts';
+import { BadRequestError } from './errors.ts';
 import {
   createDispatcher,
   createScrubber,
-  logRequest,
+  fetchedPage,
+  logRequestFailure,
   type RawResponse,
+  type RequestContext,
   safeUrl,
   send,
 } from './http.ts';
-import { readRateLimit } from './rate-limit.ts';
 import { parseJsonBody } from './schema-parse.ts';
 import type { ClientTimeouts, FetchedPage, TimelineClient, TimelinePageRequest } from './types.ts';
 
@@ -63,7 +64,13 @@ export function createAgntdataClient(options: AgntdataClientOptions): TimelineCl
     const endpoint = req.cursor ? '/user/medias/continuation' : '/user/medias';
     const url = new URL(`${base}${endpoint}`);
     const observedAt = new Date();
-    const started = performance.now();
+    const request: RequestContext = {
+      provider: 'agntdata',
+      endpoint,
+      method: 'POST',
+      userId: req.userId,
+      started: performance.now(),
+    };
     let response: RawResponse | undefined;
     let costCents = 0;
     try {
@@ -98,47 +105,9 @@ export function createAgntdataClient(options: AgntdataClientOptions): TimelineCl
       const parsed = validateAgntdataMedias(json, response.text);
       costCents = parsed.costCents ?? AGNTDATA_DEFAULT_COST_CENTS;
       const page = normalizeAgntdataMedias(parsed.body, { userId: req.userId, observedAt });
-      const rateLimit = readRateLimit(response.headers);
-      logRequest(
-        logger,
-        {
-          provider: 'agntdata',
-          endpoint,
-          method: 'POST',
-          userId: req.userId,
-          status: response.status,
-          durationMs: response.durationMs,
-          rateLimitRemaining: rateLimit?.remaining ?? null,
-          costCents,
-        },
-        'provider request',
-      );
-      return {
-        page,
-        rawBody: response.text,
-        status: response.status,
-        requestUrl: safeUrl(url),
-        rateLimit,
-        costCents,
-        durationMs: response.durationMs,
-      };
+      return fetchedPage(logger, request, response, { page, requestUrl: safeUrl(url), costCents });
     } catch (error) {
-      logRequest(
-        logger,
-        {
-          provider: 'agntdata',
-          endpoint,
-          method: 'POST',
-          userId: req.userId,
-          status: response?.status ?? null,
-          durationMs: response?.durationMs ?? Math.round(performance.now() - started),
-          rateLimitRemaining:
-            response === undefined ? null : (readRateLimit(response.headers)?.remaining ?? null),
-          costCents,
-          error: error instanceof ProviderError ? error.name : 'Error',
-        },
-        'provider request failed',
-      );
+      logRequestFailure(logger, request, response, costCents, error);
       throw error;
     }
   }

@@ -1,9 +1,9 @@
-import type { ProviderName } from '@birdfeed/model';
+import type { CanonicalPage, ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { ProviderError, TransientError } from './errors.ts';
-import type { HeaderMap } from './rate-limit.ts';
-import type { ClientTimeouts } from './types.ts';
+import { type HeaderMap, readRateLimit } from './rate-limit.ts';
+import type { ClientTimeouts, FetchedPage } from './types.ts';
 
 export const DEFAULT_TIMEOUTS: Required<ClientTimeouts> = {
   connectMs: 10_000,
@@ -169,4 +169,73 @@ export function logRequest(logger: Logger | undefined, line: RequestLogLine, mes
   if (logger === undefined) return;
   if (line.error === undefined) logger.info(line, message);
   else logger.warn(line, message);
+}
+
+/** The request a client is making, as its log lines name it. */
+export interface RequestContext {
+  provider: ProviderName;
+  endpoint: string;
+  method: string;
+  userId: string;
+  /** `performance.now()` when the request began, for the duration of one that never answered. */
+  started: number;
+}
+
+/** Logs a request that gave a page and hands the page out as a client returns it. */
+export function fetchedPage(
+  logger: Logger | undefined,
+  ctx: RequestContext,
+  response: RawResponse,
+  result: { page: CanonicalPage; requestUrl: string; costCents: number },
+): FetchedPage {
+  const rateLimit = readRateLimit(response.headers);
+  logRequest(
+    logger,
+    {
+      provider: ctx.provider,
+      endpoint: ctx.endpoint,
+      method: ctx.method,
+      userId: ctx.userId,
+      status: response.status,
+      durationMs: response.durationMs,
+      rateLimitRemaining: rateLimit?.remaining ?? null,
+      costCents: result.costCents,
+    },
+    'provider request',
+  );
+  return {
+    page: result.page,
+    rawBody: response.text,
+    status: response.status,
+    requestUrl: result.requestUrl,
+    rateLimit,
+    costCents: result.costCents,
+    durationMs: response.durationMs,
+  };
+}
+
+/** Logs a request that failed, with the error's class (`response` is undefined when none came). */
+export function logRequestFailure(
+  logger: Logger | undefined,
+  ctx: RequestContext,
+  response: RawResponse | undefined,
+  costCents: number,
+  error: unknown,
+): void {
+  logRequest(
+    logger,
+    {
+      provider: ctx.provider,
+      endpoint: ctx.endpoint,
+      method: ctx.method,
+      userId: ctx.userId,
+      status: response?.status ?? null,
+      durationMs: response?.durationMs ?? Math.round(performance.now() - ctx.started),
+      rateLimitRemaining:
+        response === undefined ? null : (readRateLimit(response.headers)?.remaining ?? null),
+      costCents,
+      error: error instanceof ProviderError ? error.name : 'Error',
+    },
+    'provider request failed',
+  );
 }

@@ -1,15 +1,16 @@
 import { isSnowflakeId } from '@birdfeed/model';
 import type { Logger } from 'pino';
-import { BadRequestError, ProviderError } from './errors.ts';
+import { BadRequestError } from './errors.ts';
 import {
   createDispatcher,
   createScrubber,
-  logRequest,
+  fetchedPage,
+  logRequestFailure,
   type RawResponse,
+  type RequestContext,
   safeUrl,
   send,
 } from './http.ts';
-import { readRateLimit } from './rate-limit.ts';
 import { parseJsonBody } from './schema-parse.ts';
 import type { ClientTimeouts, FetchedPage, TimelineClient, TimelinePageRequest } from './types.ts';
 import { xAccountErrorIn200, xErrorForStatus } from './x-errors.ts';
@@ -124,7 +125,13 @@ export function createXClient(options: XClientOptions): TimelineClient {
     const requestUrl = safeUrl(url);
     const observedAt = new Date();
     const endpoint = ENDPOINT;
-    const started = performance.now();
+    const request: RequestContext = {
+      provider: 'x',
+      endpoint,
+      method: 'GET',
+      userId: req.userId,
+      started: performance.now(),
+    };
     let response: RawResponse | undefined;
     try {
       response = await send({
@@ -136,7 +143,6 @@ export function createXClient(options: XClientOptions): TimelineClient {
         signal: req.signal,
         scrub,
       });
-      const rateLimit = readRateLimit(response.headers);
       const errorCtx = { userId: req.userId, endpoint, scrub };
       if (response.status < 200 || response.status >= 300) {
         throw xErrorForStatus(response.status, response.headers, response.text, errorCtx);
@@ -145,46 +151,9 @@ export function createXClient(options: XClientOptions): TimelineClient {
       const unavailable = xAccountErrorIn200(body, errorCtx);
       if (unavailable !== undefined) throw unavailable;
       const page = normalizeXTimeline(body, { userId: req.userId, observedAt });
-      logRequest(
-        logger,
-        {
-          provider: 'x',
-          endpoint,
-          method: 'GET',
-          userId: req.userId,
-          status: response.status,
-          durationMs: response.durationMs,
-          rateLimitRemaining: rateLimit?.remaining ?? null,
-          costCents: 0,
-        },
-        'provider request',
-      );
-      return {
-        page,
-        rawBody: response.text,
-        status: response.status,
-        requestUrl,
-        rateLimit,
-        costCents: 0,
-        durationMs: response.durationMs,
-      };
+      return fetchedPage(logger, request, response, { page, requestUrl, costCents: 0 });
     } catch (error) {
-      logRequest(
-        logger,
-        {
-          provider: 'x',
-          endpoint,
-          method: 'GET',
-          userId: req.userId,
-          status: response?.status ?? null,
-          durationMs: response?.durationMs ?? Math.round(performance.now() - started),
-          rateLimitRemaining:
-            response === undefined ? null : (readRateLimit(response.headers)?.remaining ?? null),
-          costCents: 0,
-          error: error instanceof ProviderError ? error.name : 'Error',
-        },
-        'provider request failed',
-      );
+      logRequestFailure(logger, request, response, 0, error);
       throw error;
     }
   }
