@@ -174,7 +174,7 @@ describe('BullMQ crawl, the next run', () => {
       const runsDone = (count: number) =>
         waitUntil(
           async () => ((await runOutcomes(next)).succeeded === count ? true : undefined),
-          20_000,
+          40_000,
           `${count} runs to succeed`,
         );
       expect((await scheduler.tick()).enqueued).toBe(4);

@@ -37,8 +37,15 @@ const children: AppProcess[] = [];
 beforeAll(() => {
   redis = createRedisConnection({ url: TEST_REDIS_URL, role: 'producer' });
 });
+/** SIGKILLs every worker process a test started that is still running (a failed test's). */
+async function killChildren() {
+  for (const app of children) {
+    if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGKILL');
+  }
+  await Promise.all(children.splice(0).map((app) => app.exited));
+}
 afterAll(async () => {
-  for (const app of children) if (app.child.exitCode === null) app.child.kill('SIGKILL');
+  await killChildren();
   await redis.quit();
 });
 
@@ -115,7 +122,7 @@ describe('rate limits', () => {
       fixture.sandbox.faults.add('429*4@x');
       const started = Date.now();
       expect((await enqueueEverything(env)).enqueued).toBe(3);
-      await allSucceeded(fixture, 3, 20_000);
+      await allSucceeded(fixture, 3, 45_000);
       const elapsed = Date.now() - started;
 
       const stats = fixture.sandbox.stats();
@@ -138,7 +145,7 @@ describe('rate limits', () => {
       await queue.close();
       await fixture.close();
     }
-  });
+  }, 120_000);
 
   it('two worker processes sharing a credential whose limit equals the limiter: zero 429s', async () => {
     const limit = 8;
@@ -156,11 +163,12 @@ describe('rate limits', () => {
       await waitUntil(
         () =>
           /worker ready/.test(a.output()) && /worker ready/.test(b.output()) ? true : undefined,
-        15_000,
+        // node + tsx + the CLI, twice at once, on a possibly loaded machine.
+        45_000,
         'both workers to start',
       );
       expect((await enqueueEverything(env)).enqueued).toBe(4);
-      await allSucceeded(fixture, 4, 40_000);
+      await allSucceeded(fixture, 4, 60_000);
       a.child.kill('SIGTERM');
       b.child.kill('SIGTERM');
       expect(await a.exited).toBe(0);
@@ -181,9 +189,10 @@ describe('rate limits', () => {
       expect(pagesBy(a) + pagesBy(b)).toBe(stats.requests.total);
       await expectTruth(fixture, userIds);
     } finally {
+      await killChildren();
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       await fixture.close();
     }
-  });
+  }, 180_000);
 });
