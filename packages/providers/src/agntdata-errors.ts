@@ -8,14 +8,14 @@ import {
   AccountUnavailableError,
   type AccountUnavailableReason,
   BadRequestError,
+  type ErrorResponseContext,
   InvalidCursorError,
   OutOfCreditsError,
   type ProviderError,
-  RateLimitedError,
   TransientError,
   UnauthorizedError,
 } from './errors.ts';
-import { type HeaderMap, rateLimitResetAt, readRateLimit } from './rate-limit.ts';
+import { type HeaderMap, rateLimitedError } from './rate-limit.ts';
 
 /**
  * agntdata error shapes.
@@ -88,19 +88,12 @@ function isCursorError(parsed: ParsedAgntdataError | undefined): boolean {
   return /continuation|cursor/i.test(`${parsed.code ?? ''} ${parsed.message}`);
 }
 
-export interface AgntdataErrorContext {
-  userId: string;
-  endpoint: string;
-  scrub: (text: string) => string;
-  now?: Date;
-}
-
 /** The typed error for a non-2xx agntdata response, or a 2xx `{success:false}`. */
 export function agntdataErrorFor(
   status: number,
   headers: HeaderMap,
   text: string,
-  ctx: AgntdataErrorContext,
+  ctx: ErrorResponseContext,
 ): ProviderError {
   const parsed = parseAgntdataErrorBody(text);
   const said = parsed
@@ -111,13 +104,7 @@ export function agntdataErrorFor(
   const words = `${parsed?.code ?? ''} ${parsed?.message ?? ''}`;
 
   if (status === 429 || /rate.?limit|too many requests/i.test(parsed?.code ?? '')) {
-    const window = readRateLimit(headers, ctx.now);
-    return new RateLimitedError('agntdata', message, {
-      ...options,
-      resetAt: rateLimitResetAt(headers, parsed?.retryAfter, ctx.now),
-      limit: window?.limit,
-      remaining: window?.remaining,
-    });
+    return rateLimitedError('agntdata', message, { status, headers }, parsed?.retryAfter, ctx.now);
   }
   if (status === 402 || /credit|balance|payment|insufficient.?funds/i.test(words)) {
     return new OutOfCreditsError('agntdata', message, options);

@@ -109,3 +109,12 @@ export class InvalidResponseError extends ProviderError {
     this.rawBody = options.rawBody;
   }
 }
+
+/** What a client tells its error mapper about the request a non-2xx response answered. */
+export interface ErrorResponseContext {
+  userId: string;
+  endpoint: string;
+  /** Removes the client's secrets from any text that goes into a message. */
+  scrub: (text: string) => string;
+  now?: Date;
+}

@@ -1,3 +1,5 @@
+import type { ProviderName } from '@birdfeed/model';
+import { RateLimitedError } from './errors.ts';
 import type { RateLimitInfo } from './types.ts';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -56,4 +58,21 @@ export function rateLimitResetAt(
     return new Date(now.getTime() + bodyRetryAfterSeconds * 1000);
   }
   return window?.resetAt ?? new Date(now.getTime() + 60_000);
+}
+
+/** A 429: when it lifts (see rateLimitResetAt) and the window's numbers when the headers say. */
+export function rateLimitedError(
+  provider: ProviderName,
+  message: string,
+  response: { status: number; headers: HeaderMap },
+  bodyRetryAfterSeconds: number | undefined,
+  now?: Date,
+): RateLimitedError {
+  const window = readRateLimit(response.headers, now);
+  return new RateLimitedError(provider, message, {
+    status: response.status,
+    resetAt: rateLimitResetAt(response.headers, bodyRetryAfterSeconds, now),
+    limit: window?.limit,
+    remaining: window?.remaining,
+  });
 }

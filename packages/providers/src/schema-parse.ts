@@ -32,6 +32,21 @@ export function formatJsonPath(path: readonly PropertyKey[]): string {
   return out === '' ? '$' : out;
 }
 
+/** The body as `schema`'s type, or undefined when it is not JSON or not that shape (error bodies). */
+export function safeParseJson<S extends z.ZodType>(
+  schema: S,
+  text: string,
+): z.infer<S> | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const result = schema.safeParse(json);
+  return result.success ? result.data : undefined;
+}
+
 /** JSON.parse that turns a syntax error into InvalidResponseError at path `$`. */
 export function parseJsonBody(provider: ProviderName, rawBody: string): unknown {
   try {

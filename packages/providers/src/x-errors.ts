@@ -2,26 +2,20 @@ import {
   AccountUnavailableError,
   type AccountUnavailableReason,
   BadRequestError,
+  type ErrorResponseContext,
   InvalidCursorError,
   OutOfCreditsError,
   type ProviderError,
-  RateLimitedError,
   TransientError,
   UnauthorizedError,
 } from './errors.ts';
-import { type HeaderMap, rateLimitResetAt, readRateLimit } from './rate-limit.ts';
+import { type HeaderMap, rateLimitedError } from './rate-limit.ts';
+import { safeParseJson } from './schema-parse.ts';
 import { type XErrorBody, type XProblem, xErrorBodySchema } from './x-schemas.ts';
 
 /** An X error body, or undefined when the body is not one (the 429 text "Rate limit exceeded"). */
 export function parseXErrorBody(text: string): XErrorBody | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const result = xErrorBodySchema.safeParse(json);
-  return result.success ? result.data : undefined;
+  return safeParseJson(xErrorBodySchema, text);
 }
 
 /** `https://api.twitter.com/2/problems/resource-not-found` → `resource-not-found` (either host). */
@@ -95,19 +89,12 @@ function isCursorProblem(body: XErrorBody | undefined, text: string): boolean {
   return /pagination_token|next_token|pagination token/i.test(text);
 }
 
-export interface XErrorContext {
-  userId: string;
-  endpoint: string;
-  scrub: (text: string) => string;
-  now?: Date;
-}
-
 /** The typed error for a non-2xx X response. */
 export function xErrorForStatus(
   status: number,
   headers: HeaderMap,
   text: string,
-  ctx: XErrorContext,
+  ctx: ErrorResponseContext,
 ): ProviderError {
   const body = parseXErrorBody(text);
   const summary = ctx.scrub(describe(body, text));
@@ -120,13 +107,7 @@ export function xErrorForStatus(
     if (problems.some((p) => problemName(p.type) === 'usage-capped')) {
       return new OutOfCreditsError('x', message, options);
     }
-    const window = readRateLimit(headers, ctx.now);
-    return new RateLimitedError('x', message, {
-      ...options,
-      resetAt: rateLimitResetAt(headers, undefined, ctx.now),
-      limit: window?.limit,
-      remaining: window?.remaining,
-    });
+    return rateLimitedError('x', message, { status, headers }, undefined, ctx.now);
   }
   if (status === 402) return new OutOfCreditsError('x', message, options);
   if (status === 401) return new UnauthorizedError('x', message, options);
@@ -155,7 +136,7 @@ export function xErrorForStatus(
  */
 export function xAccountErrorIn200(
   body: { data?: unknown[] | undefined; errors?: XProblem[] | undefined },
-  ctx: XErrorContext,
+  ctx: ErrorResponseContext,
 ): AccountUnavailableError | undefined {
   if (body.data !== undefined && body.data.length > 0) return undefined;
   const account = accountProblem(body.errors ?? [], ctx.userId);
