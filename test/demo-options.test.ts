@@ -113,7 +113,7 @@ describe('demo queue mode', () => {
     );
     try {
       const url = `redis://127.0.0.1:${closedPort}`;
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 30_000;
       while (!(await pingRedis(url, 200)) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

@@ -25,21 +25,36 @@ describe('birdfeed sandbox (the process)', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`serves, then stops cleanly on ${signal}`, async () => {
       const run = start(['--port', '0', '--accounts', '5', '--frozen', '--seed', 'cli']);
-      for (let i = 0; i < 200 && !run.out().includes('try:'); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      const exited = once(run.child, 'exit');
+      try {
+        // node + tsx + the sandbox take seconds to start on a loaded machine.
+        const deadline = Date.now() + 45_000;
+        while (
+          !run.out().includes('try:') &&
+          run.child.exitCode === null &&
+          Date.now() < deadline
+        ) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        const url = /listening on (http:\/\/\S+)/.exec(run.out())?.[1];
+        expect(url, run.err()).toBeDefined();
+        const id = /^\s+(\d+)\s+@/m.exec(run.out())?.[1];
+        const page = await fetch(`${url}/2/users/${id}/tweets`, {
+          headers: { authorization: `Bearer ${X_TOKEN}` },
+        });
+        expect(page.status).toBe(200);
+        run.child.kill(signal);
+        const [code] = await exited;
+        expect(code).toBe(0);
+        expect(run.out()).toContain(`${signal}, stopping`);
+        await expect(fetch(`${url}/_sandbox/health`)).rejects.toThrow();
+      } finally {
+        // A failed case must not leave its sandbox serving.
+        if (run.child.exitCode === null && run.child.signalCode === null) {
+          run.child.kill('SIGKILL');
+          await exited;
+        }
       }
-      const url = /listening on (http:\/\/\S+)/.exec(run.out())?.[1];
-      expect(url, run.err()).toBeDefined();
-      const id = /^\s+(\d+)\s+@/m.exec(run.out())?.[1];
-      const page = await fetch(`${url}/2/users/${id}/tweets`, {
-        headers: { authorization: `Bearer ${X_TOKEN}` },
-      });
-      expect(page.status).toBe(200);
-      run.child.kill(signal);
-      const [code] = await once(run.child, 'exit');
-      expect(code).toBe(0);
-      expect(run.out()).toContain(`${signal}, stopping`);
-      await expect(fetch(`${url}/_sandbox/health`)).rejects.toThrow();
     });
   }
 
