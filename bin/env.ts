@@ -1,3 +1,4 @@
+import type { ProviderName } from '@birdfeed/model';
 import { z } from 'zod';
 
 /**
@@ -29,6 +30,14 @@ export const credentialLabel = z
     'a-z, 0-9, - or _ (a name for the credential, not the token)',
   )
   .default('default');
+
+/** The label of the provider's credential, for its queue name (worker and scheduler agree). */
+export function credentialLabelFor(
+  env: { X_CREDENTIAL_LABEL: string; AGNTDATA_CREDENTIAL_LABEL: string },
+  provider: ProviderName,
+): string {
+  return provider === 'x' ? env.X_CREDENTIAL_LABEL : env.AGNTDATA_CREDENTIAL_LABEL;
+}
 
 export const envSchema = z.object({
   /** Postgres connection string; unset = the embedded PGlite database under .birdfeed/. */

@@ -4,6 +4,7 @@ import type { Database } from '@birdfeed/db';
 import { type CrawlQueue, openCrawlQueue } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
+import { credentialLabelFor } from '../../../bin/env.ts';
 import { createLogger } from '../../../bin/logger.ts';
 import {
   argsOrExitCode,
@@ -126,8 +127,7 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
           connection: redis,
           prefix: env.BIRDFEED_QUEUE_PREFIX,
           provider,
-          credentialLabel:
-            provider === 'x' ? env.X_CREDENTIAL_LABEL : env.AGNTDATA_CREDENTIAL_LABEL,
+          credentialLabel: credentialLabelFor(env, provider),
         }),
       );
     }

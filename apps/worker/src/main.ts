@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Database } from '@birdfeed/db';
 import type { ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
+import { credentialLabelFor } from '../../../bin/env.ts';
 import { createLogger } from '../../../bin/logger.ts';
 import {
   argsOrExitCode,
@@ -146,8 +147,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
           connection: redis,
           prefix: env.BIRDFEED_QUEUE_PREFIX,
           provider,
-          credentialLabel:
-            provider === 'x' ? env.X_CREDENTIAL_LABEL : env.AGNTDATA_CREDENTIAL_LABEL,
+          credentialLabel: credentialLabelFor(env, provider),
           limiter:
             provider === 'x'
               ? { max: env.X_RATE_LIMIT_MAX, windowMs: env.X_RATE_LIMIT_WINDOW_MS }
