@@ -15,7 +15,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkerEnv } from '../apps/worker/src/env.ts';
 import { startWorkers } from '../apps/worker/src/main.ts';
-import { spawnApp } from '../apps/worker/test/harness.ts';
+import { deleteRedisPrefix, spawnApp } from '../apps/worker/test/harness.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
 /**
@@ -61,7 +61,8 @@ beforeAll(async () => {
   evictingUrl = `redis://127.0.0.1:${port}`;
   const probe = createRedisConnection({ url: evictingUrl, role: 'producer' });
   try {
-    for (let i = 0; i < 100; i += 1) {
+    // Up to 30 s for redis-server to listen (5 s was an idle-machine figure).
+    for (let i = 0; i < 600; i += 1) {
       try {
         await probe.ping();
         break;
@@ -202,11 +203,9 @@ describe('queue status', () => {
       const other = await queueStatus({ connection: redis, prefix: testRedisPrefix('empty') });
       expect(other).toEqual([]);
     } finally {
-      await x.obliterate({ force: true });
-      await agntdata.obliterate({ force: true });
-      await x.close();
-      await agntdata.close();
-      await redis.del(`${prefix}:birdfeed:queues`);
+      // Every key of the prefix (queues, registry), even when a step above failed.
+      await Promise.allSettled([x.close(), agntdata.close()]);
+      await deleteRedisPrefix(TEST_REDIS_URL, prefix);
       await redis.quit();
     }
   });
