@@ -181,6 +181,11 @@ export interface RequestContext {
   started: number;
 }
 
+/** The fields every request log line names the request by. */
+function requestFields({ provider, endpoint, method, userId }: RequestContext) {
+  return { provider, endpoint, method, userId };
+}
+
 /** Logs a request that gave a page and hands the page out as a client returns it. */
 export function fetchedPage(
   logger: Logger | undefined,
@@ -192,10 +197,7 @@ export function fetchedPage(
   logRequest(
     logger,
     {
-      provider: ctx.provider,
-      endpoint: ctx.endpoint,
-      method: ctx.method,
-      userId: ctx.userId,
+      ...requestFields(ctx),
       status: response.status,
       durationMs: response.durationMs,
       rateLimitRemaining: rateLimit?.remaining ?? null,
@@ -225,10 +227,7 @@ export function logRequestFailure(
   logRequest(
     logger,
     {
-      provider: ctx.provider,
-      endpoint: ctx.endpoint,
-      method: ctx.method,
-      userId: ctx.userId,
+      ...requestFields(ctx),
       status: response?.status ?? null,
       durationMs: response?.durationMs ?? Math.round(performance.now() - ctx.started),
       rateLimitRemaining:
