@@ -13,7 +13,7 @@ import {
   UnauthorizedError,
 } from '../src/index.ts';
 import { readFixture } from './fixtures.ts';
-import { type RecordingServer, startRecordingServer } from './recording-server.ts';
+import { failure, type RecordingServer, startRecordingServer } from './recording-server.ts';
 
 const KEY = 'agnt-test-key-5d1e8a';
 const DOCS = readFixture('agntdata/user_medias_docs_example.json');
@@ -37,15 +37,6 @@ afterAll(async () => {
 beforeEach(() => {
   server.requests.length = 0;
 });
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('agntdata client', () => {
   it('writes a user id above 2^53 to the wire unchanged, as a JSON number', async () => {

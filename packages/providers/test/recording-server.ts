@@ -70,3 +70,13 @@ export async function startRecordingServer(): Promise<RecordingServer> {
     },
   };
 }
+
+/** The error a request was expected to fail with; fails the test when it succeeds instead. */
+export async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the request to fail');
+}

@@ -13,7 +13,7 @@ import {
   UnauthorizedError,
 } from '../src/index.ts';
 import { readFixture } from './fixtures.ts';
-import { type RecordingServer, startRecordingServer } from './recording-server.ts';
+import { failure, type RecordingServer, startRecordingServer } from './recording-server.ts';
 
 const TOKEN = 'x-test-bearer-0b7c3f9e';
 let server: RecordingServer;
@@ -36,15 +36,6 @@ afterAll(async () => {
 beforeEach(() => {
   server.requests.length = 0;
 });
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the request to fail');
-}
 
 const cassette = readRecordings(
   readFixture('x-v2/tweepy/2021-04_test_client_get_users_tweets.json'),
