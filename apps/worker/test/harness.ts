@@ -263,10 +263,18 @@ export function spawnApp(
   command: 'worker' | 'scheduler',
   argv: string[],
   env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
 ): AppProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('bin/birdfeed.ts', REPO_ROOT_URL)), command, ...argv],
+    [
+      ...nodeArgs,
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('bin/birdfeed.ts', REPO_ROOT_URL)),
+      command,
+      ...argv,
+    ],
     { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
