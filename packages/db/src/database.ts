@@ -10,6 +10,7 @@ import {
 import pg from 'pg';
 import { lockDataDir } from './pglite-lock.ts';
 import * as schema from './schema/index.ts';
+import { Statement, toQuery } from './statement.ts';
 
 export type Schema = typeof schema;
 
@@ -98,13 +99,29 @@ interface PgQueryable {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
+interface PGliteQueryable {
+  query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+function sessionClientOf(db: BirdfeedExecutor): unknown {
+  return (db as unknown as { _?: { session?: { client?: unknown } } })._?.session?.client;
+}
+
 /** The node-postgres Pool or (inside a transaction) PoolClient under a drizzle database. */
 function nodePgClientOf(db: BirdfeedExecutor): PgQueryable | undefined {
-  const session = (db as unknown as { _?: { session?: { client?: unknown } } })._?.session;
-  const client = session?.client;
+  const client = sessionClientOf(db);
   return client instanceof pg.Pool || client instanceof pg.Client
     ? (client as unknown as PgQueryable)
     : undefined;
+}
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `birdfeed_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 /**
@@ -112,17 +129,29 @@ function nodePgClientOf(db: BirdfeedExecutor): PgQueryable | undefined {
  * driver is node-postgres: parsed and planned once per connection instead of once per page
  * (planning the wide upserts took ~0.3–0.6 ms each, several per page). The name is derived
  * from the SQL text, so a different column set is a different statement. On PGlite (one
- * in-process connection, no network) it is a plain `execute`.
+ * in-process connection, no network) it is a plain query.
  */
-export async function executePrepared<T>(db: BirdfeedExecutor, statement: SQL): Promise<T[]> {
+export async function executePrepared<T>(
+  db: BirdfeedExecutor,
+  statement: SQL | Statement,
+): Promise<T[]> {
   const client = nodePgClientOf(db);
+  if (statement instanceof Statement) {
+    const { text, params } = toQuery(statement);
+    if (client !== undefined) {
+      const result = await client.query({ name: statementName(text), text, values: params });
+      return result.rows as T[];
+    }
+    // PGlite, or its transaction: both take text and parameters.
+    const pglite = sessionClientOf(db) as PGliteQueryable;
+    return (await pglite.query(text, params)).rows as T[];
+  }
   if (client === undefined) return rowsOf<T>(await db.execute(statement));
   const query = dialect.sqlToQuery(statement);
-  let name = statementNames.get(query.sql);
-  if (name === undefined) {
-    name = `birdfeed_${createHash('sha1').update(query.sql).digest('hex').slice(0, 24)}`;
-    statementNames.set(query.sql, name);
-  }
-  const result = await client.query({ name, text: query.sql, values: query.params });
+  const result = await client.query({
+    name: statementName(query.sql),
+    text: query.sql,
+    values: query.params,
+  });
   return result.rows as T[];
 }

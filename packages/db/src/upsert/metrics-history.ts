@@ -1,5 +1,5 @@
 import type { CanonicalTweet, CanonicalUser } from '@birdfeed/model';
-import { type SQL, sql } from 'drizzle-orm';
+import { type Statement as SQL, stmt as sql } from '../statement.ts';
 import { arrayParam } from './unnest-upsert.ts';
 
 interface HistorySpec<R> {

@@ -1,6 +1,6 @@
 import type { ProviderName } from '@birdfeed/model';
-import { type SQL, sql } from 'drizzle-orm';
-import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { type BirdfeedExecutor, executePrepared } from '../database.ts';
+import { type Statement as SQL, stmt as sql } from '../statement.ts';
 
 export interface RawPageInput {
   provider: ProviderName;
@@ -34,8 +34,9 @@ export function rawPageCte(input: RawPageInput, name: string): SQL {
  * returns its id as a decimal string.
  */
 export async function recordRawPage(db: BirdfeedExecutor, input: RawPageInput): Promise<string> {
-  const [row] = rowsOf<{ id: string }>(
-    await db.execute(sql`with saved as (${rawPageInsert(input)}) select id::text as id from saved`),
+  const [row] = await executePrepared<{ id: string }>(
+    db,
+    sql`with saved as (${rawPageInsert(input)}) select id::text as id from saved`,
   );
   if (row === undefined) throw new Error('raw_pages insert returned no id');
   return row.id;

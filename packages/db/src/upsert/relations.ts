@@ -1,4 +1,4 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { type Statement as SQL, stmt as sql } from '../statement.ts';
 import type { PageRows } from './page-rows.ts';
 import { arrayParam } from './unnest-upsert.ts';
 

@@ -1,4 +1,4 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { type Statement as SQL, stmt as sql } from '../statement.ts';
 
 /** Postgres element types a column travels as; each becomes one array parameter. */
 export type ArrayType =

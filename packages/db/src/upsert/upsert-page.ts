@@ -1,7 +1,7 @@
 import type { CanonicalPage } from '@birdfeed/model';
-import { type SQL, sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import { type BirdfeedExecutor, type BirdfeedTx, executePrepared } from '../database.ts';
+import { type Statement as SQL, stmt as sql } from '../statement.ts';
 import { mediaTable, tweetsTable, usersTable } from './entity-specs.ts';
 import { facesCtes, focusRectsCtes } from './faces.ts';
 import { tweetMetricsCte, userMetricsCte } from './metrics-history.ts';
