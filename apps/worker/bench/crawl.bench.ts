@@ -49,6 +49,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 200);
 const TWEETS = Number(process.env.BENCH_TWEETS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+/** COPY passes into the empty database; the fastest is the ceiling. */
+const COPY_PASSES = Number(process.env.BENCH_COPY_PASSES ?? 3);
 /** Extra node flags for the worker processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '')
   .split(' ')
@@ -153,6 +155,14 @@ async function stopWorkerProcesses(apps: AppProcess[]) {
     if (code !== 0) {
       log(`worker ${i} exited with ${code}:\n${apps[i]?.output().slice(-2000)}`);
     }
+    if (process.env.BENCH_SHOW_PHASES)
+      log(
+        apps[i]
+          ?.output()
+          .split('\n')
+          .filter((l) => l.startsWith('PHASES'))
+          .join('\n') ?? '',
+      );
   }
 }
 
@@ -253,28 +263,39 @@ async function copyCeiling(fromUrl: string, toUrl: string): Promise<CopyTiming> 
   }
   const target = new pg.Client({ connectionString: toUrl });
   await target.connect();
-  const ms = new Map<string, number>();
+  const sum = (tables: string[], map: Map<string, number>) =>
+    tables.reduce((total, table) => total + (map.get(table) ?? 0), 0);
+  // The fastest of a few passes: one pass swings by ±15% with whatever else the two cores do,
+  // and a ceiling should not be lowered by a slow moment.
+  const passes: { contentMs: number; allMs: number }[] = [];
   try {
-    for (const table of WRITTEN_TABLES) {
-      const data = dumps.get(table) as Buffer;
-      const started = performance.now();
-      await pipeline(
-        (async function* () {
-          // 1 MiB chunks, as a client streaming its rows would send them.
-          for (let at = 0; at < data.length; at += 1 << 20) yield data.subarray(at, at + (1 << 20));
-        })(),
-        target.query(copyFrom(`COPY ${table} FROM STDIN`)),
-      );
-      ms.set(table, performance.now() - started);
+    for (let pass = 0; pass < COPY_PASSES; pass += 1) {
+      if (pass > 0) await target.query(`TRUNCATE ${WRITTEN_TABLES.join(', ')} RESTART IDENTITY`);
+      const ms = new Map<string, number>();
+      for (const table of WRITTEN_TABLES) {
+        const data = dumps.get(table) as Buffer;
+        const started = performance.now();
+        await pipeline(
+          (async function* () {
+            // 1 MiB chunks, as a client streaming its rows would send them.
+            for (let at = 0; at < data.length; at += 1 << 20)
+              yield data.subarray(at, at + (1 << 20));
+          })(),
+          target.query(copyFrom(`COPY ${table} FROM STDIN`)),
+        );
+        ms.set(table, performance.now() - started);
+      }
+      passes.push({ contentMs: sum(CONTENT_TABLES, ms), allMs: sum(WRITTEN_TABLES, ms) });
     }
   } finally {
     await target.end();
   }
-  const sum = (tables: string[], map: Map<string, number>) =>
-    tables.reduce((total, table) => total + (map.get(table) ?? 0), 0);
+  log(
+    `COPY passes (content / everything, s): ${passes.map((p) => `${fmt(p.contentMs / 1000, 2)} / ${fmt(p.allMs / 1000, 2)}`).join(', ')}`,
+  );
   return {
-    contentMs: sum(CONTENT_TABLES, ms),
-    allMs: sum(WRITTEN_TABLES, ms),
+    contentMs: Math.min(...passes.map((p) => p.contentMs)),
+    allMs: Math.min(...passes.map((p) => p.allMs)),
     contentRows: sum(CONTENT_TABLES, counts),
     rawPages: counts.get('raw_pages') ?? 0,
     rawBytes: dumps.get('raw_pages')?.length ?? 0,
