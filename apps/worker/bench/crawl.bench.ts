@@ -155,14 +155,6 @@ async function stopWorkerProcesses(apps: AppProcess[]) {
     if (code !== 0) {
       log(`worker ${i} exited with ${code}:\n${apps[i]?.output().slice(-2000)}`);
     }
-    if (process.env.BENCH_SHOW_PHASES)
-      log(
-        apps[i]
-          ?.output()
-          .split('\n')
-          .filter((l) => l.startsWith('PHASES'))
-          .join('\n') ?? '',
-      );
   }
 }
 
