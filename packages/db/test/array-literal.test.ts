@@ -69,10 +69,9 @@ describe('arrayLiteral, read back by Postgres', () => {
 
   it('carries jsonb values and bigint arrays as text elements', async () => {
     const entities = { hashtags: [{ tag: 'a"b\\c\nd' }], note: 'ü 😀' };
-    const { rows } = await client.query<{ v: unknown }>(
-      'select (($1::text[])[1])::jsonb as v',
-      [arrayLiteral('jsonb', [entities, null])],
-    );
+    const { rows } = await client.query<{ v: unknown }>('select (($1::text[])[1])::jsonb as v', [
+      arrayLiteral('jsonb', [entities, null]),
+    ]);
     expect(rows[0]?.v).toEqual(entities);
     const history = await client.query<{ v: string[] }>(
       'select (($1::text[])[1])::bigint[]::text[] as v',
