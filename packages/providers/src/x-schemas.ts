@@ -5,14 +5,18 @@ import { count, snowflakeId } from './schema-parse.ts';
  * Raw X API v2 bodies (GET /2/users/:id/tweets and the user lookup endpoints), as documented in
  * ../../shared/seeds/x-api-v2-users-id-tweets.txt and recorded in ../../shared/fixtures/real/x-v2.
  * Unknown keys pass (twarc's `__twarc`, `context_annotations`, `withheld`, `edit_controls`…);
- * the fields that become columns are checked.
+ * the fields that become columns are checked. The page schemas strip what they do not name from
+ * the parsed value (the raw body keeps everything, and `entities` is taken whole): copying the
+ * unknown keys of every tweet, user and media took ≈ 0.3 ms of the 1.2 ms a 100-tweet page spends
+ * in JSON.parse and zod.
+ * Error bodies stay loose: their readers look at fields beyond the named ones.
  */
 
 const isoDate = z.string().refine((value) => !Number.isNaN(Date.parse(value)), {
   message: 'expected an ISO 8601 date',
 });
 
-export const xTweetPublicMetricsSchema = z.looseObject({
+export const xTweetPublicMetricsSchema = z.object({
   retweet_count: count.optional(),
   reply_count: count.optional(),
   like_count: count.optional(),
@@ -21,12 +25,12 @@ export const xTweetPublicMetricsSchema = z.looseObject({
   bookmark_count: count.optional(),
 });
 
-export const xReferencedTweetSchema = z.looseObject({
+export const xReferencedTweetSchema = z.object({
   type: z.enum(['replied_to', 'quoted', 'retweeted']),
   id: snowflakeId,
 });
 
-export const xTweetSchema = z.looseObject({
+export const xTweetSchema = z.object({
   id: snowflakeId,
   text: z.string(),
   author_id: snowflakeId.optional(),
@@ -41,16 +45,16 @@ export const xTweetSchema = z.looseObject({
   edit_history_tweet_ids: z.array(snowflakeId).optional(),
   public_metrics: xTweetPublicMetricsSchema.optional(),
   attachments: z
-    .looseObject({
+    .object({
       media_keys: z.array(z.string().min(1)).optional(),
       poll_ids: z.array(z.string()).optional(),
     })
     .optional(),
   /** Tweets over 280 characters: `text` is truncated, `note_tweet.text` is the whole text. */
-  note_tweet: z.looseObject({ text: z.string(), entities: z.unknown().optional() }).optional(),
+  note_tweet: z.object({ text: z.string(), entities: z.unknown().optional() }).optional(),
 });
 
-export const xUserSchema = z.looseObject({
+export const xUserSchema = z.object({
   id: snowflakeId,
   username: z.string().optional(),
   name: z.string().optional(),
@@ -63,7 +67,7 @@ export const xUserSchema = z.looseObject({
   verified_type: z.string().optional(),
   protected: z.boolean().optional(),
   public_metrics: z
-    .looseObject({
+    .object({
       followers_count: count.optional(),
       following_count: count.optional(),
       tweet_count: count.optional(),
@@ -73,13 +77,13 @@ export const xUserSchema = z.looseObject({
     .optional(),
 });
 
-export const xMediaVariantSchema = z.looseObject({
+export const xMediaVariantSchema = z.object({
   url: z.string(),
   content_type: z.string().optional(),
   bit_rate: count.optional(),
 });
 
-export const xMediaSchema = z.looseObject({
+export const xMediaSchema = z.object({
   media_key: z.string().min(1),
   type: z.string(),
   url: z.string().optional(),
@@ -88,7 +92,7 @@ export const xMediaSchema = z.looseObject({
   height: count.optional(),
   alt_text: z.string().optional(),
   duration_ms: count.optional(),
-  public_metrics: z.looseObject({ view_count: count.optional() }).optional(),
+  public_metrics: z.object({ view_count: count.optional() }).optional(),
   variants: z.array(xMediaVariantSchema).optional(),
 });
 
@@ -106,7 +110,7 @@ export const xProblemSchema = z.looseObject({
   section: z.string().optional(),
 });
 
-export const xMetaSchema = z.looseObject({
+export const xMetaSchema = z.object({
   result_count: count.optional(),
   newest_id: snowflakeId.optional(),
   oldest_id: snowflakeId.optional(),
@@ -114,20 +118,20 @@ export const xMetaSchema = z.looseObject({
   previous_token: z.string().optional(),
 });
 
-export const xIncludesSchema = z.looseObject({
+export const xIncludesSchema = z.object({
   users: z.array(xUserSchema).optional(),
   media: z.array(xMediaSchema).optional(),
   tweets: z.array(xTweetSchema).optional(),
-  polls: z.array(z.looseObject({ id: z.string() })).optional(),
+  polls: z.array(z.object({ id: z.string() })).optional(),
   // Place ids are hex ("01a9a39529b27f36"), not snowflakes: kept as sent, never stored.
-  places: z.array(z.looseObject({ id: z.string() })).optional(),
+  places: z.array(z.object({ id: z.string() })).optional(),
 });
 
 /**
  * A page of tweets. `data` is absent on an empty page (`result_count: 0`, possibly with a
  * `next_token`) and on a 200 that only carries `errors` (a missing or suspended user).
  */
-export const xTimelineBodySchema = z.looseObject({
+export const xTimelineBodySchema = z.object({
   data: z.array(xTweetSchema).optional(),
   includes: xIncludesSchema.optional(),
   meta: xMetaSchema.optional(),
@@ -143,7 +147,7 @@ export const xTweetLookupBodySchema = xTimelineBodySchema.extend({
 });
 
 /** GET /2/users?ids=…, /2/users/by?usernames=…: `data[]` of users. */
-export const xUsersLookupBodySchema = z.looseObject({
+export const xUsersLookupBodySchema = z.object({
   data: z.array(xUserSchema).optional(),
   includes: xIncludesSchema.optional(),
   errors: z.array(xProblemSchema).optional(),
