@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { page, photo, tweet, user } from '../../test/support/pages.ts';
-import { compareDecimal, InvalidPageError, pageRows } from './page-rows.ts';
+import { InvalidPageError, pageRows } from './page-rows.ts';
 
 describe('pageRows', () => {
-  it('orders ids numerically, not as text', () => {
+  it('orders rows by id numerically, not as text (the lock order of parallel writers)', () => {
     const ids = ['10', '9', '1234567890123456789', '200'];
-    expect([...ids].sort(compareDecimal)).toEqual(['9', '10', '200', '1234567890123456789']);
+    const rows = pageRows(
+      page({ users: ids.map((id) => user(id)), tweets: ids.map((id) => tweet(id)) }),
+    );
+    expect(rows.users.map((u) => u.id)).toEqual(['9', '10', '200', '1234567890123456789']);
+    expect(rows.tweets.map((t) => t.id)).toEqual(['9', '10', '200', '1234567890123456789']);
   });
 
   it('folds duplicate keys: later reported fields win, unreported ones are kept', () => {

@@ -8,7 +8,7 @@ import type {
   TweetMediaLink,
   TweetReference,
 } from '@birdfeed/model';
-import { FACE_SIZES, isSnowflakeId } from '@birdfeed/model';
+import { compareIds, FACE_SIZES, isSnowflakeId } from '@birdfeed/model';
 
 /** A page that cannot be written as it is (an id that is not a bigint, a bad rect…). */
 export class InvalidPageError extends Error {
@@ -48,14 +48,6 @@ export interface PageRows {
   /** Media whose focus rects this page reported: those are replaced exactly. */
   focusRectsReported: { mediaKey: string; count: number }[];
   focusRects: FocusRectRow[];
-}
-
-/**
- * Sorted ids: decimal strings without leading zeros order by length, then lexically. Writing
- * rows in key order makes parallel writers take row locks in the same order (no deadlocks).
- */
-export function compareDecimal(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 function compareText(a: string, b: string): number {
@@ -170,8 +162,8 @@ function combineMedia(a: CanonicalMedia, b: CanonicalMedia): CanonicalMedia {
 /** Validates the page, folds duplicate keys (ON CONFLICT cannot touch a row twice) and sorts. */
 export function pageRows(page: CanonicalPage): PageRows {
   checkPage(page);
-  const users = fold(page.users, (user) => user.id, overlay, compareDecimal);
-  const tweets = fold(page.tweets, (tweet) => tweet.id, combineTweets, compareDecimal);
+  const users = fold(page.users, (user) => user.id, overlay, compareIds);
+  const tweets = fold(page.tweets, (tweet) => tweet.id, combineTweets, compareIds);
   const media = fold(page.media, (item) => item.mediaKey, combineMedia, compareText);
   const tweetMedia = fold(
     page.tweetMedia,
