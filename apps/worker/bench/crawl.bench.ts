@@ -1,11 +1,11 @@
 /**
  * `pnpm bench:crawl`: the BullMQ pipeline end to end, against the sandbox over HTTP.
  *
- * 1. Throughput: 200 sandbox accounts × 500 tweets, one scheduler tick and two `birdfeed
- *    worker` processes, no rate limit. Tweets/s from the first enqueue until Postgres holds the
- *    sandbox's truth; then, in the same run, the COPY ceiling of the same rows (COPY TO out of
- *    the crawled database, COPY FROM into a freshly migrated empty one, one connection) and
- *    the ratio of the two.
+ * 1. Throughput: 200 sandbox accounts × 500 tweets (pre-rendered before the clock), one
+ *    scheduler tick and two `birdfeed worker` processes, no rate limit. Tweets/s from the first
+ *    enqueue until Postgres holds the sandbox's truth; then, in the same run, the COPY ceiling of
+ *    the same rows (COPY TO out of the crawled database, COPY FROM into a freshly migrated empty
+ *    one, one connection, the fastest of BENCH_COPY_PASSES passes) and the ratio of the two.
  * 2. Budget: a time-scaled sandbox whose X window allows L requests; two worker processes with
  *    the limiter set to the same L. Requests made / requests allowed over whole windows of
  *    wall time, and the 429s the sandbox sent.
@@ -162,7 +162,7 @@ async function stopWorkerProcesses(apps: AppProcess[]) {
  * Reads every account's timeline once, as the workers will, before the clock starts: the
  * sandbox renders each tweet's JSON on first use and serves it from its cache afterwards. A
  * real provider renders on its own machines; without this the sandbox's first renders would
- * be a quarter of the two cores' CPU, charged to the pipeline. Returns the requests made.
+ * be a fifth of the two cores' CPU, charged to the pipeline. Returns the requests made.
  */
 async function prewarmSandbox(fixture: CrawlFixture, userIds: readonly string[]): Promise<number> {
   const { sandbox } = fixture;
