@@ -318,15 +318,44 @@ describe('crawl step (X semantics)', () => {
     ]);
     expect([a.outcome, b.outcome].sort()).toEqual(['page', 'stale']);
     const run = await getRun(db, step1.runId);
-    expect(run).toMatchObject({ pages: 2, tweetsNew: 40 });
+    // The losing execution's page rolled back whole; its request was still made and counts.
+    expect(run).toMatchObject({ pages: 2, tweetsNew: 40, requests: 3 });
     expect((await getCheckpoint(db, key))?.windowPages).toBe(2);
     expect(await count('raw_pages', key.userId)).toBe(2);
-    // The losing execution's transaction rolled back whole: one more request in the spend.
-    expect((await spentRequests('x')) - spendBefore).toBe(1);
+    expect((await spentRequests('x')) - spendBefore).toBe(2);
+    expect([a.requests, b.requests]).toEqual([1, 1]);
   });
 });
 
 describe('crawl step (agntdata semantics)', () => {
+  it("counts a billed request whose body failed the schema in the run and the day's spend", async () => {
+    const key = await newTarget('agntdata');
+    const client = new FakeTimeline({
+      provider: 'agntdata',
+      userId: key.userId,
+      ids: range(90_000n, 5),
+      pageSize: 10,
+    });
+    const before = await query<{ cents: number; requests: number }>(
+      "SELECT coalesce(sum(cost_cents), 0)::int AS cents, coalesce(sum(requests), 0)::int AS requests FROM provider_spend WHERE provider = 'agntdata'",
+    );
+    client.faults.push({ kind: 'invalid-body' });
+    const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    const after = await query<{ cents: number; requests: number }>(
+      "SELECT coalesce(sum(cost_cents), 0)::int AS cents, coalesce(sum(requests), 0)::int AS requests FROM provider_spend WHERE provider = 'agntdata'",
+    );
+    expect((after[0]?.cents ?? 0) - (before[0]?.cents ?? 0)).toBe(1);
+    expect((after[0]?.requests ?? 0) - (before[0]?.requests ?? 0)).toBe(1);
+    const cp = await getCheckpoint(db, key);
+    expect(await getRun(db, cp?.runId as string)).toMatchObject({
+      pages: 0,
+      requests: 1,
+      costCents: 1,
+    });
+    expect(await storedTweetIds(key.userId)).toEqual([]);
+  });
+
   it('stops at the first page that reaches since_id and records a gap when pages run out first', async () => {
     const key = await newTarget('agntdata', 40);
     const client = new FakeTimeline({

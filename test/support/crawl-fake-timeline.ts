@@ -78,11 +78,14 @@ export class FakeTimeline implements CrawlClient {
       );
     }
     if (fault?.kind === 'invalid-body') {
-      throw new InvalidResponseError(this.provider, 'data[0].id: expected string', {
+      const error = new InvalidResponseError(this.provider, 'data[0].id: expected string', {
         status: 200,
         path: 'data[0].id',
         rawBody: '{"data":[{"id":1}]}',
       });
+      // As the agntdata client does: a 200 is billed even when its body fails the schema.
+      if (this.provider === 'agntdata') error.costCents = 1;
+      throw error;
     }
     let visible = this.options.cap === undefined ? this.ids : this.ids.slice(0, this.options.cap);
     if (this.provider === 'x' && request.sinceId != null) {

@@ -1,5 +1,6 @@
 import {
   addRunProgress,
+  addSpend,
   attachRun,
   type BirdfeedDb,
   type BirdfeedExecutor,
@@ -264,8 +265,23 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     counts = { tweetsNew: result.tweetsNew, tweetsUpdated: result.tweetsUpdated };
   } catch (error) {
     if (error instanceof StaleCheckpointError) {
+      // The page is dropped with its transaction, but the request was made (and, on agntdata,
+      // paid for): it still counts in the run and in the day's spend the budget is held to.
+      await db.transaction(async (tx) => {
+        await addRunProgress(tx, run.id, { requests: 1, costCents: fetched.costCents });
+        await addSpend(tx, {
+          provider: key.provider,
+          day: spendDay(at),
+          cents: fetched.costCents,
+          requests: 1,
+        });
+      });
       logger.warn({ ...key, runId: run.id }, 'crawl: checkpoint moved meanwhile; page dropped');
-      return idle(key, run, (await getCheckpoint(db, key)) ?? checkpoint, 'stale');
+      return {
+        ...idle(key, run, (await getCheckpoint(db, key)) ?? checkpoint, 'stale'),
+        requests: 1,
+        costCents: fetched.costCents,
+      };
     }
     throw error;
   }
@@ -415,7 +431,16 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
         body: error.rawBody,
         error: `${described.message} (at ${error.path})`,
       });
-      await addRunProgress(tx, run.id, { requests: 1 });
+      await addRunProgress(tx, run.id, { requests: 1, costCents: error.costCents });
+      // A body that fails our schema may still have been billed (agntdata): the budget counts it.
+      if (error.costCents > 0) {
+        await addSpend(tx, {
+          provider: key.provider,
+          day: spendDay(ctx.now()),
+          cents: error.costCents,
+          requests: 1,
+        });
+      }
       return recordFailure(tx, {
         ...key,
         runId: run.id,

@@ -2,7 +2,7 @@ import { isSnowflakeId } from '@birdfeed/model';
 import type { Logger } from 'pino';
 import { agntdataErrorFor } from './agntdata-errors.ts';
 import { normalizeAgntdataMedias, validateAgntdataMedias } from './agntdata-normalize.ts';
-import { BadRequestError } from './errors.ts';
+import { BadRequestError, InvalidResponseError } from './errors.ts';
 import {
   createDispatcher,
   createScrubber,
@@ -107,6 +107,7 @@ export function createAgntdataClient(options: AgntdataClientOptions): TimelineCl
       const page = normalizeAgntdataMedias(parsed.body, { userId: req.userId, observedAt });
       return fetchedPage(logger, request, response, { page, requestUrl: safeUrl(url), costCents });
     } catch (error) {
+      if (error instanceof InvalidResponseError) error.costCents = costCents;
       logRequestFailure(logger, request, response, costCents, error);
       throw error;
     }

@@ -102,6 +102,11 @@ export class InvalidResponseError extends ProviderError {
   override readonly name = 'InvalidResponseError';
   readonly path: string;
   readonly rawBody: string;
+  /**
+   * What the request that returned this body cost: a provider bills a successful request even
+   * when its body then fails our schema (agntdata), and that money counts toward the budget.
+   */
+  costCents = 0;
 
   constructor(provider: ProviderName, message: string, options: InvalidResponseErrorOptions) {
     super(provider, message, options);

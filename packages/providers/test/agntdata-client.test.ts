@@ -241,5 +241,7 @@ describe('agntdata client', () => {
     expect(invalid).toBeInstanceOf(InvalidResponseError);
     expect(invalid.path).toBe('results[1].tweet_id');
     expect(invalid.rawBody).toBe(body);
+    // A 200 is billed whatever our schema thinks of its body.
+    expect(invalid.costCents).toBe(1);
   });
 });
