@@ -281,6 +281,26 @@ describe('crawl step (X semantics)', () => {
     expect(await storedTweetIds(key.userId)).toHaveLength(5);
   });
 
+  it('ends a stale execution when the winner closed the window', async () => {
+    const key = await newTarget('x', 40);
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(75_000n, 40),
+      pageSize: 20,
+    });
+    const step1 = await crawlPage({ db, client, target: key, pageSize: 20 });
+    expect(step1.next).toBe('page');
+    client.holdUntil(2);
+    const [a, b] = await Promise.all([
+      crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 20 }),
+      crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 20 }),
+    ]);
+    expect([a.outcome, b.outcome].sort()).toEqual(['stale', 'window_completed']);
+    expect([a.next, b.next]).toEqual(['done', 'done']);
+    expect(await getRun(db, step1.runId)).toMatchObject({ outcome: 'succeeded', pages: 2 });
+  });
+
   it('opens a run attached to a new checkpoint, adopts it while it runs, and opens the next after', async () => {
     const key = await newTarget('x', 20);
     const run = await openRun(db, key);
@@ -317,6 +337,9 @@ describe('crawl step (X semantics)', () => {
       crawlPage({ db, client, target: key, runId: step1.runId, pageSize: 20 }),
     ]);
     expect([a.outcome, b.outcome].sort()).toEqual(['page', 'stale']);
+    // The window is still open and this run's: the stale execution says "next page" too (the
+    // winner may be a step whose job was given up at its deadline, whose result nobody reads).
+    expect([a.next, b.next]).toEqual(['page', 'page']);
     const run = await getRun(db, step1.runId);
     // The losing execution's page rolled back whole; its request was still made and counts.
     expect(run).toMatchObject({ pages: 2, tweetsNew: 40, requests: 3 });

@@ -278,7 +278,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
       });
       logger.warn({ ...key, runId: run.id }, 'crawl: checkpoint moved meanwhile; page dropped');
       return {
-        ...idle(key, run, (await getCheckpoint(db, key)) ?? checkpoint, 'stale'),
+        ...staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint),
         requests: 1,
         costCents: fetched.costCents,
       };
@@ -395,7 +395,7 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
       'crawl: cursor expired, restarting the window from since_id',
     );
     if (restarted === null)
-      return idle(key, run, (await getCheckpoint(db, key)) ?? checkpoint, 'stale');
+      return staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint);
     return { ...idle(key, run, restarted, 'cursor_expired'), next: 'page', requests: 1 };
   }
   if (error instanceof AccountUnavailableError) {
@@ -509,6 +509,20 @@ function idle(
     rateLimit: null,
     runOutcome: null,
   };
+}
+
+/**
+ * Another execution of this step moved the checkpoint first. If the window it left open still
+ * belongs to this run, the run goes on from there: the other execution may be one whose result
+ * nobody reads (a job given up at its deadline, whose step still committed), and ending here
+ * would leave the run with no job until the scheduler found it orphaned. When both executions
+ * are alive, both ask for the same next page, and its job id makes that one job.
+ */
+function staleStep(key: TargetKey, run: CrawlRun, checkpoint: CrawlCheckpoint): CrawlStepResult {
+  const result = idle(key, run, checkpoint, 'stale');
+  const windowGoesOn =
+    run.outcome === 'running' && checkpoint.runId === run.id && checkpoint.windowStartedAt !== null;
+  return windowGoesOn ? { ...result, next: 'page' } : result;
 }
 
 function timelineIds(page: CanonicalPage): string[] {
