@@ -72,11 +72,15 @@ export async function startOrRefuse<Running extends object>(
  * Opens Postgres and checks that it answers and has the birdfeed tables, so a wrong
  * DATABASE_URL or a database never migrated stops the start with the reason, not every job.
  */
-export async function openCheckedDatabase(url: string, maxConnections: number): Promise<Database> {
+export async function openCheckedDatabase(
+  url: string,
+  maxConnections: number,
+  statementTimeoutMs?: number,
+): Promise<Database> {
   // The same redaction as Redis URLs: the password never reaches the message.
   const where = redactRedisUrl(url);
   try {
-    return await openCrawlDatabase({ url, maxConnections, description: where });
+    return await openCrawlDatabase({ url, maxConnections, statementTimeoutMs, description: where });
   } catch (error) {
     if (error instanceof MigrationsMissingError) throw new ProcessStartError(error.message);
     throw new ProcessStartError(

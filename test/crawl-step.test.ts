@@ -281,6 +281,56 @@ describe('crawl step (X semantics)', () => {
     expect(await storedTweetIds(key.userId)).toHaveLength(5);
   });
 
+  it('with a statement timeout, a page stuck on a lock fails the step and writes nothing', async () => {
+    const key = await newTarget('x', 40);
+    const client = new FakeTimeline({
+      provider: 'x',
+      userId: key.userId,
+      ids: range(77_000n, 40),
+      pageSize: 20,
+    });
+    const step1 = await crawlPage({ db, client, target: key, pageSize: 20 });
+    const timed = await openDatabase({
+      url: testDb.url,
+      maxConnections: 2,
+      statementTimeoutMs: 300,
+    });
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(
+        "SELECT 1 FROM crawl_checkpoints WHERE provider = 'x' AND user_id = $1 FOR UPDATE",
+        [key.userId],
+      );
+      const started = Date.now();
+      const error = await crawlPage({
+        db: timed.db,
+        client,
+        target: key,
+        runId: step1.runId,
+        pageSize: 20,
+      }).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(JSON.stringify(error)).toContain('57014'); // query_canceled
+      await holder.query('ROLLBACK');
+      expect(await storedTweetIds(key.userId)).toHaveLength(20);
+      expect((await getCheckpoint(db, key))?.windowPages).toBe(1);
+      // The lock gone, the same step goes through.
+      const step2 = await crawlPage({
+        db: timed.db,
+        client,
+        target: key,
+        runId: step1.runId,
+        pageSize: 20,
+      });
+      expect(step2).toMatchObject({ outcome: 'window_completed', next: 'done' });
+      expect(await storedTweetIds(key.userId)).toHaveLength(40);
+    } finally {
+      holder.release();
+      await timed.close();
+    }
+  });
+
   it('ends a stale execution when the winner closed the window', async () => {
     const key = await newTarget('x', 40);
     const client = new FakeTimeline({

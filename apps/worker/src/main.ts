@@ -138,6 +138,9 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
     database = await openCheckedDatabase(
       env.DATABASE_URL,
       (options.concurrency ?? env.WORKER_CONCURRENCY) * providers.length + 2,
+      // The page deadline's signal reaches the HTTP request only: a statement stuck on a lock
+      // past it is cancelled by Postgres, and its connection comes back to the pool.
+      env.WORKER_JOB_TIMEOUT_MS,
     );
     for (const provider of providers) {
       const runner = createPageRunner({ env, provider, db: database.db, logger });

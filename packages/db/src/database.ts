@@ -40,14 +40,25 @@ export interface OpenDatabaseOptions {
   dataDir?: string | undefined;
   /** Pool size for node-postgres. @defaultValue 10 */
   maxConnections?: number | undefined;
+  /**
+   * node-postgres: Postgres cancels a statement running (or waiting on a lock) longer than
+   * this, and the pool gives up on a free connection after as long. For processes whose work
+   * has a deadline: a statement stuck past it would otherwise keep its connection after the
+   * job gave up on it. @defaultValue none
+   */
+  statementTimeoutMs?: number | undefined;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   if (options.url !== undefined) {
     const { drizzle } = await import('drizzle-orm/node-postgres');
+    const timeout = options.statementTimeoutMs;
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? 10,
+      ...(timeout === undefined
+        ? {}
+        : { statement_timeout: timeout, connectionTimeoutMillis: timeout }),
     });
     // An idle client that loses its server (restart, failover) emits 'error' on the pool; without
     // a listener that would crash the process instead of just dropping the client.
