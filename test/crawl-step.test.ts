@@ -2,7 +2,9 @@ import { crawlPage, crawlTargetToEnd, openRun, recordJobFailure } from '@birdfee
 import {
   type BirdfeedDb,
   claimDueTargets,
+  closeOrphanedRun,
   type Database,
+  finishRun,
   getCheckpoint,
   getRun,
   listFailures,
@@ -329,6 +331,23 @@ describe('crawl step (X semantics)', () => {
       holder.release();
       await timed.close();
     }
+  });
+
+  it('a final failure recorded after the scheduler closed its run as orphaned relabels it failed', async () => {
+    const key = await newTarget('x');
+    const run = await openRun(db, key);
+    // The scheduler's tick came between BullMQ dropping the failed job and the worker's record.
+    expect(await closeOrphanedRun(db, run.id)).toBe(true);
+    const error = new Error('boom');
+    const recorded = await recordJobFailure(db, { ...key, runId: run.id, jobId: 'j', error });
+    expect(recorded.runFinished).toBe(true);
+    expect(await getRun(db, run.id)).toMatchObject({ outcome: 'failed', error: 'Error: boom' });
+    // Any other first outcome stands: a late failure does not undo a succeeded run.
+    const other = await newTarget('x');
+    const done = await openRun(db, other);
+    await finishRun(db, done.id, 'succeeded');
+    await recordJobFailure(db, { ...other, runId: done.id, jobId: 'k', error });
+    expect((await getRun(db, done.id))?.outcome).toBe('succeeded');
   });
 
   it('ends a stale execution when the winner closed the window', async () => {

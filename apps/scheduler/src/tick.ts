@@ -2,6 +2,7 @@ import { openRun } from '@birdfeed/crawl';
 import {
   type BirdfeedDb,
   claimDueTargets,
+  closeOrphanedRun,
   finishRun,
   getCheckpoint,
   getRun,
@@ -156,12 +157,7 @@ async function scheduleTarget(
   if (checkpoint?.runId != null) {
     const previous = await getRun(db, checkpoint.runId);
     if (previous?.outcome === 'running') {
-      await finishRun(
-        db,
-        previous.id,
-        'cancelled',
-        'orphaned: no job of this run was left in the queue',
-      );
+      await closeOrphanedRun(db, previous.id);
       result.orphansClosed += 1;
       logger.warn({ ...key, runId: previous.id }, 'closed an orphaned run');
     }

@@ -1,5 +1,6 @@
 import {
   type BirdfeedExecutor,
+  failOrphanedRun,
   finishRun,
   getCheckpoint,
   getRun,
@@ -65,14 +66,10 @@ export async function recordJobFailure(
   } else {
     await updateFailureJob(db, failureId, { jobId: input.jobId ?? null, attempt: input.attempt });
   }
+  const reason = `${described.name}: ${described.message}`.slice(0, 2000);
   const runFinished =
     runId !== null && input.final !== false
-      ? await finishRun(
-          db,
-          runId,
-          'failed',
-          `${described.name}: ${described.message}`.slice(0, 2000),
-        )
+      ? (await finishRun(db, runId, 'failed', reason)) || (await failOrphanedRun(db, runId, reason))
       : false;
   return { failureId, runId, runFinished };
 }

@@ -20,7 +20,16 @@ export { openOrAdoptRun } from './open-run.ts';
 export type { PageTransition, WindowMove } from './page-transition.ts';
 export { commitPageTransition } from './page-transition.ts';
 export type { CrawlRun, RunProgress } from './runs.ts';
-export { addRunProgress, finishRun, getRun, listRuns, startRun } from './runs.ts';
+export {
+  addRunProgress,
+  closeOrphanedRun,
+  failOrphanedRun,
+  finishRun,
+  getRun,
+  listRuns,
+  ORPHANED_RUN_ERROR,
+  startRun,
+} from './runs.ts';
 export { CRAWL_TABLES, missingTables } from './schema-check.ts';
 export type { Spend, SpendInput } from './spend.ts';
 export { addSpend, spendDay, spentToday } from './spend.ts';

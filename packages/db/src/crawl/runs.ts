@@ -101,6 +101,36 @@ export async function addRunProgress(
 }
 
 /**
+ * Why the scheduler closed a run whose jobs were gone from the queue: a guess from outside
+ * (see {@link closeOrphanedRun}), which a failure recorded later may correct.
+ */
+export const ORPHANED_RUN_ERROR = 'orphaned: no job of this run was left in the queue';
+
+/** The scheduler's close of a running run with no job left in the queue. */
+export async function closeOrphanedRun(db: BirdfeedExecutor, runId: string): Promise<boolean> {
+  return finishRun(db, runId, 'cancelled', ORPHANED_RUN_ERROR);
+}
+
+/**
+ * Records that a run failed when it was already closed as orphaned: the job's final failure
+ * and the scheduler's tick can cross (BullMQ frees the target's deduplication key before the
+ * worker has written the failure), and the failure is what really happened. Any other first
+ * outcome stands. True when the run was relabelled.
+ */
+export async function failOrphanedRun(
+  db: BirdfeedExecutor,
+  runId: string,
+  error: string,
+): Promise<boolean> {
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`UPDATE crawl_runs SET outcome = 'failed', error = ${error}
+      WHERE id = ${runId}::bigint AND outcome = 'cancelled' AND error = ${ORPHANED_RUN_ERROR}
+      RETURNING id::text AS id`),
+  );
+  return rows.length > 0;
+}
+
+/**
  * Closes a run. Only a running run changes: the first outcome recorded stands, so a late retry
  * of a step cannot turn a 'succeeded' run into 'failed'. True when this call closed it.
  */
