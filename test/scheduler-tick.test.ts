@@ -133,8 +133,18 @@ describe('scheduler tick', () => {
     expect(await jobsOf('x')).toHaveLength(1);
     expect(await runs()).toHaveLength(1);
 
-    // Redis lost the job: the run is orphaned; the next tick closes it and starts afresh.
+    // Redis lost the job. A run opened under a minute ago may still be another scheduler's
+    // (opened, first page not yet enqueued): left alone.
     await (queues.get('x') as CrawlQueue).obliterate({ force: true });
+    await q(`UPDATE watch_targets SET next_due_at = now() - interval '1s'`);
+    expect(await runTick(tickOptions(state))).toMatchObject({
+      claimed: 1,
+      enqueued: 0,
+      inFlight: 1,
+      orphansClosed: 0,
+    });
+    // Older, it is orphaned: the next tick closes it and starts afresh.
+    await q(`UPDATE crawl_runs SET started_at = now() - interval '5 minutes'`);
     await q(`UPDATE watch_targets SET next_due_at = now() - interval '1s'`);
     const after = await runTick(tickOptions(state));
     expect(after).toMatchObject({ claimed: 1, enqueued: 1, orphansClosed: 1 });

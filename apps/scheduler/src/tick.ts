@@ -136,6 +136,9 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
   return result;
 }
 
+/** A running run with no job younger than this is left alone rather than called orphaned. */
+const ORPHAN_GRACE_MS = 60_000;
+
 async function scheduleTarget(
   options: TickOptions,
   queue: CrawlQueue,
@@ -156,6 +159,17 @@ async function scheduleTarget(
   const checkpoint = await getCheckpoint(db, key);
   if (checkpoint?.runId != null) {
     const previous = await getRun(db, checkpoint.runId);
+    const now = (options.now ?? (() => new Date()))().getTime();
+    if (previous?.outcome === 'running' && now - previous.startedAt.getTime() < ORPHAN_GRACE_MS) {
+      // Opened moments ago: likely another scheduler's run between opening it and enqueuing
+      // its first page (a `watchlist enable` can make a just-claimed target due again).
+      result.inFlight += 1;
+      logger.debug(
+        { ...key, runId: previous.id },
+        'run just opened elsewhere; not starting another',
+      );
+      return;
+    }
     if (previous?.outcome === 'running') {
       await closeOrphanedRun(db, previous.id);
       result.orphansClosed += 1;
