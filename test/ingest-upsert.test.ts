@@ -299,6 +299,43 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
     expect(after).toHaveLength(2);
   });
 
+  it('boxes have their own clock: a page written late cannot replace newer faces or focus rects', async () => {
+    const at = (hour: number) => new Date(Date.UTC(2025, 5, 1, hour));
+    const observe = (
+      provider: 'x' | 'agntdata',
+      hour: number,
+      fields: Parameters<typeof photo>[1],
+    ) => upsertPage(db, page({ provider, observedAt: at(hour), media: [photo('3_901', fields)] }));
+    const stored = async () => ({
+      faces: (
+        await rows<{ x: number }>(
+          db,
+          sql`select x from media_faces where media_key = '3_901' and size = 'orig' order by idx`,
+        )
+      ).map((r) => r.x),
+      rects: (
+        await rows<{ x: number }>(
+          db,
+          sql`select x from media_focus_rects where media_key = '3_901' order by idx`,
+        )
+      ).map((r) => r.x),
+    });
+    const box = (x: number) => ({ x, y: 0, w: 1, h: 1 });
+    await observe('agntdata', 2, { faces: { orig: [box(1)] }, focusRects: [box(10)] });
+    // Observed at 01:00, written after the 02:00 page (a retried job): it changes no box.
+    const late = await observe('agntdata', 1, {
+      faces: { orig: [box(5), box(6), box(7)] },
+      focusRects: [],
+    });
+    expect(late).toMatchObject({ faces: 0, facesRemoved: 0, focusRects: 0, focusRectsRemoved: 0 });
+    expect(await stored()).toEqual({ faces: [1], rects: [10] });
+    // An X page (no boxes) at 04:00 moves the media row's clock, not the boxes'.
+    await observe('x', 4, { altText: 'a photo' });
+    // So an agntdata page at 03:00 is still the newest word on boxes.
+    await observe('agntdata', 3, { faces: { orig: [box(2), box(3)] }, focusRects: [] });
+    expect(await stored()).toEqual({ faces: [2, 3], rects: [] });
+  });
+
   it('a newer value replaces a stored one; neither null nor a missing field erases it', async () => {
     await upsertPage(
       db,

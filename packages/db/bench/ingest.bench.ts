@@ -112,7 +112,7 @@ function entityCopy<R>(spec: EntityTable<R>, rows: R[], observedAt: Date): CopyT
     rows: rows.map((row) => [
       spec.key.value(row),
       ...merged.map((c) => encodeElement(c.type, c.value(row))),
-      ...extra.map((c) => encodeElement(c.type, c.value(row))),
+      ...extra.map((c) => encodeElement(c.type, c.value(row, observedAt))),
       at,
       at,
       at,

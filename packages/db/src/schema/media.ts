@@ -27,6 +27,13 @@ export const media = pgTable('media', {
   variants: jsonb('variants'),
   sizes: jsonb('sizes'),
   observedAt: at('observed_at').notNull(),
+  /**
+   * When the stored face boxes / focus rects were observed (agntdata only). They have their
+   * own clock because pages of other providers move `observed_at` without reporting boxes, and
+   * an older page written late must not replace newer boxes.
+   */
+  facesObservedAt: at('faces_observed_at'),
+  focusRectsObservedAt: at('focus_rects_observed_at'),
   firstSeenAt: at('first_seen_at').notNull(),
   lastSeenAt: at('last_seen_at').notNull(),
 });

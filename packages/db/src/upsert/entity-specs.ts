@@ -83,4 +83,21 @@ export const mediaTable: EntityTable<CanonicalMedia> = {
     },
     { name: 'sizes', type: 'jsonb', value: (m) => m.sizes },
   ],
+  // The boxes' own clock: set by a page that reported them, never moved back. The page
+  // statement compares it with the page's time to decide whether its boxes replace the stored.
+  extra: [
+    {
+      name: 'faces_observed_at',
+      type: 'timestamptz',
+      value: (m, at) => (m.faces === undefined ? undefined : at),
+      onConflict: 'greatest(t.faces_observed_at, excluded.faces_observed_at)',
+    },
+    {
+      name: 'focus_rects_observed_at',
+      type: 'timestamptz',
+      value: (m, at) => (m.focusRects === undefined ? undefined : at),
+      onConflict: 'greatest(t.focus_rects_observed_at, excluded.focus_rects_observed_at)',
+    },
+  ],
+  returning: ['faces_observed_at', 'focus_rects_observed_at'],
 };

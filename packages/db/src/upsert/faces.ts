@@ -10,6 +10,10 @@ import { arrayParam } from './unnest-upsert.ts';
  *   cheapest way in after COPY;
  * - `<name>_written`: boxes of existing media that are new or moved, upserted.
  * They touch disjoint rows (idx >= count vs idx < count; created vs existing media).
+ * Existing media take this page's boxes only when the page is at least as new as the boxes
+ * stored (`<gate>`, the media row's box clock as the media CTE wrote it: still this page's
+ * time only if no newer page had reported boxes), so a page written late cannot replace
+ * newer boxes.
  *
  * Three measured traps (EXPLAIN ANALYZE on a 100,000-row table during a bulk load):
  * - a delete joined to the unnest was planned as a sequential scan while the table's
@@ -29,6 +33,7 @@ function boxCtes(
   reported: { keys: string[]; sizes: string[] | null; counts: number[] },
   incoming: SQL,
   conflictKey: string,
+  gate: { column: string; at: Date },
 ): SQL {
   const bySize = reported.sizes !== null;
   const columns = bySize ? 'media_key, size, idx, x, y, w, h' : 'media_key, idx, x, y, w, h';
@@ -39,13 +44,14 @@ function boxCtes(
   const sameKey = `cur.media_key = i.media_key and cur.idx = i.idx${bySize ? ' and cur.size = i.size' : ''}`;
   const t = sql.raw(table);
   const n = (suffix: string) => sql.raw(`${name}_${suffix}`);
+  const newest = sql`m.${sql.raw(gate.column)} = ${gate.at.toISOString()}::timestamptz`;
   return sql`${n('reported')} as (
       select r.* from unnest(${arrayParam('text', reported.keys)}, ${arrayParam(
         'text',
         reported.sizes ?? reported.keys,
       )}, ${arrayParam('integer', reported.counts)}) as r(media_key, size, n)
       join ${sql.raw(mediaCte)} m on m.k = r.media_key
-      where not m.created
+      where not m.created and ${newest}
     ),
     ${n('removed')} as (
       delete from ${t} where ctid = any(array(
@@ -58,7 +64,8 @@ function boxCtes(
       returning 1
     ),
     ${n('in')} as (
-      select i.*, m.created from (${incoming}) i join ${sql.raw(mediaCte)} m on m.k = i.media_key
+      select i.*, m.created, ${newest} as newest
+      from (${incoming}) i join ${sql.raw(mediaCte)} m on m.k = i.media_key
     ),
     ${n('fresh')} as (
       insert into ${t} (${sql.raw(columns)})
@@ -68,7 +75,7 @@ function boxCtes(
     ${n('written')} as (
       insert into ${t} as t (${sql.raw(columns)})
       select ${sql.raw(select)} from ${n('in')} i
-      where not i.created and not exists (
+      where not i.created and i.newest and not exists (
         select 1 from ${t} cur
         where ${sql.raw(sameKey)} and (cur.x, cur.y, cur.w, cur.h) = (i.x, i.y, i.w, i.h)
         offset 0
@@ -89,6 +96,7 @@ export function facesCtes(
   faces: PageRows['faces'],
   name: string,
   mediaCte: string,
+  observedAt: Date,
 ): SQL | null {
   if (reported.length === 0) return null;
   return boxCtes(
@@ -123,6 +131,7 @@ export function facesCtes(
       faces.map((f) => f.rect.h),
     )}) as i(media_key, size, idx, x, y, w, h)`,
     'media_key, size, idx',
+    { column: 'faces_observed_at', at: observedAt },
   );
 }
 
@@ -132,6 +141,7 @@ export function focusRectsCtes(
   rects: PageRows['focusRects'],
   name: string,
   mediaCte: string,
+  observedAt: Date,
 ): SQL | null {
   if (reported.length === 0) return null;
   return boxCtes(
@@ -159,5 +169,6 @@ export function focusRectsCtes(
       rects.map((f) => f.rect.h),
     )}) as i(media_key, idx, x, y, w, h)`,
     'media_key, idx',
+    { column: 'focus_rects_observed_at', at: observedAt },
   );
 }

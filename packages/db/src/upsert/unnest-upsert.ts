@@ -22,8 +22,18 @@ export interface EntityTable<R> {
   key: { name: string; type: ArrayType; value(row: R): string };
   /** Fields merged by the observation rule (see `mergeSet`). */
   merged: MergedColumn<R>[];
-  /** Extra columns with their own insert value and conflict expression (t = stored row). */
-  extra?: { name: string; type: ArrayType; value(row: R): unknown; onConflict: string }[];
+  /**
+   * Extra columns with their own insert value and conflict expression (t = stored row); the
+   * value may depend on when the page was observed.
+   */
+  extra?: {
+    name: string;
+    type: ArrayType;
+    value(row: R, observedAt: Date): unknown;
+    onConflict: string;
+  }[];
+  /** Columns of the row as written that the CTE returns besides `k` and `created`. */
+  returning?: string[];
 }
 
 /** Turns a JS value into the element a `$n::type[]` array parameter carries. */
@@ -145,7 +155,7 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
     ...extra.map((column) =>
       arrayParam(
         column.type,
-        rows.map((row) => column.value(row)),
+        rows.map((row) => column.value(row, options.observedAt)),
       ),
     ),
   ];
@@ -166,7 +176,7 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
     sql`${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz from unnest(`,
     sql.join(params, sql.raw(', ')),
     sql.raw(
-      `) as i(${aliases.join(', ')}) on conflict (${spec.key.name}) do update set ${sets.join(', ')} returning ${spec.key.name} as k, (xmax = 0) as created)`,
+      `) as i(${aliases.join(', ')}) on conflict (${spec.key.name}) do update set ${sets.join(', ')} returning ${[`${spec.key.name} as k`, '(xmax = 0) as created', ...(spec.returning ?? [])].join(', ')})`,
     ),
   ]);
 }

@@ -130,13 +130,13 @@ function pageStatement(
     ctes.push(entityCte(mediaTable, rows.media, { name: 'md', observedAt }));
     counts.media_new = count('md', 'created');
     counts.media_updated = count('md', 'not created');
-    const faces = facesCtes(rows.faceSizesReported, rows.faces, 'fc', 'md');
+    const faces = facesCtes(rows.faceSizesReported, rows.faces, 'fc', 'md', observedAt);
     ctes.push(faces);
     if (faces !== null) {
       counts.faces = `(${count('fc_fresh')} + ${count('fc_written')})`;
       counts.faces_removed = count('fc_removed');
     }
-    const focus = focusRectsCtes(rows.focusRectsReported, rows.focusRects, 'fr', 'md');
+    const focus = focusRectsCtes(rows.focusRectsReported, rows.focusRects, 'fr', 'md', observedAt);
     ctes.push(focus);
     if (focus !== null) {
       counts.focus_rects = `(${count('fr_fresh')} + ${count('fr_written')})`;
