@@ -105,8 +105,13 @@ export function normalizeAgntdataMedias(
 function addTweet(builder: PageBuilder, tweet: AgntdataEmbeddedTweet, fromTimeline: boolean) {
   builder.addTweet(normalizeAgntdataTweet(tweet, fromTimeline));
   if (tweet.user) builder.addUser(normalizeAgntdataUser(tweet.user));
-  tweet.extended_entities?.media?.forEach((raw, position) => {
-    const media = normalizeAgntdataMedia(raw);
+  const items = tweet.extended_entities?.media ?? [];
+  // The tweet-level `video_view_count` (documented, null for photos) belongs to its video when
+  // there is exactly one: X counts views per video.
+  const videos = items.filter((raw) => raw.type !== 'photo');
+  const tweetVideoViews = videos.length === 1 ? (tweet.video_view_count ?? undefined) : undefined;
+  items.forEach((raw, position) => {
+    const media = normalizeAgntdataMedia(raw, raw.type === 'photo' ? undefined : tweetVideoViews);
     builder.addMedia(media);
     builder.addLink({ tweetId: tweet.tweet_id, mediaKey: media.mediaKey, position });
   });
@@ -188,7 +193,11 @@ function toRect(rect: { x: number; y: number; w: number; h: number }): Rect {
   return { x: rect.x, y: rect.y, w: rect.w, h: rect.h };
 }
 
-export function normalizeAgntdataMedia(media: AgntdataMedia): CanonicalMedia {
+export function normalizeAgntdataMedia(
+  media: AgntdataMedia,
+  /** The tweet's `video_view_count`, when this is its one video. */
+  videoViewCount?: number,
+): CanonicalMedia {
   const mediaKey = media.media_key ?? `${MEDIA_KEY_PREFIX[media.type] ?? '3'}_${media.id_str}`;
   let faces: Partial<Record<FaceSize, Rect[]>> | undefined;
   if (media.features) {
@@ -212,6 +221,7 @@ export function normalizeAgntdataMedia(media: AgntdataMedia): CanonicalMedia {
     height: media.original_info?.height ?? undefined,
     altText: media.ext_alt_text ?? undefined,
     durationMs: video?.duration_millis ?? undefined,
+    viewCount: media.mediaStats?.viewCount ?? videoViewCount,
     variants: video?.variants?.map((variant) =>
       compact({
         url: variant.url,

@@ -61,6 +61,8 @@ export const agntdataMediaSchema = z
     features: z
       .looseObject({ orig: faceSet, large: faceSet, medium: faceSet, small: faceSet })
       .nullish(),
+    /** A video's own view count, where the service passes X's media stats through. */
+    mediaStats: z.looseObject({ viewCount: count.nullish() }).nullish(),
     video_info: z
       .looseObject({
         duration_millis: count.nullish(),

@@ -204,6 +204,32 @@ describe('agntdata → canonical page', () => {
     expect(video?.faces).toBeUndefined();
     expect(video?.focusRects).toBeUndefined();
     expect(video?.url).toBeUndefined();
+    // No view count reported anywhere: none invented.
+    expect(video?.viewCount).toBeUndefined();
+  });
+
+  it("gives a video the view count: its own mediaStats, else the tweet's video_view_count", () => {
+    const body = docsBody();
+    const result = body.results[0] as Record<string, unknown>;
+    const media = (result.extended_entities as { media: Array<Record<string, unknown>> }).media;
+    const first = media[0]!;
+    first.type = 'video';
+    first.media_key = '7_1925089019097927680';
+    result.video_view_count = 1234;
+    const one = normalizeRaw('agntdata', JSON.stringify(body), { userId: '44196397', observedAt });
+    expect(one.media.find((m) => m.mediaKey === '7_1925089019097927680')?.viewCount).toBe(1234);
+    // The video's own count wins over the tweet's.
+    first.mediaStats = { viewCount: 99 };
+    const own = normalizeRaw('agntdata', JSON.stringify(body), { userId: '44196397', observedAt });
+    expect(own.media.find((m) => m.mediaKey === '7_1925089019097927680')?.viewCount).toBe(99);
+    // Two videos and one tweet-level count: whose it is is unknown, so neither gets it.
+    delete first.mediaStats;
+    media.push({ ...first, media_key: '7_1925089019097927681', id_str: '1925089019097927681' });
+    const two = normalizeRaw('agntdata', JSON.stringify(body), { userId: '44196397', observedAt });
+    expect(two.media.filter((m) => m.type === 'video').map((m) => m.viewCount)).toEqual([
+      undefined,
+      undefined,
+    ]);
   });
 
   it('parses the legacy date format with its offset', () => {
