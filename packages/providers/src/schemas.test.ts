@@ -83,6 +83,12 @@ describe('the postman collection examples', () => {
       } else {
         expect(page.tweets.length + page.users.length, recording.label).toBeGreaterThan(0);
       }
+      // A link always has its media row, even when the media was not expanded (a user
+      // lookup's pinned tweet with media_keys but no includes.media).
+      const mediaKeys = new Set(page.media.map((m) => m.mediaKey));
+      for (const link of page.tweetMedia) {
+        expect(mediaKeys.has(link.mediaKey), `${recording.label}: ${link.mediaKey}`).toBe(true);
+      }
     }
   });
 

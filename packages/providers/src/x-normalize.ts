@@ -70,13 +70,7 @@ export function normalizeXTimeline(body: XTimelineBody, ctx: NormalizeContext): 
   for (const tweet of body.includes?.tweets ?? []) addTweet(builder, tweet, false);
   for (const user of body.includes?.users ?? []) builder.addUser(normalizeXUser(user));
   for (const media of body.includes?.media ?? []) builder.addMedia(normalizeXMedia(media));
-  // A media key linked from a tweet but not expanded in includes still gets a row, so the
-  // tweet_media link always has its media; every field stays undefined (unknown).
-  for (const tweet of [...data, ...(body.includes?.tweets ?? [])]) {
-    for (const mediaKey of tweet.attachments?.media_keys ?? []) {
-      if (!builder.hasMedia(mediaKey)) builder.addMedia({ mediaKey });
-    }
-  }
+  addUnexpandedMedia(builder, [...data, ...(body.includes?.tweets ?? [])]);
   return builder.build('x', ctx, {
     timelineIds: data.map((tweet) => tweet.id),
     cursor: body.meta?.next_token ?? null,
@@ -85,13 +79,26 @@ export function normalizeXTimeline(body: XTimelineBody, ctx: NormalizeContext): 
   });
 }
 
-/** A user lookup body becomes a page with users only. */
+/**
+ * A media key linked from a tweet but not expanded in includes still gets a row, so the
+ * tweet_media link always has its media; every field stays undefined (unknown).
+ */
+function addUnexpandedMedia(builder: PageBuilder, tweets: readonly XTweet[]): void {
+  for (const tweet of tweets) {
+    for (const mediaKey of tweet.attachments?.media_keys ?? []) {
+      if (!builder.hasMedia(mediaKey)) builder.addMedia({ mediaKey });
+    }
+  }
+}
+
+/** A user lookup body becomes a page of users (and their expanded pinned tweets, if any). */
 export function normalizeXUserLookup(body: XUsersLookupBody, ctx: NormalizeContext): CanonicalPage {
   const builder = new PageBuilder();
   for (const user of body.data ?? []) builder.addUser(normalizeXUser(user));
   for (const user of body.includes?.users ?? []) builder.addUser(normalizeXUser(user));
   for (const tweet of body.includes?.tweets ?? []) addTweet(builder, tweet, false);
   for (const media of body.includes?.media ?? []) builder.addMedia(normalizeXMedia(media));
+  addUnexpandedMedia(builder, body.includes?.tweets ?? []);
   return builder.build('x', ctx, {
     timelineIds: [],
     cursor: null,
