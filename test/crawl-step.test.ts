@@ -370,6 +370,30 @@ describe('crawl step (X semantics)', () => {
     expect(await getRun(db, step1.runId)).toMatchObject({ outcome: 'succeeded', pages: 2 });
   });
 
+  it('a page whose values no column takes is kept in raw_pages, counted, and fails for good', async () => {
+    const key = await newTarget('agntdata');
+    const client = new FakeTimeline({
+      provider: 'agntdata',
+      userId: key.userId,
+      ids: range(95_000n, 5),
+      pageSize: 10,
+    });
+    client.faults.push({ kind: 'unstorable' });
+    const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
+    // An InvalidResponseError: the worker fails the job instead of fetching it again.
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expect((error as InvalidResponseError).path).toBe('tweets[0].likeCount');
+    expect(await storedTweetIds(key.userId)).toEqual([]);
+    const raw = await query<{ error: string }>('SELECT error FROM raw_pages WHERE user_id = $1', [
+      key.userId,
+    ]);
+    expect(raw).toHaveLength(1);
+    expect(raw[0]?.error).toContain('not a count: 1.5');
+    const cp = await getCheckpoint(db, key);
+    expect(await getRun(db, cp?.runId as string)).toMatchObject({ requests: 1, costCents: 1 });
+    expect(await listFailures(db, key)).toHaveLength(1);
+  });
+
   it('opens a run attached to a new checkpoint, adopts it while it runs, and opens the next after', async () => {
     const key = await newTarget('x', 20);
     const run = await openRun(db, key);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,5 +103,32 @@ describe('the birdfeed CLI', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/ingest-cli\.test\.ts: invalid at \$: .*not JSON/);
     expect(result.stderr).toMatch(/nothing written/);
+  });
+
+  it('a value no column takes names the file and the path; the next file is still ingested', async () => {
+    const wide = JSON.parse(readFileSync(DOCS, 'utf8')) as {
+      results: Array<{
+        tweet_id: string;
+        extended_entities: { media: Array<{ original_info: { width: number } }> };
+      }>;
+    };
+    wide.results[0]!.extended_entities.media[0]!.original_info.width = 3_000_000_000;
+    wide.results = [wide.results[0]!];
+    const widePath = join(cwd, 'wide.json');
+    writeFileSync(widePath, JSON.stringify(wide));
+    const db = await createTestDatabase('ingest_wide');
+    try {
+      const result = await birdfeed(['ingest', '--provider', 'agntdata', widePath, DOCS], cwd, {
+        DATABASE_URL: db.url,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /wide\.json.*not a 32-bit integer: 3000000000 at media\[\d+\]\.width/,
+      );
+      expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(result.stdout).toMatch(/user_medias_docs_example\.json: \d+ page/);
+    } finally {
+      await db.drop();
+    }
   });
 });

@@ -87,7 +87,17 @@ export async function main(argv: string[]): Promise<number> {
       for (const skipped of normalized.skipped) {
         process.stderr.write(`ingest: ${file}: skipped ${skipped.label}: ${skipped.reason}\n`);
       }
-      const totals = await writeFile(database.db, normalized);
+      let totals: UpsertCounts;
+      try {
+        totals = await writeFile(database.db, normalized);
+      } catch (error) {
+        // Postgres refused a value (the file's transaction rolled back): name the file, go on.
+        failed += 1;
+        process.stderr.write(
+          `ingest: ${file}: ${error instanceof Error ? error.message : String(error)} — nothing written for this file\n`,
+        );
+        continue;
+      }
       add(grand, { ...totals, rawPageId: null });
       const summary = `${file}: ${normalized.pages.length} page(s), ${normalized.skipped.length} skipped`;
       process.stdout.write(

@@ -24,7 +24,9 @@ export type Fault =
   | { kind: 'invalid-cursor' }
   | { kind: 'unavailable'; reason: 'suspended' | 'not_found' }
   | { kind: 'invalid-body' }
-  | { kind: 'empty-page' };
+  | { kind: 'empty-page' }
+  /** A body that passes the schema but has a value no column takes (a fractional count). */
+  | { kind: 'unstorable' };
 
 export class FakeTimeline implements CrawlClient {
   readonly provider: ProviderName;
@@ -108,6 +110,7 @@ export class FakeTimeline implements CrawlClient {
         text: `tweet ${id}`,
         createdAt: new Date(1_700_000_000_000),
         fromTimeline: true,
+        ...(fault?.kind === 'unstorable' ? { likeCount: 1.5 } : {}),
       })),
       users: [{ id: this.options.userId, username: `user${this.options.userId}` }],
       media: [],

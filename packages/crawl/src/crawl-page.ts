@@ -12,6 +12,7 @@ import {
   ensureCheckpoint,
   finishRun,
   getCheckpoint,
+  InvalidPageError,
   markTargetUnavailable,
   openOrAdoptRun,
   readCrawlStepState,
@@ -283,6 +284,24 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
         costCents: fetched.costCents,
       };
     }
+    if (cannotBeStored(error)) {
+      // The body passed the schema but holds a value no column can take (a fractional box, a
+      // width past 2^31): like an invalid body, it is kept with the reason and the job fails
+      // — retrying would fetch (and pay for) the same page again.
+      const invalid = new InvalidResponseError(
+        key.provider,
+        `the page cannot be stored: ${describeError(error).message}`,
+        {
+          status: fetched.status,
+          path: error instanceof InvalidPageError ? error.path : '$',
+          rawBody: fetched.rawBody,
+          cause: error,
+        },
+      );
+      invalid.costCents = fetched.costCents;
+      Object.assign(invalid, { requestUrl: fetched.requestUrl });
+      return handleFetchError(invalid, { db, key, run, kind, checkpoint, request, now, logger });
+    }
     throw error;
   }
   const saved = after as CrawlCheckpoint | null;
@@ -509,6 +528,19 @@ function idle(
     rateLimit: null,
     runOutcome: null,
   };
+}
+
+/**
+ * An error from writing a page that the page itself caused: the row check's, or Postgres's
+ * data exceptions (SQLSTATE class 22: out of range, invalid text…). Retrying cannot fix it.
+ */
+function cannotBeStored(error: unknown): boolean {
+  for (let at: unknown = error; at instanceof Error; at = at.cause) {
+    if (at instanceof InvalidPageError) return true;
+    const code = (at as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('22')) return true;
+  }
+  return false;
 }
 
 /**

@@ -60,4 +60,21 @@ describe('pageRows', () => {
     const rect = page({ media: [photo('3_1', { focusRects: [{ x: 1.5, y: 0, w: 1, h: 1 }] })] });
     expect(() => pageRows(rect)).toThrow(/media\[0\]\.focusRects\[0\]\.x/);
   });
+
+  it('names a value its column cannot take: 32-bit sizes and boxes, whole-number counts', () => {
+    const wide = page({ media: [photo('3_1', { width: 3_000_000_000 })] });
+    expect(() => pageRows(wide)).toThrow(/not a 32-bit integer: 3000000000 at media\[0\]\.width/);
+    const box = page({
+      media: [photo('3_1', { faces: { orig: [{ x: 0, y: 0, w: 2 ** 31, h: 1 }] } })],
+    });
+    expect(() => pageRows(box)).toThrow(/media\[0\]\.faces\.orig\[0\]\.w/);
+    const likes = page({ tweets: [tweet('1', { likeCount: 2 ** 53 })] });
+    expect(() => pageRows(likes)).toThrow(/not a count: .* at tweets\[0\]\.likeCount/);
+    const followers = page({ users: [user('1', { followersCount: -1 })] });
+    expect(() => pageRows(followers)).toThrow(/users\[0\]\.followersCount/);
+    // The largest values that fit go through.
+    expect(() =>
+      pageRows(page({ media: [photo('3_1', { width: 2 ** 31 - 1, viewCount: 2 ** 53 - 1 })] })),
+    ).not.toThrow();
+  });
 });

@@ -85,21 +85,51 @@ function checkId(value: string | null | undefined, path: string): void {
   }
 }
 
-function checkRect(rect: Rect, path: string): void {
-  for (const field of ['x', 'y', 'w', 'h'] as const) {
-    if (!Number.isInteger(rect[field])) {
-      throw new InvalidPageError(
-        `not an integer: ${JSON.stringify(rect[field])}`,
-        `${path}.${field}`,
-      );
-    }
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+/** A value for an `integer` column (sizes, durations, box coordinates). */
+function checkInt32(value: number | null | undefined, path: string): void {
+  if (value === undefined || value === null) return;
+  if (!Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+    throw new InvalidPageError(`not a 32-bit integer: ${JSON.stringify(value)}`, path);
   }
 }
+
+/** A value for a `bigint` count column: a whole number a JS number holds exactly. */
+function checkCount(value: number | null | undefined, path: string): void {
+  if (value === undefined || value === null) return;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidPageError(`not a count: ${JSON.stringify(value)}`, path);
+  }
+}
+
+function checkRect(rect: Rect, path: string): void {
+  for (const field of ['x', 'y', 'w', 'h'] as const) checkInt32(rect[field], `${path}.${field}`);
+}
+
+const TWEET_COUNTS = [
+  'likeCount',
+  'retweetCount',
+  'replyCount',
+  'quoteCount',
+  'bookmarkCount',
+  'viewCount',
+  'impressionCount',
+] as const;
+const USER_COUNTS = [
+  'followersCount',
+  'followingCount',
+  'tweetCount',
+  'listedCount',
+  'likeCount',
+] as const;
 
 function checkPage(page: CanonicalPage): void {
   checkId(page.userId, 'userId');
   page.users.forEach((user, i) => {
     checkId(user.id, `users[${i}].id`);
+    for (const field of USER_COUNTS) checkCount(user[field], `users[${i}].${field}`);
   });
   page.tweets.forEach((tweet, i) => {
     const at = `tweets[${i}]`;
@@ -116,11 +146,16 @@ function checkPage(page: CanonicalPage): void {
     tweet.references?.forEach((reference, j) => {
       checkId(reference.id, `${at}.references[${j}].id`);
     });
+    for (const field of TWEET_COUNTS) checkCount(tweet[field], `${at}.${field}`);
   });
   page.tweetMedia.forEach((link, i) => {
     checkId(link.tweetId, `tweetMedia[${i}].tweetId`);
   });
   page.media.forEach((media, i) => {
+    checkInt32(media.width, `media[${i}].width`);
+    checkInt32(media.height, `media[${i}].height`);
+    checkInt32(media.durationMs, `media[${i}].durationMs`);
+    checkCount(media.viewCount, `media[${i}].viewCount`);
     if (media.faces !== undefined) {
       for (const [size, rects] of Object.entries(media.faces)) {
         if (!FACE_SIZES.includes(size as FaceSize)) {
