@@ -6,6 +6,7 @@ import {
   RedisPolicyError,
   RedisUnavailableError,
   redactRedisUrl,
+  redactUrl,
   verifyRedis,
 } from '@birdfeed/jobs';
 import type { Redis } from 'ioredis';
@@ -77,8 +78,8 @@ export async function openCheckedDatabase(
   maxConnections: number,
   statementTimeoutMs?: number,
 ): Promise<Database> {
-  // The same redaction as Redis URLs: the password never reaches the message.
-  const where = redactRedisUrl(url);
+  // The password never reaches the message, wherever the URL carries it.
+  const where = redactUrl(url, 'DATABASE_URL');
   try {
     return await openCrawlDatabase({ url, maxConnections, statementTimeoutMs, description: where });
   } catch (error) {

@@ -62,6 +62,21 @@ describe('the birdfeed CLI', () => {
     const second = await birdfeed(['migrate'], cwd, env);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/0 applied, \d+ already applied/);
+    // A password in the query string (node-postgres reads it) is masked like one in userinfo.
+    const secret = await birdfeed(['migrate'], cwd, {
+      DATABASE_URL: `${testDb.url}?password=s3cretpw`,
+    });
+    expect(secret.code).toBe(0);
+    expect(secret.stdout).toMatch(/password=\*\*\*/);
+    expect(secret.stdout + secret.stderr).not.toContain('s3cretpw');
+  });
+
+  it('migrate with an unknown flag is a usage error (exit 2), without a stack trace', async () => {
+    const result = await birdfeed(['migrate', '--bogus'], cwd, { DATABASE_URL: testDb.url });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^migrate: Unknown option '--bogus'/);
+    expect(result.stderr).toMatch(/usage: birdfeed migrate/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('ingest without DATABASE_URL writes the embedded PGlite database under .birdfeed/pgdata', async () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Database, DatabaseInUseError, openDatabase } from '@birdfeed/db';
+import { redactUrl } from '@birdfeed/jobs';
 import { type Env, parseEnv } from '../env.ts';
 
 /** Where the embedded database lives when DATABASE_URL is unset (relative to the cwd). */
@@ -33,9 +34,7 @@ function refuseWhileDemoServes(dataDir: string): void {
  */
 export function databaseOptions(env: Env): { url?: string; dataDir?: string; description: string } {
   if (env.DATABASE_URL !== undefined) {
-    const url = new URL(env.DATABASE_URL);
-    if (url.password !== '') url.password = '***';
-    return { url: env.DATABASE_URL, description: url.toString() };
+    return { url: env.DATABASE_URL, description: redactUrl(env.DATABASE_URL, 'DATABASE_URL') };
   }
   refuseWhileDemoServes(DEFAULT_PGLITE_DIR);
   return { dataDir: DEFAULT_PGLITE_DIR, description: `PGlite at ${DEFAULT_PGLITE_DIR}` };

@@ -10,11 +10,19 @@ running it waits for it, or with --no-wait exits 3 at once.
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { 'no-wait': { type: 'boolean', default: false }, help: { type: 'boolean' } },
-    allowPositionals: false,
-  });
+  let values: { 'no-wait'?: boolean; help?: boolean };
+  try {
+    values = parseArgs({
+      args: argv,
+      options: { 'no-wait': { type: 'boolean', default: false }, help: { type: 'boolean' } },
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    process.stderr.write(
+      `migrate: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`,
+    );
+    return 2;
+  }
   if (values.help === true) {
     process.stdout.write(USAGE);
     return 0;

@@ -4,6 +4,7 @@ import {
   createRedisConnection,
   RedisPolicyError,
   readEvictionPolicy,
+  redactUrl,
 } from '@birdfeed/jobs';
 import type { RedisChoice } from './demo-options.ts';
 
@@ -98,13 +99,7 @@ export async function chooseQueueMode(
 }
 
 export function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
+  return redactUrl(url);
 }
 
 /**

@@ -56,5 +56,6 @@ export {
   RedisUnavailableError,
   readEvictionPolicy,
   redactRedisUrl,
+  redactUrl,
   verifyRedis,
 } from './redis-connection.ts';

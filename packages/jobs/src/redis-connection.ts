@@ -94,15 +94,30 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis {
   return redis;
 }
 
-/** The URL without its password, for logs and error messages. */
-export function redactRedisUrl(url: string): string {
+/** Query parameters that carry a secret in a connection URL (`?password=`, `sslpassword=`…). */
+const SECRET_PARAMETER = /pass|secret|token|key/i;
+
+/**
+ * A connection URL (Postgres, Redis) without its secrets, for output, logs and error messages:
+ * the password, and any query parameter whose name says it holds one (node-postgres reads
+ * `?password=` as the password).
+ */
+export function redactUrl(url: string, name = 'URL'): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAMETER.test(key)) parsed.searchParams.set(key, '***');
+    }
     return parsed.toString();
   } catch {
-    return '(unparsable REDIS_URL)';
+    return `(unparsable ${name})`;
   }
+}
+
+/** REDIS_URL without its secrets. */
+export function redactRedisUrl(url: string): string {
+  return redactUrl(url, 'REDIS_URL');
 }
 
 export class RedisUnavailableError extends Error {
