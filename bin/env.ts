@@ -18,7 +18,9 @@ const optionalSecret = z
   .optional();
 /** A positive integer variable with its default; apps extend the schema with more of these. */
 export const positiveInt = (fallback: number) =>
-  z.coerce.number().int().positive().default(fallback);
+  // At most 2^31 - 1: every one of them may end up in a timer (ms) or a pool size, and Node's
+  // timers turn a longer delay into 1 ms.
+  z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
 /**
  * The name (not the token) of a provider credential: queue and limiter names are built from it,
  * so a worker and the scheduler meet on the same queue only when both use the same label.

@@ -31,7 +31,21 @@ describe('birdfeed scheduler arguments', () => {
 
   it('names the bad argument', () => {
     expect(() => parseSchedulerArgs(['--tick', 'often'])).toThrow(/--tick/);
+    // Longer than a Node timer holds: refused, not turned into a 1 ms loop.
+    expect(() => parseSchedulerArgs(['--tick', '1000h'])).toThrow(/--tick.*at most 24 days/);
     expect(() => parseSchedulerArgs(['--provider', 'mastodon'])).toThrow(SchedulerStartError);
     expect(() => parseSchedulerArgs(['--every', '5s'])).toThrow(/every/);
+  });
+});
+
+describe('SCHEDULER_TICK_MS', () => {
+  it('is refused past what a timer holds, naming the variable', async () => {
+    const { parseSchedulerEnv } = await import('./env.ts');
+    expect(() => parseSchedulerEnv({ SCHEDULER_TICK_MS: '3000000000' })).toThrow(
+      /SCHEDULER_TICK_MS/,
+    );
+    expect(parseSchedulerEnv({ SCHEDULER_TICK_MS: '2147483647' }).SCHEDULER_TICK_MS).toBe(
+      2_147_483_647,
+    );
   });
 });

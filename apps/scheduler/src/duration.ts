@@ -1,3 +1,5 @@
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Parses `250ms`, `5s`, `2m`, `1h` or a bare number of milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
@@ -9,5 +11,7 @@ export function parseDuration(text: string): number {
   const factor = unit === 'ms' ? 1 : unit === 's' ? 1_000 : unit === 'm' ? 60_000 : 3_600_000;
   const ms = Math.round(value * factor);
   if (ms <= 0) throw new RangeError(`${JSON.stringify(text)} must be longer than 0`);
+  // Node's timers hold 2^31 - 1 ms; a longer one fires after 1 ms, over and over.
+  if (ms > MAX_TIMER_MS) throw new RangeError(`${JSON.stringify(text)} must be at most 24 days`);
   return ms;
 }
