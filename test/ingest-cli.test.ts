@@ -54,6 +54,15 @@ describe('the birdfeed CLI', () => {
     expect(Object.keys(page.media[0]!.faces).sort()).toEqual(['large', 'medium', 'orig', 'small']);
   });
 
+  it('normalize refuses a --user-id past the bigint range as a usage error', async () => {
+    const result = await birdfeed(
+      ['normalize', '--provider', 'agntdata', '--user-id', '9223372036854775808', DOCS],
+      cwd,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--user-id must be a decimal id within bigint range/);
+  });
+
   it('migrate applies once, then has nothing to do', async () => {
     const env = { DATABASE_URL: testDb.url };
     const first = await birdfeed(['migrate'], cwd, env);

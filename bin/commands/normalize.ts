@@ -2,7 +2,12 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidPageError, pageRows } from '@birdfeed/db';
-import { type CanonicalPage, PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
+import {
+  type CanonicalPage,
+  isSnowflakeId,
+  PROVIDER_NAMES,
+  type ProviderName,
+} from '@birdfeed/model';
 import {
   InvalidResponseError,
   normalizeRaw,
@@ -193,8 +198,8 @@ export function parseRecordingArgs(
   }
   if (parsed.positionals.length === 0) return 'no FILE given';
   const userId = values['user-id'];
-  if (typeof userId === 'string' && !/^(0|[1-9][0-9]{0,18})$/.test(userId)) {
-    return `--user-id must be a decimal id, got ${JSON.stringify(userId)}`;
+  if (typeof userId === 'string' && !isSnowflakeId(userId)) {
+    return `--user-id must be a decimal id within bigint range, got ${JSON.stringify(userId)}`;
   }
   const observedAtText = values['observed-at'];
   let observedAt: Date | undefined;
