@@ -46,9 +46,21 @@ async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const mod = (await import(new URL(command.path, import.meta.url).href)) as CommandModule;
-  const code = await mod.main(rest);
-  return typeof code === 'number' ? code : 0;
+  try {
+    const code = await mod.main(rest);
+    return typeof code === 'number' ? code : 0;
+  } catch (error) {
+    // Conditions of the user's setup, not bugs: one line naming the command, no stack.
+    if (error instanceof Error && SETUP_ERRORS.has(error.name)) {
+      process.stderr.write(`birdfeed ${name}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
 }
+
+/** By name, so the dispatcher need not load the packages that define them. */
+const SETUP_ERRORS = new Set(['DatabaseInUseError', 'MigrationsMissingError', 'EnvError']);
 
 run(process.argv.slice(2)).then(
   (code) => {

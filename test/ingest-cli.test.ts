@@ -116,6 +116,13 @@ describe('the birdfeed CLI', () => {
     const result = await birdfeed(['ingest', '--provider', 'agntdata', DOCS], home);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`open in another process (pid ${process.pid})`);
+    // The commands that only read or run it say the same in one line, without a stack trace.
+    for (const args of [['status'], ['watchlist', 'list'], ['crawl', '--once']]) {
+      const other = await birdfeed(args, home);
+      expect(other.code, args.join(' ')).toBe(1);
+      expect(other.stderr, args.join(' ')).toContain(`birdfeed ${args[0]}: the PGlite database`);
+      expect(other.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
+    }
   });
 
   it('ingest of a bad file exits 1 naming the file and the JSON path', async () => {
