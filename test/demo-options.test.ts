@@ -7,7 +7,11 @@ import { RedisPolicyError } from '@birdfeed/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
 import { parseDemoOptions } from '../bin/demo/demo-options.ts';
-import { loadDemoWatchlist, pickDemoTargets } from '../bin/demo/demo-watchlist.ts';
+import {
+  loadDemoWatchlist,
+  pickDemoTargets,
+  sandboxAccountsFor,
+} from '../bin/demo/demo-watchlist.ts';
 import {
   chooseQueueMode,
   LOCAL_REDIS_URL,
@@ -182,6 +186,21 @@ describe('demo watchlist', () => {
       expect(second.stdout).toContain('0 added, 4 already there');
     } finally {
       await other.drop();
+    }
+  });
+
+  it('starts a sandbox big enough for the accounts asked, however many', async () => {
+    for (const count of [1, 18, 50, 200]) {
+      const sized = await startSandbox({
+        seed: 'demo-size',
+        accounts: sandboxAccountsFor(count),
+        tweetsPerAccount: 1,
+      });
+      try {
+        expect(await pickDemoTargets(sized.url, count), String(count)).toHaveLength(count);
+      } finally {
+        await sized.stop();
+      }
     }
   });
 

@@ -22,7 +22,7 @@ import {
   pgliteDir,
 } from '../demo/demo-options.ts';
 import { readDemoState, writeDemoState } from '../demo/demo-state.ts';
-import { loadDemoWatchlist, pickDemoTargets } from '../demo/demo-watchlist.ts';
+import { loadDemoWatchlist, pickDemoTargets, sandboxAccountsFor } from '../demo/demo-watchlist.ts';
 import { runInProcessCrawl } from '../demo/in-process-crawl.ts';
 import { type RunningPgliteWireServer, startPgliteWireServer } from '../demo/pglite-wire-server.ts';
 import { type BudgetLeft, ProgressPrinter, readProgress } from '../demo/progress.ts';
@@ -257,8 +257,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
     const sandboxOptions = {
       seed: state.seed,
       epochMs: state.epochMs,
-      // Two more than watched: the sandbox's special accounts include one that starts empty.
-      accounts: options.accounts + 2,
+      accounts: sandboxAccountsFor(options.accounts),
       timeScale: options.timeScale,
     };
     let sandbox: RunningSandbox;

@@ -27,6 +27,15 @@ export class SandboxAccountsError extends Error {
   override readonly name = 'SandboxAccountsError';
 }
 
+/**
+ * How many sandbox accounts the demo starts to watch `count` of: in every block of 20 the
+ * sandbox makes three accounts protected, suspended or deleted, so 17 in 20 are active; two
+ * more than asked leave room for its special accounts (one starts empty).
+ */
+export function sandboxAccountsFor(count: number): number {
+  return Math.ceil(((count + 2) * 20) / 17);
+}
+
 export async function pickDemoTargets(sandboxUrl: string, count: number): Promise<DemoTarget[]> {
   const url = new URL('/_sandbox/accounts', sandboxUrl);
   let body: unknown;
