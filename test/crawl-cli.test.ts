@@ -102,6 +102,11 @@ describe('birdfeed watchlist / crawl --once / status', () => {
       [['watchlist', 'add', '123', '--every', 'soon'], '--every'],
       [['watchlist', 'add', '123', '--provider', 'mastodon'], '--provider'],
       [['watchlist', 'add', '123', '--backfill', '5000'], '--backfill'],
+      [['watchlist', 'add', '123', '--tags', ',,,'], '--tags: no tag given'],
+      [['watchlist', 'add', '123', '--json'], 'does not take --json'],
+      [['watchlist', 'disable', '123', '--every', '5m'], 'does not take --every'],
+      [['watchlist', 'enable', '123', '--tags', 'bad tag!'], 'does not take --tags'],
+      [['watchlist', 'list', '--backfill', '9'], 'does not take --backfill'],
     ];
     const runs = await Promise.all(cases.map(([args]) => birdfeed(args)));
     runs.forEach((run, i) => {

@@ -84,7 +84,26 @@ function parseTags(value: string | undefined): string[] | undefined {
       );
     }
   }
+  // `--tags ''` clears them on purpose; commas alone are a typo, not "no tags".
+  if (tags.length === 0 && value.trim() !== '') throw new UsageError('--tags: no tag given');
   return [...new Set(tags)];
+}
+
+/** The options each action reads: any other one given is a mistake, not something to ignore. */
+const ACTION_OPTIONS: Record<string, readonly string[]> = {
+  add: ['provider', 'every', 'backfill', 'tags', 'username', 'priority'],
+  list: ['provider', 'json'],
+  enable: ['provider'],
+  disable: ['provider'],
+};
+
+function refuseOtherOptions(action: string, values: Record<string, unknown>): void {
+  const allowed = ACTION_OPTIONS[action];
+  if (allowed === undefined) return;
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined || name === 'help' || allowed.includes(name)) continue;
+    throw new UsageError(`watchlist ${action} does not take --${name}`);
+  }
 }
 
 function describeTarget(target: WatchTarget): string {
@@ -139,6 +158,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    refuseOtherOptions(action, values);
     switch (action) {
       case 'add': {
         // Everything is validated before the database is opened: bad input writes nothing.
