@@ -443,6 +443,28 @@ describe('crawl step (X semantics)', () => {
   });
 });
 
+describe('watch targets', () => {
+  it('a shorter interval brings the next due time forward; a longer one keeps it', async () => {
+    const key = await newTarget('x');
+    await upsertTarget(db, { ...key, intervalSeconds: 30 * 86_400 });
+    // Just crawled: due again in 30 days.
+    await query(
+      `UPDATE watch_targets SET last_run_at = now(), next_due_at = now() + interval '30 days'
+       WHERE provider = 'x' AND user_id = $1`,
+      [key.userId],
+    );
+    const { target } = await upsertTarget(db, { ...key, intervalSeconds: 900 });
+    const inMs = target.nextDueAt.getTime() - Date.now();
+    expect(inMs).toBeGreaterThan(800_000);
+    expect(inMs).toBeLessThan(905_000);
+    const longer = await upsertTarget(db, { ...key, intervalSeconds: 7 * 86_400 });
+    expect(longer.target.nextDueAt.getTime()).toBe(target.nextDueAt.getTime());
+    // Not touching the interval leaves the due time alone.
+    const renamed = await upsertTarget(db, { ...key, username: 'renamed' });
+    expect(renamed.target.nextDueAt.getTime()).toBe(target.nextDueAt.getTime());
+  });
+});
+
 describe('crawl step (agntdata semantics)', () => {
   it("counts a billed request whose body failed the schema in the run and the day's spend", async () => {
     const key = await newTarget('agntdata');

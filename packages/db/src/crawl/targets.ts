@@ -106,7 +106,8 @@ export interface AddTargetInput extends TargetKey {
 
 /**
  * Adds a target, or updates the fields given for one that exists (the fields left undefined
- * keep their stored value). `created` says which happened.
+ * keep their stored value; a new interval also brings the next due time forward to the last run
+ * plus that interval when that is sooner). `created` says which happened.
  */
 export async function upsertTarget(
   db: BirdfeedExecutor,
@@ -128,6 +129,12 @@ export async function upsertTarget(
       ON CONFLICT (provider, user_id) DO UPDATE SET
         username = coalesce(${input.username ?? null}, watch_targets.username),
         "interval" = ${interval ?? sql`watch_targets."interval"`},
+        -- A shorter interval applies now, not after the one already scheduled under the old.
+        next_due_at = ${
+          interval === null
+            ? sql`watch_targets.next_due_at`
+            : sql`least(watch_targets.next_due_at, coalesce(watch_targets.last_run_at, now()) + ${interval})`
+        },
         tags = ${tags ?? sql`watch_targets.tags`},
         priority = ${input.priority ?? sql`watch_targets.priority`},
         backfill_depth = ${input.backfillDepth ?? sql`watch_targets.backfill_depth`},
