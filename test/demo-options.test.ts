@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { migrate, openDatabase } from '@birdfeed/db';
+import { migrate, openDatabase, sql, upsertPage, upsertTarget } from '@birdfeed/db';
 import { RedisPolicyError } from '@birdfeed/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
@@ -12,6 +12,7 @@ import {
   pickDemoTargets,
   sandboxAccountsFor,
 } from '../bin/demo/demo-watchlist.ts';
+import { readProgress, renderProgressBlock } from '../bin/demo/progress.ts';
 import {
   chooseQueueMode,
   LOCAL_REDIS_URL,
@@ -19,6 +20,7 @@ import {
   RedisUnreachableError,
 } from '../bin/demo/redis-probe.ts';
 import { EnvError } from '../bin/env.ts';
+import { page, tweet } from '../packages/db/test/support/pages.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL } from './support/redis.ts';
 
@@ -229,6 +231,46 @@ describe('demo watchlist', () => {
       });
     } finally {
       await database.close();
+    }
+  });
+});
+
+describe('demo progress', () => {
+  it('shows the latest tweet time in UTC whatever the database session time zone', async () => {
+    const db = await createTestDatabase('demo_progress_tz');
+    try {
+      const admin = await openDatabase({ url: db.url });
+      try {
+        await migrate(admin.db);
+        await admin.db.execute(
+          sql.raw(`ALTER DATABASE "${db.name}" SET timezone = 'America/New_York'`),
+        );
+      } finally {
+        await admin.close();
+      }
+      // A new connection, so the database's time zone applies to it.
+      const database = await openDatabase({ url: db.url });
+      try {
+        await upsertTarget(database.db, { provider: 'x', userId: '42' });
+        await upsertPage(
+          database.db,
+          page({
+            userId: '42',
+            tweets: [
+              tweet('4201', { authorId: '42', createdAt: new Date('2026-11-24T13:00:00Z') }),
+            ],
+          }),
+        );
+        const snapshot = await readProgress(database.db);
+        expect(snapshot.latest?.createdAt).toBe('2026-11-24T13:00:00Z');
+        expect(renderProgressBlock(snapshot, [], null, 0, 100).join('\n')).toContain(
+          '2026-11-24T13:00:00Z',
+        );
+      } finally {
+        await database.close();
+      }
+    } finally {
+      await db.drop();
     }
   });
 });

@@ -42,7 +42,9 @@ const PROGRESS_SQL = `
     (SELECT count(*) FROM crawl_failures)::int AS failures,
     (SELECT coalesce(sum(cost_cents), 0) FROM provider_spend)::int AS spend_cents,
     (SELECT json_build_object('id', t.id::text, 'username', u.username,
-        'created_at', t.created_at, 'text', t.text)
+        -- In UTC whatever the session's TimeZone: json_build_object writes local time.
+        'created_at', to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        'text', t.text)
       FROM tweets t LEFT JOIN users u ON u.id = t.author_id
       WHERE t.author_id IN (SELECT user_id FROM watch_targets)
       ORDER BY t.id DESC LIMIT 1) AS latest`;
@@ -118,7 +120,7 @@ export function renderProgressBlock(
     `  budget    ${budgetText(budgets)}    agntdata spend $${(snapshot.spendCents / 100).toFixed(2)}`,
     snapshot.latest === null
       ? '  latest    (no tweet yet)'
-      : `  latest    @${snapshot.latest.username ?? '?'} ${snapshot.latest.createdAt.slice(0, 19)}Z: ${oneLine(snapshot.latest.text, Math.max(20, width - 50))}`,
+      : `  latest    @${snapshot.latest.username ?? '?'} ${snapshot.latest.createdAt}: ${oneLine(snapshot.latest.text, Math.max(20, width - 50))}`,
     `  running   ${Math.round(elapsedMs / 1000)}s — Ctrl-C stops; run again to resume${notice === null ? '' : `\n  note      ${oneLine(notice, width - 12)}`}`,
   ];
   return lines.flatMap((line) => line.split('\n'));
