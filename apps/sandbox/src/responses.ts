@@ -42,11 +42,15 @@ export const X_UNAUTHORIZED = json(401, {
   detail: 'Unauthorized',
 });
 
-export const X_TOO_MANY_REQUESTS = {
-  title: 'Too Many Requests',
-  detail: 'Too Many Requests',
-  type: 'about:blank',
+/**
+ * X's 429 as recorded (the Postman collection's "429 Rate Limit Exceeded"): plain text, not
+ * JSON, so a client that parses the body before looking at the status fails here as it would
+ * against X.
+ */
+export const X_TOO_MANY_REQUESTS: SandboxResponse = {
   status: 429,
+  body: 'Rate limit exceeded\n',
+  headers: { 'content-type': 'text/plain;charset=utf-8' },
 };
 
 export function xServerError(status: 500 | 503): SandboxResponse {

@@ -431,7 +431,7 @@ export class SandboxHandler {
   }
 
   private tooManyRequests(provider: Provider, state: WindowState): SandboxResponse {
-    if (provider === 'x') return json(429, X_TOO_MANY_REQUESTS);
+    if (provider === 'x') return X_TOO_MANY_REQUESTS;
     const retryAfter = this.retryAfterSeconds(state);
     const response = agntdataError(
       429,

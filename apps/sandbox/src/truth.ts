@@ -28,7 +28,10 @@ export interface Truth {
   user_id: string;
   username: string;
   status: SandboxAccount['status'];
-  /** How many of the tweets below the X endpoint can still serve (the newest 3,200). */
+  /**
+   * How many of the tweets below the X endpoint can still serve: the newest 3,200 of an active
+   * account, none of a protected, suspended or deleted one (it answers with errors[]).
+   */
   x_reachable: number;
   tweets: TruthTweet[];
 }
@@ -55,7 +58,7 @@ export function truthOf(world: World, account: SandboxAccount, nowMs: number, xC
     user_id: account.id,
     username: account.username,
     status: account.status,
-    x_reachable: Math.min(count, xCap),
+    x_reachable: account.status === 'active' ? Math.min(count, xCap) : 0,
     tweets,
   };
 }

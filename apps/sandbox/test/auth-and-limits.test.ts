@@ -100,12 +100,9 @@ describe('X rate limit', () => {
     await xGet(sandbox, path);
     const limited = await xGet(sandbox, path);
     expect(limited.status).toBe(429);
-    expect(limited.json).toEqual({
-      title: 'Too Many Requests',
-      detail: 'Too Many Requests',
-      type: 'about:blank',
-      status: 429,
-    });
+    // As X sends it (Postman's recorded 429): plain text, not JSON.
+    expect(limited.text).toBe('Rate limit exceeded\n');
+    expect(limited.headers.get('content-type')).toBe('text/plain;charset=utf-8');
     expect(limited.headers.get('x-rate-limit-remaining')).toBe('0');
     expect(limited.headers.get('x-rate-limit-reset')).toBe(String(reset));
     sandbox.clock.advance(15 * 60_000);

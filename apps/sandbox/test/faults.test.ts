@@ -74,12 +74,7 @@ describe('fault injection', () => {
     for (let i = 0; i < 2; i++) {
       const page = await xGet(sandbox, timeline());
       expect(page.status).toBe(429);
-      expect(page.json).toEqual({
-        title: 'Too Many Requests',
-        detail: 'Too Many Requests',
-        type: 'about:blank',
-        status: 429,
-      });
+      expect(page.text).toBe('Rate limit exceeded\n');
       expect(page.headers.get('x-rate-limit-remaining')).toBe('0');
     }
     expect((await xGet(sandbox, timeline())).status).toBe(200);

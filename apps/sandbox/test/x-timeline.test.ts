@@ -254,6 +254,8 @@ describe('unavailable accounts and user lookup', () => {
       expect(page.json.errors).toEqual([
         expect.objectContaining({ type, title, resource_type: 'user', parameter: 'id', value: id }),
       ]);
+      // The truth agrees: nothing of theirs is reachable on X, whatever they posted.
+      if (id !== '123456789') expect(sandbox.truth(id).x_reachable, id).toBe(0);
     }
   });
 
