@@ -174,6 +174,20 @@ describe('docker-compose.yml', () => {
     expect(copied.services.worker?.environment?.X_API_BASE_URL).toBe('http://sandbox:4010');
     expect(copied.services.worker?.environment?.AGNTDATA_API_KEY).toBe('sandbox-agntdata-key');
   });
+
+  it('hands every setting the worker and the scheduler read to their containers when set', async () => {
+    const workerKeys = Object.keys(workerEnvSchema.shape);
+    const schedulerKeys = Object.keys(schedulerEnvSchema.shape);
+    const env = Object.fromEntries(
+      [...new Set([...workerKeys, ...schedulerKeys])].map((key) => [key, '7']),
+    );
+    const config = await composeConfig([], env);
+    const worker = Object.keys(config.services.worker?.environment ?? {});
+    const scheduler = Object.keys(config.services.scheduler?.environment ?? {});
+    expect(workerKeys.filter((key) => !worker.includes(key)).sort()).toEqual([]);
+    expect(schedulerKeys.filter((key) => !scheduler.includes(key)).sort()).toEqual([]);
+    expect(config.services.worker?.environment?.WORKER_JOB_TIMEOUT_MS).toBe('7');
+  });
 });
 
 describe('Dockerfile', () => {
