@@ -13,7 +13,7 @@ import type { ProviderName } from '@birdfeed/model';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { decideOnError, PageFailedError, rootError } from './error-policy.ts';
+import { decideOnError, MAX_HOLD_MS, PageFailedError, rootError } from './error-policy.ts';
 import type { FinalFailureHandler, PageStep, PageStepResult } from './page-step.ts';
 
 export interface LimiterOptions {
@@ -246,7 +246,10 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     // than spend the next request on a 429.
     if (result.rateLimit !== null && result.rateLimit !== undefined) {
       if (result.rateLimit.remaining <= 0) {
-        const waitMs = result.rateLimit.resetAt.getTime() - Date.now() + resetMarginMs;
+        const waitMs = Math.min(
+          result.rateLimit.resetAt.getTime() - Date.now() + resetMarginMs,
+          MAX_HOLD_MS,
+        );
         if (waitMs > 0) await holdQueue(waitMs, 'remaining=0');
       }
     }

@@ -10,7 +10,7 @@ import {
 } from '@birdfeed/providers';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { decideOnError, PageFailedError, rootError } from './error-policy.ts';
+import { decideOnError, MAX_HOLD_MS, PageFailedError, rootError } from './error-policy.ts';
 
 const now = Date.parse('2026-01-01T00:00:00Z');
 
@@ -29,6 +29,14 @@ describe('decideOnError', () => {
   it('429 with a reset already past (skewed clocks): still a short pause, never zero', () => {
     const error = new RateLimitedError('x', '429', { resetAt: new Date(now - 5_000) });
     expect(decideOnError(error, { now })).toEqual({ action: 'rate-limited', waitMs: 100 });
+  });
+
+  it('429 with a reset absurdly far away (a misread header): held at most MAX_HOLD_MS', () => {
+    const error = new RateLimitedError('x', '429', { resetAt: new Date(now + 10 * 86_400_000) });
+    expect(decideOnError(error, { now })).toEqual({
+      action: 'rate-limited',
+      waitMs: MAX_HOLD_MS,
+    });
   });
 
   it('401/403 and no credits stop the provider', () => {

@@ -28,6 +28,12 @@ export type ErrorDecision =
   | { action: 'fail' }
   | { action: 'retry' };
 
+/**
+ * No hold lasts longer: the longest window a provider uses is X's 15 minutes, so a reset further
+ * away is a misread header (a unit we do not know), not a reason to stop every worker for days.
+ */
+export const MAX_HOLD_MS = 30 * 60_000;
+
 export interface DecideOptions {
   now?: number;
   /** Added to the provider's reset so a clock a little behind the provider's does not 429. */
@@ -44,7 +50,7 @@ export function decideOnError(error: unknown, options: DecideOptions = {}): Erro
       ? resetMs - now + (options.resetMarginMs ?? 250)
       : (options.fallbackWaitMs ?? 60_000);
     // A reset in the past (skewed clocks, a provider late to reopen) still gets a short pause.
-    return { action: 'rate-limited', waitMs: Math.max(wait, 100) };
+    return { action: 'rate-limited', waitMs: Math.min(Math.max(wait, 100), MAX_HOLD_MS) };
   }
   if (error instanceof UnauthorizedError)
     return { action: 'stop-provider', reason: 'unauthorized' };

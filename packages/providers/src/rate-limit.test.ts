@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { rateLimitResetAt, readRateLimit, readRetryAfter } from './rate-limit.ts';
+import {
+  PAST_RESET_WAIT_MS,
+  rateLimitResetAt,
+  readRateLimit,
+  readRetryAfter,
+} from './rate-limit.ts';
 
 const now = new Date('2026-01-01T00:00:00Z');
 
@@ -60,5 +65,19 @@ describe('rate-limit headers', () => {
     );
     expect(rateLimitResetAt({}, 7, now)).toEqual(new Date(now.getTime() + 7_000));
     expect(rateLimitResetAt({}, undefined, now)).toEqual(new Date(now.getTime() + 60_000));
+    // A window whose reset already passed (clocks apart): a few seconds, not "now" again.
+    const past = { ...window, 'x-rate-limit-reset': String(now.getTime() / 1000 - 2) };
+    expect(rateLimitResetAt(past, undefined, now)).toEqual(
+      new Date(now.getTime() + PAST_RESET_WAIT_MS),
+    );
+  });
+
+  it('reads a reset in epoch milliseconds as such, not as seconds 58,000 years away', () => {
+    const inMs = String(now.getTime() + 30_000);
+    const window = readRateLimit(
+      { 'x-ratelimit-limit': '60', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': inMs },
+      now,
+    );
+    expect(window?.resetAt).toEqual(new Date(now.getTime() + 30_000));
   });
 });

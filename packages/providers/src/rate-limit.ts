@@ -30,10 +30,20 @@ export function readRateLimit(headers: HeaderMap, now: Date = new Date()): RateL
   return null;
 }
 
-/** A reset value above ~2001-09-09 in seconds is an epoch; below, a delay in seconds. */
+/**
+ * A reset value: above 10^11 an epoch in milliseconds (some gateways), above ~2001-09-09 in
+ * seconds an epoch in seconds (X), below that a delay in seconds (IETF `ratelimit-reset`).
+ */
 function resetToDate(reset: number, now: Date): Date {
+  if (reset > 100_000_000_000) return new Date(reset);
   return reset > 1_000_000_000 ? new Date(reset * 1000) : new Date(now.getTime() + reset * 1000);
 }
+
+/**
+ * How long a 429 whose window reset has already passed (clocks apart, a provider reopening
+ * late) waits: long enough that the queue does not 429 again at once, short next to a window.
+ */
+export const PAST_RESET_WAIT_MS = 5_000;
 
 /** `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function readRetryAfter(headers: HeaderMap, now: Date = new Date()): Date | undefined {
@@ -44,7 +54,10 @@ export function readRetryAfter(headers: HeaderMap, now: Date = new Date()): Date
   return Number.isNaN(date) ? undefined : new Date(date);
 }
 
-/** When a 429 lifts: the window reset, else Retry-After, else the body's hint, else a minute. */
+/**
+ * When a 429 lifts: the window reset, else Retry-After, else the body's hint, else (a reset
+ * already past) a few seconds, else a minute.
+ */
 export function rateLimitResetAt(
   headers: HeaderMap,
   bodyRetryAfterSeconds: number | undefined,
@@ -57,7 +70,8 @@ export function rateLimitResetAt(
   if (bodyRetryAfterSeconds !== undefined) {
     return new Date(now.getTime() + bodyRetryAfterSeconds * 1000);
   }
-  return window?.resetAt ?? new Date(now.getTime() + 60_000);
+  if (window !== null) return new Date(now.getTime() + PAST_RESET_WAIT_MS);
+  return new Date(now.getTime() + 60_000);
 }
 
 /** A 429: when it lifts (see rateLimitResetAt) and the window's numbers when the headers say. */
