@@ -317,6 +317,8 @@ describe('crawl step (X semantics)', () => {
       await holder.query('ROLLBACK');
       expect(await storedTweetIds(key.userId)).toHaveLength(20);
       expect((await getCheckpoint(db, key))?.windowPages).toBe(1);
+      // The page was not written, but its request was made: it counts (the retry makes another).
+      expect(await getRun(db, step1.runId)).toMatchObject({ pages: 1, requests: 2 });
       // The lock gone, the same step goes through.
       const step2 = await crawlPage({
         db: timed.db,

@@ -266,17 +266,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     counts = { tweetsNew: result.tweetsNew, tweetsUpdated: result.tweetsUpdated };
   } catch (error) {
     if (error instanceof StaleCheckpointError) {
-      // The page is dropped with its transaction, but the request was made (and, on agntdata,
-      // paid for): it still counts in the run and in the day's spend the budget is held to.
-      await db.transaction(async (tx) => {
-        await addRunProgress(tx, run.id, { requests: 1, costCents: fetched.costCents });
-        await addSpend(tx, {
-          provider: key.provider,
-          day: spendDay(at),
-          cents: fetched.costCents,
-          requests: 1,
-        });
-      });
+      await countDroppedRequest(db, key, run.id, fetched.costCents, at);
       logger.warn({ ...key, runId: run.id }, 'crawl: checkpoint moved meanwhile; page dropped');
       return {
         ...staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint),
@@ -302,6 +292,16 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
       Object.assign(invalid, { requestUrl: fetched.requestUrl });
       return handleFetchError(invalid, { db, key, run, kind, checkpoint, request, now, logger });
     }
+    // Any other failure to write (a deadlock, a timeout, a lost connection) is retried, and the
+    // retry fetches the page again: this request still counts, or the budget would miss it.
+    await countDroppedRequest(db, key, run.id, fetched.costCents, at).catch(
+      (countError: unknown) => {
+        logger.warn(
+          { ...key, runId: run.id, error: describeError(countError).message },
+          'crawl: could not count a request whose page was not written',
+        );
+      },
+    );
     throw error;
   }
   const saved = after as CrawlCheckpoint | null;
@@ -528,6 +528,28 @@ function idle(
     rateLimit: null,
     runOutcome: null,
   };
+}
+
+/**
+ * A request whose page was not written (its transaction rolled back) still happened, and on
+ * agntdata it was paid for: it counts in the run and in the day's spend the budget is held to.
+ */
+async function countDroppedRequest(
+  db: BirdfeedDb,
+  key: TargetKey,
+  runId: string,
+  costCents: number,
+  at: Date,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await addRunProgress(tx, runId, { requests: 1, costCents });
+    await addSpend(tx, {
+      provider: key.provider,
+      day: spendDay(at),
+      cents: costCents,
+      requests: 1,
+    });
+  });
 }
 
 /**
