@@ -11,6 +11,7 @@ import {
   listGaps,
   migrate,
   openDatabase,
+  spentToday,
   upsertTarget,
 } from '@birdfeed/db';
 import { InvalidResponseError } from '@birdfeed/providers';
@@ -468,6 +469,41 @@ describe('watch targets', () => {
 });
 
 describe('crawl step (agntdata semantics)', () => {
+  it('stops a run under way at the daily budget, before the request, and resumes it later', async () => {
+    const key = await newTarget('agntdata');
+    const client = new FakeTimeline({
+      provider: 'agntdata',
+      userId: key.userId,
+      ids: range(96_000n, 30),
+      pageSize: 10,
+    });
+    const spent = await spentToday(db, 'agntdata');
+    // Room for exactly one more page today.
+    const dailyBudgetCents = spent.costCents + 1;
+    const step1 = await crawlPage({ db, client, target: key, dailyBudgetCents });
+    expect(step1).toMatchObject({ outcome: 'page', next: 'page', costCents: 1 });
+    const asked = client.requests.length;
+    const step2 = await crawlPage({
+      db,
+      client,
+      target: key,
+      runId: step1.runId,
+      dailyBudgetCents,
+    });
+    expect(step2).toMatchObject({ outcome: 'budget_reached', next: 'done', requests: 0 });
+    expect(client.requests.length).toBe(asked);
+    expect(await getRun(db, step1.runId)).toMatchObject({
+      outcome: 'cancelled',
+      error: expect.stringContaining('daily budget reached'),
+    });
+    expect((await spentToday(db, 'agntdata')).costCents).toBe(dailyBudgetCents);
+    // A later run (the next day's budget) goes on from the saved cursor: nothing re-read.
+    const rest = await crawlTargetToEnd({ db, client, target: key });
+    expect(rest.outcome).toBe('succeeded');
+    expect(rest.pages).toBe(2);
+    expect(await storedTweetIds(key.userId)).toHaveLength(30);
+  });
+
   it("counts a billed request whose body failed the schema in the run and the day's spend", async () => {
     const key = await newTarget('agntdata');
     const client = new FakeTimeline({

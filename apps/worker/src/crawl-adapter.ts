@@ -49,6 +49,8 @@ export function createPageRunner(options: PageRunnerOptions): PageRunner {
       runId: payload.runId,
       signal: context.signal,
       logger: context.logger,
+      // Before every page, not only when the scheduler starts a run: runs under way stop too.
+      dailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
     });
     return {
       next: result.next === 'page',

@@ -130,7 +130,12 @@ async function crawlExplicitTarget(
   }
   const claimed = await claimTarget(options.db, key);
   if (claimed === null) return fail('another process holds this target right now');
-  return crawlTargetToEnd({ ...options, client, target: key });
+  return crawlTargetToEnd({
+    ...options,
+    client,
+    target: key,
+    dailyBudgetCents: options.agntdataDailyBudgetCents,
+  });
 }
 
 async function crawlDueOfProvider(
@@ -167,7 +172,12 @@ async function crawlDueOfProvider(
         now: startedAt,
       });
       if (target === undefined) return;
-      const summary = await crawlTargetToEnd({ ...options, client, target });
+      const summary = await crawlTargetToEnd({
+        ...options,
+        client,
+        target,
+        dailyBudgetCents: options.agntdataDailyBudgetCents,
+      });
       done(summary);
       if (
         summary.errorName === UnauthorizedError.name ||

@@ -21,6 +21,7 @@ import {
   resetWindow,
   rowsOf,
   spendDay,
+  spentToday,
   type TargetKey,
   upsertPage,
   type WatchTarget,
@@ -68,6 +69,12 @@ export interface CrawlPageOptions {
    * @defaultValue 3200
    */
   timelineCap?: number | undefined;
+  /**
+   * agntdata only: once today's (UTC) spend has reached this, no page of any run is fetched —
+   * the run is closed with the reason, and its window resumes from the saved cursor in a later
+   * run. Checked before every page, so runs already under way stop too, not only new ones.
+   */
+  dailyBudgetCents?: number | undefined;
 }
 
 /**
@@ -77,6 +84,7 @@ export interface CrawlPageOptions {
  * - `cursor_expired`: the provider rejected the saved cursor; the window restarts from since_id.
  * - `unavailable`: the account cannot be read; the target is marked and the run closed.
  * - `inactive`: the target is disabled or marked; the run was cancelled without a request.
+ * - `budget_reached`: the day's agntdata budget is spent; the run was cancelled without a request.
  * - `stale`: another execution of this step already moved the checkpoint (or closed the run);
  *   nothing was written by this one.
  */
@@ -86,6 +94,7 @@ export type CrawlStepOutcome =
   | 'cursor_expired'
   | 'unavailable'
   | 'inactive'
+  | 'budget_reached'
   | 'stale';
 
 export interface CrawlGapFound {
@@ -157,6 +166,17 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     await finishRun(db, run.id, 'cancelled', why);
     logger.info({ ...key, runId: run.id, why }, 'crawl: target inactive, run cancelled');
     return { ...idle(key, run, checkpoint, 'inactive'), runOutcome: 'cancelled' };
+  }
+
+  const budget = options.dailyBudgetCents;
+  if (key.provider === 'agntdata' && budget !== undefined) {
+    const spent = await spentToday(db, key.provider, now());
+    if (spent.costCents >= budget) {
+      const why = `daily budget reached (${spent.costCents}¢ spent today of ${budget}¢, AGNTDATA_DAILY_BUDGET_CENTS); the window resumes from its cursor in a later run`;
+      await finishRun(db, run.id, 'cancelled', why);
+      logger.warn({ ...key, runId: run.id, why }, 'crawl: daily budget reached, run cancelled');
+      return { ...idle(key, run, checkpoint, 'budget_reached'), runOutcome: 'cancelled' };
+    }
   }
 
   // Step 1 (open the window) is written with the window's first page, by the same
