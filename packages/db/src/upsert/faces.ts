@@ -1,3 +1,4 @@
+import type { Rect } from '@birdfeed/model';
 import { type Statement as SQL, stmt as sql } from '../statement.ts';
 import type { PageRows } from './page-rows.ts';
 import { arrayParam } from './unnest-upsert.ts';
@@ -87,6 +88,19 @@ function boxCtes(
     )`;
 }
 
+/** The x, y, w, h columns of boxes, one integer array each, in that order. */
+function rectParams(boxes: readonly { rect: Rect }[]): SQL {
+  return sql.join(
+    (['x', 'y', 'w', 'h'] as const).map((field) =>
+      arrayParam(
+        'integer',
+        boxes.map((box) => box.rect[field]),
+      ),
+    ),
+    ', ',
+  );
+}
+
 /**
  * Faces of the sizes this page reported, replaced exactly. Sizes the page did not report, and
  * media whose faces are unknown (X v2), are not touched. Null when the page reported none.
@@ -117,19 +131,7 @@ export function facesCtes(
     )}, ${arrayParam(
       'integer',
       faces.map((f) => f.idx),
-    )}, ${arrayParam(
-      'integer',
-      faces.map((f) => f.rect.x),
-    )}, ${arrayParam(
-      'integer',
-      faces.map((f) => f.rect.y),
-    )}, ${arrayParam(
-      'integer',
-      faces.map((f) => f.rect.w),
-    )}, ${arrayParam(
-      'integer',
-      faces.map((f) => f.rect.h),
-    )}) as i(media_key, size, idx, x, y, w, h)`,
+    )}, ${rectParams(faces)}) as i(media_key, size, idx, x, y, w, h)`,
     'media_key, size, idx',
     { column: 'faces_observed_at', at: observedAt },
   );
@@ -155,19 +157,7 @@ export function focusRectsCtes(
     )}, ${arrayParam(
       'integer',
       rects.map((f) => f.idx),
-    )}, ${arrayParam(
-      'integer',
-      rects.map((f) => f.rect.x),
-    )}, ${arrayParam(
-      'integer',
-      rects.map((f) => f.rect.y),
-    )}, ${arrayParam(
-      'integer',
-      rects.map((f) => f.rect.w),
-    )}, ${arrayParam(
-      'integer',
-      rects.map((f) => f.rect.h),
-    )}) as i(media_key, idx, x, y, w, h)`,
+    )}, ${rectParams(rects)}) as i(media_key, idx, x, y, w, h)`,
     'media_key, idx',
     { column: 'focus_rects_observed_at', at: observedAt },
   );
