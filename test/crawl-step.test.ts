@@ -74,12 +74,18 @@ async function count(table: string, userId: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-async function spentRequests(provider: string): Promise<number> {
-  const [row] = await query<{ n: number }>(
-    'SELECT coalesce(sum(requests), 0)::int AS n FROM provider_spend WHERE provider = $1',
+/** provider_spend over every day (a test crossing midnight UTC still adds up). */
+async function spentTotal(provider: string): Promise<{ requests: number; cents: number }> {
+  const [row] = await query<{ requests: number; cents: number }>(
+    `SELECT coalesce(sum(requests), 0)::int AS requests, coalesce(sum(cost_cents), 0)::int AS cents
+     FROM provider_spend WHERE provider = $1`,
     [provider],
   );
-  return row?.n ?? 0;
+  return row ?? { requests: 0, cents: 0 };
+}
+
+async function spentRequests(provider: string): Promise<number> {
+  return (await spentTotal(provider)).requests;
 }
 
 describe('crawl step (X semantics)', () => {
@@ -512,17 +518,13 @@ describe('crawl step (agntdata semantics)', () => {
       ids: range(90_000n, 5),
       pageSize: 10,
     });
-    const before = await query<{ cents: number; requests: number }>(
-      "SELECT coalesce(sum(cost_cents), 0)::int AS cents, coalesce(sum(requests), 0)::int AS requests FROM provider_spend WHERE provider = 'agntdata'",
-    );
+    const before = await spentTotal('agntdata');
     client.faults.push({ kind: 'invalid-body' });
     const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidResponseError);
-    const after = await query<{ cents: number; requests: number }>(
-      "SELECT coalesce(sum(cost_cents), 0)::int AS cents, coalesce(sum(requests), 0)::int AS requests FROM provider_spend WHERE provider = 'agntdata'",
-    );
-    expect((after[0]?.cents ?? 0) - (before[0]?.cents ?? 0)).toBe(1);
-    expect((after[0]?.requests ?? 0) - (before[0]?.requests ?? 0)).toBe(1);
+    const after = await spentTotal('agntdata');
+    expect(after.cents - before.cents).toBe(1);
+    expect(after.requests - before.requests).toBe(1);
     const cp = await getCheckpoint(db, key);
     expect(await getRun(db, cp?.runId as string)).toMatchObject({
       pages: 0,
