@@ -107,7 +107,9 @@ async function startDemo(home: string, env: Record<string, string | undefined>):
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  const exited = once(child, 'exit').then(([code, signal]) => {
+  // 'close', not 'exit': pnpm can exit before the last stdout chunk (the demo's closing line)
+  // has been read from the pipe, while its own stderr line already has.
+  const exited = once(child, 'close').then(([code, signal]) => {
     running.delete(child);
     return { code: code as number | null, signal: signal as string | null };
   });

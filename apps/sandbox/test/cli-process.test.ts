@@ -25,7 +25,7 @@ describe('birdfeed sandbox (the process)', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`serves, then stops cleanly on ${signal}`, async () => {
       const run = start(['--port', '0', '--accounts', '5', '--frozen', '--seed', 'cli']);
-      const exited = once(run.child, 'exit');
+      const exited = once(run.child, 'close');
       try {
         // node + tsx + the sandbox take seconds to start on a loaded machine.
         const deadline = Date.now() + 45_000;
@@ -60,7 +60,7 @@ describe('birdfeed sandbox (the process)', () => {
 
   it('exits 2 with a readable message on a bad flag', async () => {
     const run = start(['--faults', 'kaboom:1']);
-    const [code] = await once(run.child, 'exit');
+    const [code] = await once(run.child, 'close');
     expect(code).toBe(2);
     expect(run.err()).toContain('unknown kind "kaboom"');
     expect(run.err()).toContain('usage: birdfeed sandbox');

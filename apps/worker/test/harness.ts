@@ -285,7 +285,8 @@ export function spawnApp(
     output += chunk.toString();
   });
   const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    // 'close' (after the pipes end), not 'exit': tests read the output once it resolves.
+    child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
   return { child, output: () => output, exited };
 }
