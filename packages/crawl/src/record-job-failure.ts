@@ -52,24 +52,29 @@ export async function recordJobFailure(
     }
   }
   const described = describeError(input.error);
-  let failureId = recordedFailureId(input.error);
-  if (failureId === undefined) {
-    failureId = await recordFailure(db, {
-      ...key,
-      runId,
-      jobId: input.jobId ?? null,
-      attempt: input.attempt ?? 1,
-      errorName: described.name,
-      errorMessage: described.message,
-      status: described.status ?? null,
-    });
-  } else {
-    await updateFailureJob(db, failureId, { jobId: input.jobId ?? null, attempt: input.attempt });
-  }
   const reason = `${described.name}: ${described.message}`.slice(0, 2000);
-  const runFinished =
-    runId !== null && input.final !== false
-      ? (await finishRun(db, runId, 'failed', reason)) || (await failOrphanedRun(db, runId, reason))
-      : false;
+  // One transaction: whoever sees the failure's job id also sees the run closed.
+  const { failureId, runFinished } = await db.transaction(async (tx) => {
+    let id = recordedFailureId(input.error);
+    if (id === undefined) {
+      id = await recordFailure(tx, {
+        ...key,
+        runId,
+        jobId: input.jobId ?? null,
+        attempt: input.attempt ?? 1,
+        errorName: described.name,
+        errorMessage: described.message,
+        status: described.status ?? null,
+      });
+    } else {
+      await updateFailureJob(tx, id, { jobId: input.jobId ?? null, attempt: input.attempt });
+    }
+    const finished =
+      runId !== null && input.final !== false
+        ? (await finishRun(tx, runId, 'failed', reason)) ||
+          (await failOrphanedRun(tx, runId, reason))
+        : false;
+    return { failureId: id, runFinished: finished };
+  });
   return { failureId, runId, runFinished };
 }
