@@ -275,13 +275,23 @@ describe('windows that do not go straight', () => {
 
       // The process dies in the middle of page 2 (the request never answers): nothing moves.
       h.sandbox.faults.add('hang*1@x');
-      const crashed = await crawlPage({
+      // The "crash" comes once the sandbox holds the request (a timer alone could fire before the
+      // request left, on a loaded machine, and leave the fault for a later request).
+      const crash = new AbortController();
+      const crashing = crawlPage({
         db: h.db,
         client: h.clients.x,
         target,
         runId: first.runId,
-        signal: AbortSignal.timeout(300),
+        signal: crash.signal,
       }).catch((error: unknown) => error);
+      const deadline = Date.now() + 10_000;
+      while (!h.sandbox.requests().some((entry) => entry.fault === 'hang')) {
+        if (Date.now() > deadline) throw new Error('the sandbox never took the hanging request');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      crash.abort(new Error('crashed mid-page'));
+      const crashed = await crashing;
       expect(crashed).toBeInstanceOf(Error);
       expect(await getCheckpoint(h.db, target)).toMatchObject({
         windowPages: 1,

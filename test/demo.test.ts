@@ -207,6 +207,15 @@ async function snapshot(url: string): Promise<Snapshot> {
 }
 
 /** Watched accounts with at least one of their own tweets stored. */
+/** X targets whose first window completed (since_id set): what the second run resumes from. */
+async function xTargetsCheckpointed(url: string): Promise<number> {
+  const [row] = await query<{ n: number }>(
+    url,
+    "SELECT count(*)::int AS n FROM crawl_checkpoints WHERE provider = 'x' AND since_id IS NOT NULL",
+  );
+  return row?.n ?? 0;
+}
+
 async function accountsWithTweets(url: string): Promise<number> {
   const [row] = await query<{ n: number }>(
     url,
@@ -252,9 +261,13 @@ async function runTwice(env: Record<string, string | undefined>, expectQueue: st
   expect(first.databaseKind).toBe('pglite');
   expect(first.queueKind).toBe(expectQueue);
   await waitFor(
-    'tweets from 10 watched accounts',
+    'tweets from 10 watched accounts and a completed X window',
     60_000,
-    async () => ((await accountsWithTweets(first.databaseUrl)) >= 10 ? true : null),
+    async () =>
+      (await accountsWithTweets(first.databaseUrl)) >= 10 &&
+      (await xTargetsCheckpointed(first.databaseUrl)) > 0
+        ? true
+        : null,
     first,
   );
   const before = await snapshot(first.databaseUrl);

@@ -36,14 +36,26 @@ describe('fault injection', () => {
 
   it('hangs past the client’s timeout', async () => {
     sandbox.faults.add('hang*1');
-    const started = Date.now();
-    await expect(
-      fetch(`${sandbox.url}${timeline()}`, {
-        headers: { authorization: `Bearer ${X_TOKEN}` },
-        signal: AbortSignal.timeout(300),
-      }),
-    ).rejects.toThrow(/abort|timeout/i);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    const hangsBefore = sandbox.requests().filter((entry) => entry.fault === 'hang').length;
+    const controller = new AbortController();
+    let settled = false;
+    const pending = fetch(`${sandbox.url}${timeline()}`, {
+      headers: { authorization: `Bearer ${X_TOKEN}` },
+      signal: controller.signal,
+    }).finally(() => {
+      settled = true;
+    });
+    // Abort only once the sandbox has taken the request (a timer started before the request
+    // arrives could fire first on a loaded machine and leave the fault for the next request).
+    const deadline = Date.now() + 10_000;
+    while (sandbox.requests().filter((entry) => entry.fault === 'hang').length === hangsBefore) {
+      if (Date.now() > deadline) throw new Error('the sandbox never took the hanging request');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).toBe(false);
+    controller.abort();
+    await expect(pending).rejects.toThrow(/abort/i);
     expect((await xGet(sandbox, timeline())).status).toBe(200);
   });
 

@@ -25,7 +25,8 @@ beforeAll(async () => {
   client = createAgntdataClient({
     baseUrl: `${server.url}/v1/twitter`,
     apiKey: KEY,
-    timeouts: { connectMs: 1000, headersMs: 500, bodyMs: 500 },
+    // Generous: a loaded machine can pause the test process for a second.
+    timeouts: { connectMs: 5000, headersMs: 5000, bodyMs: 5000 },
   });
 });
 
