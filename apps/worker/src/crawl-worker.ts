@@ -14,6 +14,7 @@ import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { decideOnError, MAX_HOLD_MS, PageFailedError, rootError } from './error-policy.ts';
+import { stretchLimiterWindow } from './limiter-window.ts';
 import type { FinalFailureHandler, PageStep, PageStepResult } from './page-step.ts';
 
 export interface LimiterOptions {
@@ -132,6 +133,8 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
    * at least that long. BullMQ's rateLimit sets the shared limiter counter to "full" with a TTL.
    */
   const wakeTimers = new Set<NodeJS.Timeout>();
+  /** The provider reset (epoch ms) this process last stretched the limiter window to. */
+  let stretchedFor = 0;
   const markerKey = `${options.prefix}:${queue.name}:marker`;
   const holdQueue = async (ms: number, why: string) => {
     const held = await options.connection.pttl(limiterKey);
@@ -245,12 +248,21 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     // The provider said this was the last request of its window: stop everyone now rather
     // than spend the next request on a 429.
     if (result.rateLimit !== null && result.rateLimit !== undefined) {
-      if (result.rateLimit.remaining <= 0) {
-        const waitMs = Math.min(
-          result.rateLimit.resetAt.getTime() - Date.now() + resetMarginMs,
-          MAX_HOLD_MS,
-        );
+      const { remaining, resetAt } = result.rateLimit;
+      if (remaining <= 0) {
+        const waitMs = Math.min(resetAt.getTime() - Date.now() + resetMarginMs, MAX_HOLD_MS);
         if (waitMs > 0) await holdQueue(waitMs, 'remaining=0');
+      } else if (resetAt.getTime() !== stretchedFor) {
+        // Once per provider window and process: the limiter's window ends no sooner than the
+        // provider's (see limiter-window.ts).
+        stretchedFor = resetAt.getTime();
+        await stretchLimiterWindow(options.connection, limiterKey, {
+          resetAt,
+          marginMs: resetMarginMs,
+          windowMs: options.limiter.windowMs,
+        }).catch((error: unknown) => {
+          jobLog.warn({ err: error }, 'could not stretch the limiter window to the reset');
+        });
       }
     }
 
