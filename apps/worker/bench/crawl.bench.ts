@@ -204,6 +204,20 @@ async function prewarmSandbox(fixture: CrawlFixture, userIds: readonly string[])
   return requests;
 }
 
+/** Waits until `count` runs have succeeded; a failed run ends the bench. */
+async function runsSucceeded(fixture: CrawlFixture, count: number, what: string): Promise<void> {
+  await waitUntil(
+    async () => {
+      const outcomes = await runOutcomes(fixture);
+      if ((outcomes.failed ?? 0) > 0) throw new Error(`runs failed: ${JSON.stringify(outcomes)}`);
+      return (outcomes.succeeded ?? 0) === count ? true : undefined;
+    },
+    15 * 60_000,
+    what,
+    100,
+  );
+}
+
 /** Every table a crawl writes, bookkeeping included: emptied after the warm-up. */
 const ALL_TABLES = [
   ...WRITTEN_TABLES,
@@ -229,16 +243,7 @@ async function warmUpWorkers(
   await watchAccounts(fixture, warmupIds, PROVIDER);
   const tick = await tickOnce(env);
   if (tick.enqueued !== warmupIds.length) throw new Error(`warm-up enqueued ${tick.enqueued}`);
-  await waitUntil(
-    async () => {
-      const outcomes = await runOutcomes(fixture);
-      if ((outcomes.failed ?? 0) > 0) throw new Error(`runs failed: ${JSON.stringify(outcomes)}`);
-      return (outcomes.succeeded ?? 0) === warmupIds.length ? true : undefined;
-    },
-    15 * 60_000,
-    'the warm-up runs to finish',
-    100,
-  );
+  await runsSucceeded(fixture, warmupIds.length, 'the warm-up runs to finish');
   await fixture.pool.query(`TRUNCATE ${ALL_TABLES.join(', ')} RESTART IDENTITY CASCADE`);
   log(
     `warm-up: ${warmupIds.length} other accounts crawled by the same workers in ${fmt((performance.now() - started) / 1000, 1)} s, then every table emptied`,
@@ -398,16 +403,7 @@ async function throughputRun(suffix: string): Promise<number> {
     const tick = await tickOnce(env);
     const tickSeconds = (performance.now() - started) / 1000;
     if (tick.enqueued !== ACCOUNTS) throw new Error(`tick enqueued ${tick.enqueued} runs`);
-    await waitUntil(
-      async () => {
-        const outcomes = await runOutcomes(fixture as CrawlFixture);
-        if ((outcomes.failed ?? 0) > 0) throw new Error(`runs failed: ${JSON.stringify(outcomes)}`);
-        return (outcomes.succeeded ?? 0) === ACCOUNTS ? true : undefined;
-      },
-      15 * 60_000,
-      'every run to finish',
-      100,
-    );
+    await runsSucceeded(fixture, ACCOUNTS, 'every run to finish');
     const seconds = (performance.now() - started) / 1000;
     const workerCpu =
       workers.reduce((sum, app) => sum + cpuSecondsOf(app.child.pid ?? 0), 0) - workerCpuBefore;
