@@ -16,6 +16,7 @@ import {
   UnauthorizedError,
 } from './errors.ts';
 import { type HeaderMap, rateLimitedError } from './rate-limit.ts';
+import { parseJsonOrUndefined } from './schema-parse.ts';
 
 /**
  * agntdata error shapes.
@@ -46,12 +47,8 @@ export interface ParsedAgntdataError {
 }
 
 export function parseAgntdataErrorBody(text: string): ParsedAgntdataError | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const json = parseJsonOrUndefined(text);
+  if (json === undefined) return undefined;
   const service = agntdataErrorBodySchema.safeParse(json);
   if (service.success) return fromService(service.data);
   const validation = agntdataValidationErrorSchema.safeParse(json);

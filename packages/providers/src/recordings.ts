@@ -4,6 +4,8 @@
  * with saved examples, and bare single pages. `readRecordings` unwraps all of them into bodies
  * that `normalizeRaw` takes.
  */
+import { parseJsonOrUndefined } from './schema-parse.ts';
+
 export interface Recording {
   /** The response body exactly as the provider sent it (re-serialized for cassettes). */
   body: string;
@@ -127,12 +129,8 @@ export function readRecordings(text: string, fileName: string): Recording[] {
     });
     return out;
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return [{ body: text, label: fileName }];
-  }
+  const json = parseJsonOrUndefined(text);
+  if (json === undefined) return [{ body: text, label: fileName }];
   if (isRecord(json) && isPostmanCollection(json)) return readPostman(json, fileName);
   if (isRecord(json) && isCassette(json)) return [readCassette(json, fileName)];
   return [{ body: text, label: fileName }];

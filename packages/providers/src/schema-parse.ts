@@ -32,17 +32,22 @@ export function formatJsonPath(path: readonly PropertyKey[]): string {
   return out === '' ? '$' : out;
 }
 
+/** The parsed JSON, or undefined when `text` is not JSON (JSON itself has no undefined). */
+export function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The body as `schema`'s type, or undefined when it is not JSON or not that shape (error bodies). */
 export function safeParseJson<S extends z.ZodType>(
   schema: S,
   text: string,
 ): z.infer<S> | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const json = parseJsonOrUndefined(text);
+  if (json === undefined) return undefined;
   const result = schema.safeParse(json);
   return result.success ? result.data : undefined;
 }
