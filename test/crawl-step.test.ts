@@ -17,7 +17,7 @@ import {
 import { InvalidResponseError } from '@birdfeed/providers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeTimeline } from './support/crawl-fake-timeline.ts';
+import { FakeTimeline, type FakeTimelineOptions } from './support/crawl-fake-timeline.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 
 /** The checkpoint transitions of DESIGN.md, driven by a scripted provider against real Postgres. */
@@ -58,6 +58,22 @@ async function newTarget(provider: 'x' | 'agntdata', backfillDepth = 800) {
   return { provider, userId } as const;
 }
 
+/** The target's fake provider timeline, served `pageSize` tweets a page. */
+function timelineOf(
+  key: { provider: 'x' | 'agntdata'; userId: string },
+  ids: bigint[],
+  pageSize: number,
+  options: Pick<FakeTimelineOptions, 'cap'> = {},
+): FakeTimeline {
+  return new FakeTimeline({
+    provider: key.provider,
+    userId: key.userId,
+    ids,
+    pageSize,
+    ...options,
+  });
+}
+
 async function storedTweetIds(userId: string): Promise<string[]> {
   const rows = await query<{ id: string }>(
     'SELECT id::text AS id FROM tweets WHERE author_id = $1 ORDER BY id',
@@ -91,12 +107,7 @@ async function spentRequests(provider: string): Promise<number> {
 describe('crawl step (X semantics)', () => {
   it('backfills to the configured depth, then asks with since_id on every page of the next window', async () => {
     const key = await newTarget('x', 120);
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(5_000n, 250),
-      pageSize: 50,
-    });
+    const client = timelineOf(key, range(5_000n, 250), 50);
     const first = await crawlTargetToEnd({ db, client, target: key, pageSize: 50 });
     expect(first).toMatchObject({
       outcome: 'succeeded',
@@ -140,12 +151,7 @@ describe('crawl step (X semantics)', () => {
 
   it('moves since_id only when the window is complete, and a page with no results but a next token does not end it', async () => {
     const key = await newTarget('x', 100);
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(10_000n, 60),
-      pageSize: 25,
-    });
+    const client = timelineOf(key, range(10_000n, 60), 25);
     await crawlTargetToEnd({ db, client, target: key, pageSize: 25 });
     client.add(...range(20_000n, 40));
     client.faults.push({ kind: 'empty-page' });
@@ -171,12 +177,7 @@ describe('crawl step (X semantics)', () => {
 
   it('restarts the window from since_id when the cursor expired', async () => {
     const key = await newTarget('x', 30);
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(30_000n, 30),
-      pageSize: 10,
-    });
+    const client = timelineOf(key, range(30_000n, 30), 10);
     await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
     client.add(...range(31_000n, 25));
     const step1 = await crawlPage({ db, client, target: key, pageSize: 10 });
@@ -204,13 +205,7 @@ describe('crawl step (X semantics)', () => {
 
   it('records a gap when a window returns the whole cap without reaching since_id', async () => {
     const key = await newTarget('x', 10);
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(40_000n, 50),
-      pageSize: 10,
-      cap: 100,
-    });
+    const client = timelineOf(key, range(40_000n, 50), 10, { cap: 100 });
     await crawlTargetToEnd({ db, client, target: key, pageSize: 10, timelineCap: 100 });
     expect((await getCheckpoint(db, key))?.sinceId).toBe('40049');
     client.add(...range(41_000n, 150)); // 150 new, only the newest 100 reachable
@@ -231,12 +226,7 @@ describe('crawl step (X semantics)', () => {
 
   it('marks a suspended account and stops scheduling it', async () => {
     const key = await newTarget('x');
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(50_000n, 5),
-      pageSize: 10,
-    });
+    const client = timelineOf(key, range(50_000n, 5), 10);
     client.faults.push({ kind: 'unavailable', reason: 'suspended' });
     const summary = await crawlTargetToEnd({ db, client, target: key });
     expect(summary).toMatchObject({ outcome: 'unavailable', requests: 1 });
@@ -255,12 +245,7 @@ describe('crawl step (X semantics)', () => {
 
   it('keeps an invalid body in raw_pages with the error, writes none of its rows, and records one failure', async () => {
     const key = await newTarget('x');
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(60_000n, 5),
-      pageSize: 10,
-    });
+    const client = timelineOf(key, range(60_000n, 5), 10);
     client.faults.push({ kind: 'invalid-body' });
     const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidResponseError);
@@ -292,12 +277,7 @@ describe('crawl step (X semantics)', () => {
 
   it('with a statement timeout, a page stuck on a lock fails the step and writes nothing', async () => {
     const key = await newTarget('x', 40);
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(77_000n, 40),
-      pageSize: 20,
-    });
+    const client = timelineOf(key, range(77_000n, 40), 20);
     const step1 = await crawlPage({ db, client, target: key, pageSize: 20 });
     const timed = await openDatabase({
       url: testDb.url,
@@ -363,12 +343,7 @@ describe('crawl step (X semantics)', () => {
 
   it('ends a stale execution when the winner closed the window', async () => {
     const key = await newTarget('x', 40);
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(75_000n, 40),
-      pageSize: 20,
-    });
+    const client = timelineOf(key, range(75_000n, 40), 20);
     const step1 = await crawlPage({ db, client, target: key, pageSize: 20 });
     expect(step1.next).toBe('page');
     client.holdUntil(2);
@@ -383,12 +358,7 @@ describe('crawl step (X semantics)', () => {
 
   it('a page whose values no column takes is kept in raw_pages, counted, and fails for good', async () => {
     const key = await newTarget('agntdata');
-    const client = new FakeTimeline({
-      provider: 'agntdata',
-      userId: key.userId,
-      ids: range(95_000n, 5),
-      pageSize: 10,
-    });
+    const client = timelineOf(key, range(95_000n, 5), 10);
     client.faults.push({ kind: 'unstorable' });
     const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
     // An InvalidResponseError: the worker fails the job instead of fetching it again.
@@ -411,12 +381,7 @@ describe('crawl step (X semantics)', () => {
     expect(run).toMatchObject({ ...key, kind: 'backfill', outcome: 'running', pages: 0 });
     expect(await getCheckpoint(db, key)).toMatchObject({ runId: run.id, sinceId: null });
     expect((await openRun(db, key)).id).toBe(run.id);
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(80_000n, 20),
-      pageSize: 20,
-    });
+    const client = timelineOf(key, range(80_000n, 20), 20);
     const step = await crawlPage({ db, client, target: key, runId: run.id, pageSize: 20 });
     expect(step).toMatchObject({ next: 'done', runOutcome: 'succeeded', sinceId: '80019' });
     const next = await openRun(db, key);
@@ -427,12 +392,7 @@ describe('crawl step (X semantics)', () => {
 
   it('does not double anything when the same step runs twice at once', async () => {
     const key = await newTarget('x', 100);
-    const client = new FakeTimeline({
-      provider: 'x',
-      userId: key.userId,
-      ids: range(70_000n, 100),
-      pageSize: 20,
-    });
+    const client = timelineOf(key, range(70_000n, 100), 20);
     const step1 = await crawlPage({ db, client, target: key, pageSize: 20 });
     const spendBefore = await spentRequests('x');
     client.holdUntil(2);
@@ -479,12 +439,7 @@ describe('watch targets', () => {
 describe('crawl step (agntdata semantics)', () => {
   it('stops a run under way at the daily budget, before the request, and resumes it later', async () => {
     const key = await newTarget('agntdata');
-    const client = new FakeTimeline({
-      provider: 'agntdata',
-      userId: key.userId,
-      ids: range(96_000n, 30),
-      pageSize: 10,
-    });
+    const client = timelineOf(key, range(96_000n, 30), 10);
     const spent = await spentToday(db, 'agntdata');
     // Room for exactly one more page today.
     const dailyBudgetCents = spent.costCents + 1;
@@ -514,12 +469,7 @@ describe('crawl step (agntdata semantics)', () => {
 
   it("counts a billed request whose body failed the schema in the run and the day's spend", async () => {
     const key = await newTarget('agntdata');
-    const client = new FakeTimeline({
-      provider: 'agntdata',
-      userId: key.userId,
-      ids: range(90_000n, 5),
-      pageSize: 10,
-    });
+    const client = timelineOf(key, range(90_000n, 5), 10);
     const before = await spentTotal('agntdata');
     client.faults.push({ kind: 'invalid-body' });
     const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
@@ -538,12 +488,7 @@ describe('crawl step (agntdata semantics)', () => {
 
   it('stops at the first page that reaches since_id and records a gap when pages run out first', async () => {
     const key = await newTarget('agntdata', 40);
-    const client = new FakeTimeline({
-      provider: 'agntdata',
-      userId: key.userId,
-      ids: range(80_000n, 100),
-      pageSize: 20,
-    });
+    const client = timelineOf(key, range(80_000n, 100), 20);
     const backfill = await crawlTargetToEnd({ db, client, target: key, pageSize: 20 });
     expect(backfill).toMatchObject({ outcome: 'succeeded', pages: 2, costCents: 2 });
     expect((await getCheckpoint(db, key))?.sinceId).toBe('80099');
