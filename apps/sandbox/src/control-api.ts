@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { type FaultRule, parseFaultSpec, validateFaultRule } from './faults.ts';
 import { json, type SandboxResponse } from './responses.ts';
 import type { ServerParts } from './server.ts';
@@ -18,7 +19,7 @@ export function controlRequest(
   const parts = path.split('/');
   const what = parts[2] ?? '';
   if (what === 'truth' && method === 'GET' && parts.length === 4) {
-    const userId = decodeURIComponent(parts[3] ?? '');
+    const userId = decodePathSegment(parts[3] ?? '');
     const account = world.accountById(userId);
     if (account === undefined) return json(404, { error: `no sandbox account with id ${userId}` });
     return json(200, truthOf(world, account, clock.now(), options.xTimelineCap));
@@ -31,8 +32,8 @@ export function controlRequest(
       stats.clearLog();
       return json(200, { cleared: true });
     }
-    const since = Number(query.get('since') ?? '0');
-    const limit = Number(query.get('limit') ?? String(options.requestLogSize));
+    const since = countParam(query, 'since', 0);
+    const limit = countParam(query, 'limit', options.requestLogSize);
     return json(200, { requests: stats.requestLog(since, limit) });
   }
   if (what === 'accounts' && method === 'GET') {
@@ -52,11 +53,18 @@ export function controlRequest(
   }
   if (what === 'clock') {
     if (method === 'POST') {
-      const request = parseControlBody(body);
-      if (request.timeScale !== undefined) clock.setTimeScale(Number(request.timeScale));
-      if (request.frozen !== undefined) clock.setFrozen(Boolean(request.frozen));
-      if (request.advanceMs !== undefined) clock.advance(Number(request.advanceMs));
-      if (request.advance !== undefined) clock.advance(parseDuration(String(request.advance)));
+      // Everything is checked before anything is applied: a bad field changes nothing.
+      const request = parseControlBody(body, clockBody, 'POST /_sandbox/clock');
+      const advance =
+        request.advance === undefined
+          ? undefined
+          : typeof request.advance === 'number'
+            ? request.advance
+            : parseDuration(request.advance);
+      if (request.timeScale !== undefined) clock.setTimeScale(request.timeScale);
+      if (request.frozen !== undefined) clock.setFrozen(request.frozen);
+      if (request.advanceMs !== undefined) clock.advance(request.advanceMs);
+      if (advance !== undefined) clock.advance(advance);
     }
     const state = clock.state();
     return json(200, {
@@ -69,15 +77,13 @@ export function controlRequest(
   if (what === 'faults') {
     if (method === 'DELETE') faults.clear();
     if (method === 'POST') {
-      const request = parseControlBody(body);
-      if (request.clear === true) faults.clear();
+      const request = parseControlBody(body, faultsBody, 'POST /_sandbox/faults');
       const rules: FaultRule[] = [];
-      if (typeof request.spec === 'string') rules.push(...parseFaultSpec(request.spec));
-      if (Array.isArray(request.rules)) {
-        request.rules.forEach((rule, i) => {
-          rules.push(validateFaultRule(rule, `rules[${i}]`));
-        });
-      }
+      if (request.spec !== undefined) rules.push(...parseFaultSpec(request.spec));
+      request.rules?.forEach((rule, i) => {
+        rules.push(validateFaultRule(rule, `rules[${i}]`));
+      });
+      if (request.clear === true) faults.clear();
       faults.add(rules);
     }
     return json(200, { rules: faults.list() });
@@ -86,18 +92,60 @@ export function controlRequest(
   return json(404, { error: `no control endpoint ${method} ${path}` });
 }
 
-function parseControlBody(body: string): Record<string, unknown> {
-  if (body.trim() === '') return {};
+const clockBody = z.strictObject({
+  timeScale: z.number().finite().positive().optional(),
+  frozen: z.boolean().optional(),
+  advanceMs: z.number().finite().nonnegative().optional(),
+  advance: z.union([z.string(), z.number().finite().nonnegative()]).optional(),
+});
+
+const faultsBody = z.strictObject({
+  clear: z.boolean().optional(),
+  spec: z.string().optional(),
+  rules: z.array(z.unknown()).optional(),
+});
+
+/**
+ * A control body: empty, or a JSON object with only the fields `schema` names, each of its
+ * type. A misspelt key is refused rather than ignored: a test that meant to unfreeze the
+ * clock must not go on with it frozen.
+ */
+function parseControlBody<T>(body: string, schema: z.ZodType<T>, where: string): T {
+  if (body.trim() === '') return schema.parse({});
   let value: unknown;
   try {
     value = JSON.parse(body);
   } catch {
-    throw new RangeError('control body: expected JSON');
+    throw new RangeError(`${where}: the body is not JSON`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new RangeError('control body: expected a JSON object');
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.length ? issue.path.join('.') : 'body';
+  const what =
+    issue?.code === 'unrecognized_keys'
+      ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`
+      : `${path}: ${issue?.message ?? 'invalid'}`;
+  throw new RangeError(`${where}: ${what}`);
+}
+
+/** A non-negative integer query parameter, or `fallback` when it is absent. */
+function countParam(query: URLSearchParams, name: string, fallback: number): number {
+  const text = query.get(name);
+  if (text === null) return fallback;
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new RangeError(`query parameter ${name}: expected a whole number >= 0, got "${text}"`);
   }
-  return value as Record<string, unknown>;
+  return Number(text);
+}
+
+/** A path segment percent-decoded; one that is not valid percent-encoding stays as it came. */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** "15m", "90s", "2h", "500ms", "1d" or a number of ms. */

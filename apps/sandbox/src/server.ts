@@ -7,7 +7,7 @@ import {
   parseAgntdataRequest,
 } from './agntdata-api.ts';
 import type { SandboxClock } from './clock.ts';
-import { controlRequest } from './control-api.ts';
+import { controlRequest, decodePathSegment } from './control-api.ts';
 import { CursorCodec } from './cursor-codec.ts';
 import { type FaultInjector, type FaultKind, FaultSpecError } from './faults.ts';
 import { RequestWindow, type WindowState } from './rate-limit.ts';
@@ -122,6 +122,25 @@ export class SandboxHandler {
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // One bad request must not take the sandbox (and the demo serving it) down with it.
+    try {
+      this.dispatch(req, res);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      send(
+        res,
+        json(500, {
+          title: 'Internal Server Error',
+          detail: `sandbox bug: ${message}`,
+          type: 'about:blank',
+          status: 500,
+        }),
+        JSON_HEADERS,
+      );
+    }
+  };
+
+  private dispatch(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
     const path = mark < 0 ? url : url.slice(0, mark);
@@ -166,14 +185,14 @@ export class SandboxHandler {
     } else {
       this.provider(req, res, route, query, '');
     }
-  };
+  }
 
   private route(method: string, path: string, query: URLSearchParams): Route | null {
     const parts = path.split('/');
     // /2/users/:id/tweets, /2/users/:id, /2/users/by/username/:username
     if (parts[1] === '2' && parts[2] === 'users' && method === 'GET') {
       if (parts.length === 5 && parts[4] === 'tweets') {
-        const userId = decodeURIComponent(parts[3] ?? '');
+        const userId = decodePathSegment(parts[3] ?? '');
         return {
           provider: 'x',
           endpoint: 'GET /2/users/:id/tweets',
@@ -188,7 +207,7 @@ export class SandboxHandler {
         };
       }
       if (parts.length === 6 && parts[3] === 'by' && parts[4] === 'username') {
-        const username = decodeURIComponent(parts[5] ?? '');
+        const username = decodePathSegment(parts[5] ?? '');
         return {
           provider: 'x',
           endpoint: 'GET /2/users/by/username/:username',
@@ -199,7 +218,7 @@ export class SandboxHandler {
         };
       }
       if (parts.length === 4 && parts[3] !== '') {
-        const userId = decodeURIComponent(parts[3] ?? '');
+        const userId = decodePathSegment(parts[3] ?? '');
         return {
           provider: 'x',
           endpoint: 'GET /2/users/:id',

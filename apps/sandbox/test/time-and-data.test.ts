@@ -92,6 +92,41 @@ describe('time', () => {
     expect(advanced.json.now_ms).toBe(stopped + 1_000);
     expect((await control(sandbox, 'clock', { advance: 'soon' })).status).toBe(400);
   });
+
+  it('refuses a clock or faults body with a wrong type or an unknown field, and applies none of it', async () => {
+    const sandbox = await sandboxWith({ seed: 'strict', accounts: 1, frozen: true });
+    const before = (await control(sandbox, 'clock')).json;
+    const refusals: [string, unknown, RegExp][] = [
+      ['clock', { frozen: 'false' }, /frozen/],
+      ['clock', { timeScale: 7, advance: 'bogus' }, /duration "bogus"/],
+      ['clock', { tmeScale: 5 }, /unknown field "tmeScale"/],
+      ['clock', { timeScale: -1 }, /timeScale/],
+      ['faults', { spec: 5 }, /spec/],
+      ['faults', { clera: true }, /unknown field "clera"/],
+      ['faults', { clear: true, spec: 'explode:0.5' }, /explode/],
+    ];
+    expect((await control(sandbox, 'faults', { spec: 'empty*1@agntdata' })).status).toBe(200);
+    const rules = (await control(sandbox, 'faults')).json.rules;
+    expect(rules).toHaveLength(1);
+    for (const [what, body, message] of refusals) {
+      const refused = await control(sandbox, what, body);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.json.error).toMatch(message);
+    }
+    expect((await control(sandbox, 'clock')).json).toEqual(before);
+    expect((await control(sandbox, 'faults')).json.rules).toEqual(rules);
+    expect((await control(sandbox, 'requests?limit=ten')).json.error).toMatch(/limit/);
+  });
+
+  it('answers a path that is not valid percent-encoding and keeps serving', async () => {
+    const sandbox = await sandboxWith({ seed: 'uri', accounts: 1, frozen: true });
+    const timeline = await xGet(sandbox, '/2/users/%E0/tweets', {});
+    expect(timeline.status).toBe(400);
+    expect((await xGet(sandbox, '/2/users/by/username/%E0', {})).status).toBeLessThan(500);
+    expect((await control(sandbox, 'truth/%E0')).status).toBe(404);
+    const id = sandbox.accounts()[0]!.id;
+    expect((await xGet(sandbox, `/2/users/${id}/tweets`, FULL_X_QUERY)).status).toBe(200);
+  });
 });
 
 describe('data', () => {
