@@ -408,6 +408,74 @@ describe('windows that do not go straight', () => {
   });
 });
 
+describe('the 3,200 cap while the account posts', () => {
+  it('records the gap when tweets posted during the window push since_id under the floor', async () => {
+    const h = await harness('crawl_sandbox_cap_moving', {
+      accounts: 1,
+      tweetsPerAccount: 3_350,
+      activity: 'steady',
+      // The cursor outlives the two days below: the window goes on rather than restarting.
+      cursorTtlMs: 7 * 24 * HOUR,
+    });
+    try {
+      const userId = h.sandbox.accounts()[0]?.id as string;
+      const key = { provider: 'x', userId } as const;
+      const before = h.sandbox.truth(userId).tweets;
+      // 3,190 tweets above the checkpoint: within the cap when nothing is posted meanwhile.
+      const sinceId = before[3190]?.id as string;
+      await upsertTarget(h.db, key);
+      await h.pool.query(
+        `INSERT INTO crawl_checkpoints (provider, user_id, since_id, backfill_done) VALUES ('x', $1, $2, true)`,
+        [userId, sinceId],
+      );
+      const first = await crawlPage({ db: h.db, client: h.clients.x, target: key });
+      expect(first).toMatchObject({ outcome: 'page', timelineTweets: 100 });
+      // Two sandbox days pass between the first page and the rest: the account posts, X's
+      // floor of the newest 3,200 rises past since_id, and the window fetches fewer than 3,200.
+      h.sandbox.clock.advance(2 * 24 * HOUR);
+      const posted = h.sandbox.truth(userId).tweets.length - before.length;
+      expect(posted).toBeGreaterThan(9);
+      const rest = await crawlTargetToEnd({ db: h.db, client: h.clients.x, target: key });
+      expect(rest).toMatchObject({ outcome: 'succeeded', cursorRestarts: 0 });
+      expect(rest.timelineTweets).toBeLessThan(3200);
+      expect(rest.gaps).toEqual([
+        { sinceId, oldestId: expect.any(String), reason: 'x_timeline_cap' },
+      ]);
+      // The tweets the gap stands for are really missing: the ones just above since_id.
+      const stored = await databaseSnapshot(h.pool, userId);
+      expect(stored.tweets.map((t) => t.id)).not.toContain(before[3189]?.id);
+      const gaps = await listGaps(h.db, key);
+      expect(gaps.map((gap) => gap.reason)).toEqual(['x_timeline_cap']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('records no gap for a window under the cap when nothing is posted meanwhile', async () => {
+    const h = await harness('crawl_sandbox_cap_quiet', {
+      accounts: 1,
+      tweetsPerAccount: 3_350,
+      activity: 'silent',
+    });
+    try {
+      const userId = h.sandbox.accounts()[0]?.id as string;
+      const key = { provider: 'x', userId } as const;
+      const truth = h.sandbox.truth(userId).tweets;
+      const sinceId = truth[3190]?.id as string;
+      await upsertTarget(h.db, key);
+      await h.pool.query(
+        `INSERT INTO crawl_checkpoints (provider, user_id, since_id, backfill_done) VALUES ('x', $1, $2, true)`,
+        [userId, sinceId],
+      );
+      const summary = await crawlTargetToEnd({ db: h.db, client: h.clients.x, target: key });
+      expect(summary).toMatchObject({ outcome: 'succeeded', timelineTweets: 3190, gaps: [] });
+      expect((await getCheckpoint(h.db, key))?.sinceId).toBe(truth[0]?.id);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('accounts that cannot be read', () => {
   it('marks suspended, protected and deleted accounts and does not ask for them again', async () => {
     const statuses = ['suspended', 'protected', 'deleted', 'active'] as const;

@@ -11,6 +11,7 @@ import {
   listGaps,
   migrate,
   openDatabase,
+  setTargetEnabled,
   spentToday,
   upsertTarget,
 } from '@birdfeed/db';
@@ -484,6 +485,81 @@ describe('crawl step (agntdata semantics)', () => {
       costCents: 1,
     });
     expect(await storedTweetIds(key.userId)).toEqual([]);
+  });
+
+  it("takes the budget's last cent for one request only when several steps ask at once", async () => {
+    const keys = await Promise.all([1, 2, 3, 4].map(() => newTarget('agntdata')));
+    const clients = keys.map((key, i) => timelineOf(key, range(97_000n + BigInt(i) * 100n, 5), 10));
+    const dailyBudgetCents = (await spentToday(db, 'agntdata')).costCents + 1;
+    const steps = await Promise.all(
+      keys.map((key, i) =>
+        crawlPage({ db, client: clients[i] as FakeTimeline, target: key, dailyBudgetCents }),
+      ),
+    );
+    expect(clients.reduce((sum, client) => sum + client.requests.length, 0)).toBe(1);
+    expect(steps.filter((step) => step.outcome === 'budget_reached')).toHaveLength(3);
+    expect((await spentToday(db, 'agntdata')).costCents).toBe(dailyBudgetCents);
+  });
+
+  it('gives the reserved cent back when the request was not billed', async () => {
+    const key = await newTarget('agntdata');
+    const client = timelineOf(key, range(98_000n, 5), 10);
+    const before = await spentTotal('agntdata');
+    client.faults.push({ kind: 'rate-limited' });
+    const dailyBudgetCents = before.cents + 5;
+    const error = await crawlPage({ db, client, target: key, dailyBudgetCents }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as Error).name).toBe('RateLimitedError');
+    expect(await spentTotal('agntdata')).toEqual(before);
+    const step = await crawlPage({ db, client, target: key, dailyBudgetCents });
+    expect(step).toMatchObject({ outcome: 'window_completed', costCents: 1 });
+    expect(await spentTotal('agntdata')).toEqual({
+      requests: before.requests + 1,
+      cents: before.cents + 1,
+    });
+  });
+
+  it('marks the target failing after the same page came back invalid three times in a row', async () => {
+    const key = await newTarget('agntdata', 20);
+    const client = timelineOf(key, range(99_000n, 40), 10);
+    // A streak broken by a page written does not count: invalid, page, then three at page 2.
+    client.faults.push({ kind: 'invalid-body' });
+    await expect(crawlPage({ db, client, target: key })).rejects.toThrow(InvalidResponseError);
+    const first = await crawlPage({ db, client, target: key });
+    expect(first.outcome).toBe('page');
+    for (let i = 1; i <= 3; i += 1) {
+      client.faults.push({ kind: 'invalid-body' });
+      const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidResponseError);
+      await recordJobFailure(db, { ...key, jobId: `poison-${i}`, attempt: 1, error });
+      const [target] = await query<{ state: string; state_reason: string | null }>(
+        'SELECT state, state_reason FROM watch_targets WHERE user_id = $1',
+        [key.userId],
+      );
+      expect(target?.state).toBe(i < 3 ? 'active' : 'failing');
+      if (i === 3) {
+        expect(target?.state_reason).toContain('3 times in a row');
+        expect(target?.state_reason).toContain(`birdfeed watchlist enable ${key.userId}`);
+      }
+    }
+    // Not asked again (no request, nothing billed) until an operator re-enables it; the
+    // window then resumes where it stopped.
+    const asked = client.requests.length;
+    const inactive = await crawlPage({ db, client, target: key });
+    expect(inactive).toMatchObject({ outcome: 'inactive', requests: 0 });
+    expect(client.requests.length).toBe(asked);
+    const claimed = await claimDueTargets(db, {
+      limit: 100,
+      now: new Date(Date.now() + 86_400_000),
+    });
+    expect(claimed.map((t) => t.userId)).not.toContain(key.userId);
+    const failures = await listFailures(db, key);
+    expect(failures[0]?.errorMessage).toContain('target marked failing');
+    await setTargetEnabled(db, key, true);
+    const resumed = await crawlTargetToEnd({ db, client, target: key });
+    expect(resumed.outcome).toBe('succeeded');
+    expect(await storedTweetIds(key.userId)).toHaveLength(20);
   });
 
   it('stops at the first page that reaches since_id and records a gap when pages run out first', async () => {

@@ -4,6 +4,7 @@ import {
   AccountUnavailableError,
   InvalidCursorError,
   InvalidResponseError,
+  RateLimitedError,
 } from '@birdfeed/providers';
 
 /**
@@ -25,6 +26,7 @@ export type Fault =
   | { kind: 'unavailable'; reason: 'suspended' | 'not_found' }
   | { kind: 'invalid-body' }
   | { kind: 'empty-page' }
+  | { kind: 'rate-limited' }
   /** A body that passes the schema but has a value no column takes (a fractional count). */
   | { kind: 'unstorable' };
 
@@ -78,6 +80,12 @@ export class FakeTimeline implements CrawlClient {
           userId: this.options.userId,
         },
       );
+    }
+    if (fault?.kind === 'rate-limited') {
+      throw new RateLimitedError(this.provider, 'too many requests', {
+        status: 429,
+        resetAt: new Date(Date.now() + 1_000),
+      });
     }
     if (fault?.kind === 'invalid-body') {
       const error = new InvalidResponseError(this.provider, 'data[0].id: expected string', {

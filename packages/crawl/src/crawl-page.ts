@@ -9,6 +9,7 @@ import {
   type CrawlRun,
   type CrawlStepState,
   commitPageTransition,
+  countInvalidPage,
   ensureCheckpoint,
   finishRun,
   getCheckpoint,
@@ -18,8 +19,10 @@ import {
   readCrawlStepState,
   recordFailure,
   recordRawPage,
+  reserveSpend,
   resetWindow,
   rowsOf,
+  type SpendReservation,
   spendDay,
   spentToday,
   type TargetKey,
@@ -29,6 +32,7 @@ import {
 import { type CanonicalPage, compareIds, type ProviderName } from '@birdfeed/model';
 import {
   AccountUnavailableError,
+  AGNTDATA_DEFAULT_COST_CENTS,
   InvalidCursorError,
   InvalidResponseError,
 } from '@birdfeed/providers';
@@ -45,6 +49,13 @@ import type { CrawlClient, RateLimitInfo, TimelinePageRequest } from './timeline
 
 /** X serves only the newest 3,200 tweets of a timeline (DESIGN.md, "Providers"). */
 export const X_TIMELINE_CAP = 3200;
+
+/**
+ * Invalid bodies in a row at the same position before the target is marked 'failing': one can
+ * be a provider's bad moment, three in a row of the same page will not fix themselves, and each
+ * scheduled run would buy that page again.
+ */
+export const INVALID_PAGES_BEFORE_FAILING = 3;
 
 export interface CrawlPageOptions {
   db: BirdfeedDb;
@@ -169,9 +180,17 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   }
 
   const budget = options.dailyBudgetCents;
+  let reserved: SpendReservation | null = null;
   if (key.provider === 'agntdata' && budget !== undefined) {
-    const spent = await spentToday(db, key.provider, now());
-    if (spent.costCents >= budget) {
+    // The request's cent is taken from the budget before it is made (see reserveSpend).
+    reserved = await reserveSpend(db, {
+      provider: key.provider,
+      day: spendDay(now()),
+      cents: AGNTDATA_DEFAULT_COST_CENTS,
+      budgetCents: budget,
+    });
+    if (reserved === null) {
+      const spent = await spentToday(db, key.provider, now());
       const why = `daily budget reached (${spent.costCents}¢ spent today of ${budget}¢, AGNTDATA_DAILY_BUDGET_CENTS); the window resumes from its cursor in a later run`;
       await finishRun(db, run.id, 'cancelled', why);
       logger.warn({ ...key, runId: run.id, why }, 'crawl: daily budget reached, run cancelled');
@@ -198,6 +217,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
           cursor: null,
           windowPages: 0,
           windowFetched: 0,
+          windowAuthorTweets: null,
           windowStartedAt: opensWindowAt,
           runId: run.id,
         };
@@ -209,7 +229,17 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   try {
     fetched = await client.fetchTimelinePage(request);
   } catch (error) {
-    return handleFetchError(error, { db, key, run, kind, checkpoint, request, now, logger });
+    return handleFetchError(error, {
+      db,
+      key,
+      run,
+      kind,
+      checkpoint,
+      request,
+      now,
+      logger,
+      reserved,
+    });
   }
 
   const page = fetched.page;
@@ -227,11 +257,17 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   // A page with no results but a next token (X does this) does not end the window.
   const windowEnds = nextCursor === null || reachedSinceId || depthReached;
 
+  const authorTweets = key.provider === 'x' ? authorTweetCount(page, key.userId) : null;
   let gap: CrawlGapFound | null = null;
   if (kind === 'incremental' && nextCursor === null && !reachedSinceId) {
+    // X serves the newest 3,200 as of each request: every tweet posted while the window was
+    // read raised the floor by one, so the window fetched that many fewer than the cap.
+    const firstCount = current.windowAuthorTweets ?? authorTweets;
+    const postedMeanwhile =
+      firstCount !== null && authorTweets !== null ? Math.max(0, authorTweets - firstCount) : 0;
     const capHit =
       key.provider === 'x'
-        ? windowFetched >= (options.timelineCap ?? X_TIMELINE_CAP)
+        ? windowFetched + postedMeanwhile >= (options.timelineCap ?? X_TIMELINE_CAP)
         : windowFetched > 0; // agntdata ran out of pages before reaching since_id
     if (capHit) {
       gap = {
@@ -243,6 +279,11 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   }
   const newSinceId = maxOf(sinceId, windowNewestId);
   const at = now();
+  // A reserved cent is already in the spend of its day: only the difference is added.
+  const spend = {
+    day: reserved?.day ?? spendDay(at),
+    cents: fetched.costCents - (reserved?.cents ?? 0),
+  };
 
   let after: CrawlCheckpoint | null = null;
   let counts = { tweetsNew: 0, tweetsUpdated: 0 };
@@ -269,6 +310,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
                 cursor: nextCursor as string,
                 windowNewestId,
                 fetched: ids.length,
+                authorTweets,
               },
           progress: {
             pages: 1,
@@ -277,7 +319,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
             tweetsUpdated: written.tweetsUpdated,
             costCents: fetched.costCents,
           },
-          spend: { day: spendDay(at), cents: fetched.costCents, requests: 1 },
+          spend: { ...spend, requests: 1 },
           gap,
         });
         if (after === null) throw new StaleCheckpointError('the checkpoint moved during the page');
@@ -286,7 +328,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     counts = { tweetsNew: result.tweetsNew, tweetsUpdated: result.tweetsUpdated };
   } catch (error) {
     if (error instanceof StaleCheckpointError) {
-      await countDroppedRequest(db, key, run.id, fetched.costCents, at);
+      await countDroppedRequest(db, key, run.id, fetched.costCents, spend);
       logger.warn({ ...key, runId: run.id }, 'crawl: checkpoint moved meanwhile; page dropped');
       return {
         ...staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint),
@@ -310,11 +352,21 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
       );
       invalid.costCents = fetched.costCents;
       Object.assign(invalid, { requestUrl: fetched.requestUrl });
-      return handleFetchError(invalid, { db, key, run, kind, checkpoint, request, now, logger });
+      return handleFetchError(invalid, {
+        db,
+        key,
+        run,
+        kind,
+        checkpoint,
+        request,
+        now,
+        logger,
+        reserved,
+      });
     }
     // Any other failure to write (a deadlock, a timeout, a lost connection) is retried, and the
     // retry fetches the page again: this request still counts, or the budget would miss it.
-    await countDroppedRequest(db, key, run.id, fetched.costCents, at).catch(
+    await countDroppedRequest(db, key, run.id, fetched.costCents, spend).catch(
       (countError: unknown) => {
         logger.warn(
           { ...key, runId: run.id, error: describeError(countError).message },
@@ -416,10 +468,23 @@ interface FetchErrorContext {
   request: TimelinePageRequest;
   now: () => Date;
   logger: CrawlLogger;
+  /** The budget's cent taken for this request, if any: settled or given back here. */
+  reserved: SpendReservation | null;
 }
 
 async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise<CrawlStepResult> {
-  const { db, key, run, checkpoint, logger } = ctx;
+  const { db, key, run, checkpoint, logger, reserved } = ctx;
+  if (reserved !== null && !(error instanceof InvalidResponseError)) {
+    // Rejected, rate-limited, failed or aborted requests are not billed: the cent goes back.
+    await addSpend(db, { ...reserved, cents: -reserved.cents, requests: 0 }).catch(
+      (refundError: unknown) => {
+        logger.warn(
+          { ...key, runId: run.id, error: describeError(refundError).message },
+          'crawl: could not give back the budget reserved for a request that was not billed',
+        );
+      },
+    );
+  }
   if (error instanceof InvalidCursorError && checkpoint.cursor !== null) {
     // Step "an expired cursor restarts the window from since_id": the pages re-read are upserts.
     const restarted = await db.transaction(async (tx) => {
@@ -461,39 +526,54 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
     // Kept as received with the reason, so a fixed normalizer can replay it; none of its rows
     // are written. Then the job fails visibly.
     const described = describeError(error);
-    const failureId = await db.transaction(async (tx) => {
+    const problem = `${described.message} (at ${error.path})`;
+    const { failureId, failing } = await db.transaction(async (tx) => {
       const rawPageId = await recordRawPage(tx, {
         ...key,
         runId: run.id,
         requestUrl: requestUrlOf(error, ctx.request, key.provider),
         status: error.status ?? 200,
         body: error.rawBody,
-        error: `${described.message} (at ${error.path})`,
+        error: problem,
       });
       await addRunProgress(tx, run.id, { requests: 1, costCents: error.costCents });
       // A body that fails our schema may still have been billed (agntdata): the budget counts it.
-      if (error.costCents > 0) {
+      const settle = error.costCents - (reserved?.cents ?? 0);
+      if (error.costCents > 0 || settle !== 0) {
         await addSpend(tx, {
           provider: key.provider,
-          day: spendDay(ctx.now()),
-          cents: error.costCents,
-          requests: 1,
+          day: reserved?.day ?? spendDay(ctx.now()),
+          cents: settle,
+          requests: error.costCents > 0 ? 1 : 0,
         });
       }
-      return recordFailure(tx, {
+      const streak = await countInvalidPage(tx, key, checkpoint);
+      let failing: string | null = null;
+      if (streak !== null && streak >= INVALID_PAGES_BEFORE_FAILING) {
+        failing = `the same page came back invalid ${streak} times in a row (raw_pages ${rawPageId}: ${problem}); fix the schema or normalizer, then: birdfeed watchlist enable ${key.userId} --provider ${key.provider}`;
+        await markTargetUnavailable(tx, key, 'failing', failing.slice(0, 1000));
+      }
+      const failureId = await recordFailure(tx, {
         ...key,
         runId: run.id,
         errorName: described.name,
-        errorMessage: `${described.message} (at ${error.path})`,
+        errorMessage: failing === null ? problem : `${problem}; target marked failing: ${failing}`,
         status: error.status ?? null,
         rawPageId,
       });
+      return { failureId, failing };
     });
     markFailureRecorded(error, failureId);
     logger.error(
       { ...key, runId: run.id, path: error.path, failureId },
       'crawl: invalid response body kept in raw_pages',
     );
+    if (failing !== null) {
+      logger.error(
+        { ...key, runId: run.id, failureId, why: failing },
+        'crawl: target marked failing; it is not crawled again until re-enabled',
+      );
+    }
   }
   // Rate limits, 5xx, 401/403, aborts: the transport decides. The request still counts in the
   // run (it was made), outside any page transaction since no page was written.
@@ -559,16 +639,11 @@ async function countDroppedRequest(
   key: TargetKey,
   runId: string,
   costCents: number,
-  at: Date,
+  spend: { day: string; cents: number },
 ): Promise<void> {
   await db.transaction(async (tx) => {
     await addRunProgress(tx, runId, { requests: 1, costCents });
-    await addSpend(tx, {
-      provider: key.provider,
-      day: spendDay(at),
-      cents: costCents,
-      requests: 1,
-    });
+    await addSpend(tx, { provider: key.provider, ...spend, requests: 1 });
   });
 }
 
@@ -597,6 +672,14 @@ function staleStep(key: TargetKey, run: CrawlRun, checkpoint: CrawlCheckpoint): 
   const windowGoesOn =
     run.outcome === 'running' && checkpoint.runId === run.id && checkpoint.windowStartedAt !== null;
   return windowGoesOn ? { ...result, next: 'page' } : result;
+}
+
+/** The timeline owner's tweet_count as this page reports it (X includes the author). */
+function authorTweetCount(page: CanonicalPage, userId: string): number | null {
+  for (const user of page.users) {
+    if (user.id === userId) return user.tweetCount ?? null;
+  }
+  return null;
 }
 
 function timelineIds(page: CanonicalPage): string[] {

@@ -21,6 +21,8 @@ export interface CrawlCheckpoint extends TargetKey {
   windowPages: number;
   backfillDone: boolean;
   windowFetched: number;
+  /** X: the account's tweet_count on the window's first page that reported it. */
+  windowAuthorTweets: number | null;
   runId: string | null;
   updatedAt: Date;
 }
@@ -35,6 +37,7 @@ export interface CheckpointRow {
   window_pages: number;
   backfill_done: boolean;
   backfill_fetched: number;
+  window_author_tweets: number | null;
   run_id: string | null;
   updated_at: Date | string;
 }
@@ -42,7 +45,7 @@ export interface CheckpointRow {
 export const CHECKPOINT_COLUMNS = sql.raw(
   `provider, user_id::text AS user_id, since_id::text AS since_id,
    window_newest_id::text AS window_newest_id, cursor, window_started_at, window_pages,
-   backfill_done, backfill_fetched, run_id::text AS run_id, updated_at`,
+   backfill_done, backfill_fetched, window_author_tweets, run_id::text AS run_id, updated_at`,
 );
 
 export function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
@@ -56,6 +59,7 @@ export function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
     windowPages: row.window_pages,
     backfillDone: row.backfill_done,
     windowFetched: row.backfill_fetched,
+    windowAuthorTweets: row.window_author_tweets,
     runId: row.run_id,
     updatedAt: toDate(row.updated_at),
   };
@@ -134,7 +138,7 @@ export async function beginWindow(
     sql`UPDATE crawl_checkpoints SET
       window_started_at = ${options.startedAt.toISOString()}::timestamptz,
       window_newest_id = NULL, cursor = NULL, window_pages = 0, backfill_fetched = 0,
-      run_id = ${options.runId}::bigint, updated_at = now()
+      window_author_tweets = NULL, invalid_streak = 0, run_id = ${options.runId}::bigint, updated_at = now()
     WHERE ${keyCondition(key)} AND ${versionCondition(version)}
     RETURNING ${CHECKPOINT_COLUMNS}`,
   );
@@ -170,7 +174,7 @@ export async function savePageProgress(
     sql`UPDATE crawl_checkpoints SET
       cursor = ${progress.cursor}, window_newest_id = ${progress.windowNewestId}::bigint,
       window_pages = window_pages + 1, backfill_fetched = backfill_fetched + ${progress.fetched},
-      updated_at = now()
+      invalid_streak = 0, updated_at = now()
     WHERE ${keyCondition(key)} AND ${versionCondition(version)}
     RETURNING ${CHECKPOINT_COLUMNS}`,
   );
@@ -192,7 +196,7 @@ export async function completeWindow(
     sql`UPDATE crawl_checkpoints SET
       since_id = ${options.sinceId}::bigint, window_newest_id = NULL, cursor = NULL,
       window_started_at = NULL, window_pages = 0, backfill_fetched = 0,
-      backfill_done = ${backfill}, run_id = NULL, updated_at = now()
+      window_author_tweets = NULL, invalid_streak = 0, backfill_done = ${backfill}, run_id = NULL, updated_at = now()
     WHERE ${keyCondition(key)} AND ${versionCondition(version)}
     RETURNING ${CHECKPOINT_COLUMNS}`,
   );
@@ -214,8 +218,25 @@ export async function resetWindow(
     db,
     sql`UPDATE crawl_checkpoints SET
       window_newest_id = NULL, cursor = NULL, window_pages = 0, backfill_fetched = 0,
-      window_started_at = ${startedAt}, updated_at = now()
+      window_author_tweets = NULL, invalid_streak = 0, window_started_at = ${startedAt}, updated_at = now()
     WHERE ${keyCondition(key)} ${version === null ? sql`` : sql`AND ${versionCondition(version)}`}
     RETURNING ${CHECKPOINT_COLUMNS}`,
   );
+}
+
+/**
+ * One more invalid body at the position `version` describes; returns how many in a row there
+ * now are there, or null when the checkpoint has moved meanwhile (the streak is not this one's).
+ */
+export async function countInvalidPage(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+  version: CheckpointVersion,
+): Promise<number | null> {
+  const rows = rowsOf<{ invalid_streak: number }>(
+    await db.execute(sql`UPDATE crawl_checkpoints SET invalid_streak = invalid_streak + 1
+      WHERE ${keyCondition(key)} AND ${versionCondition(version)}
+      RETURNING invalid_streak`),
+  );
+  return rows[0]?.invalid_streak ?? null;
 }

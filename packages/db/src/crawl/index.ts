@@ -7,6 +7,7 @@ export {
   attachRun,
   beginWindow,
   completeWindow,
+  countInvalidPage,
   ensureCheckpoint,
   getCheckpoint,
   resetWindow,
@@ -31,8 +32,8 @@ export {
   startRun,
 } from './runs.ts';
 export { CRAWL_TABLES, missingTables } from './schema-check.ts';
-export type { Spend, SpendInput } from './spend.ts';
-export { addSpend, spendDay, spentToday } from './spend.ts';
+export type { Spend, SpendInput, SpendReservation } from './spend.ts';
+export { addSpend, reserveSpend, spendDay, spentToday } from './spend.ts';
 export type { StatusReport, TargetStatus } from './status-report.ts';
 export { statusReport } from './status-report.ts';
 export type { CrawlStepState } from './step-state.ts';

@@ -15,7 +15,14 @@ import type { TargetKey } from './types.ts';
 /** Where the window stands once the page is written. */
 export type WindowMove =
   /** Step 2: the window goes on from `cursor`. */
-  | { kind: 'progress'; cursor: string; windowNewestId: string | null; fetched: number }
+  | {
+      kind: 'progress';
+      cursor: string;
+      windowNewestId: string | null;
+      fetched: number;
+      /** The account's tweet_count on this page (X), kept from the window's first page on. */
+      authorTweets: number | null;
+    }
   /** Step 3: the whole window was read; since_id moves, the window is cleared, the run ends. */
   | { kind: 'complete'; sinceId: string | null; backfillDone: boolean };
 
@@ -49,19 +56,21 @@ function checkpointSet(input: PageTransition): SQL {
   if (move.kind === 'complete') {
     const backfill = move.backfillDone ? sql`true` : sql`backfill_done`;
     return sql`since_id = ${move.sinceId}::bigint, window_newest_id = NULL, cursor = NULL,
-      window_started_at = NULL, window_pages = 0, backfill_fetched = 0,
-      backfill_done = ${backfill}, run_id = NULL, updated_at = now()`;
+      window_started_at = NULL, window_pages = 0, backfill_fetched = 0, window_author_tweets = NULL,
+      invalid_streak = 0, backfill_done = ${backfill}, run_id = NULL, updated_at = now()`;
   }
   if (input.opensWindowAt !== null) {
     // beginWindow and savePageProgress in one: the counters start from this page.
     return sql`window_started_at = ${input.opensWindowAt.toISOString()}::timestamptz,
       cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,
       window_pages = 1, backfill_fetched = ${move.fetched}::int,
+      window_author_tweets = ${move.authorTweets}::int, invalid_streak = 0,
       run_id = ${input.runId}::bigint, updated_at = now()`;
   }
   return sql`cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,
     window_pages = window_pages + 1, backfill_fetched = backfill_fetched + ${move.fetched}::int,
-    updated_at = now()`;
+    window_author_tweets = coalesce(window_author_tweets, ${move.authorTweets}::int),
+    invalid_streak = 0, updated_at = now()`;
 }
 
 /**

@@ -42,3 +42,35 @@ export async function spentToday(
   const row = rows[0];
   return { requests: row?.requests ?? 0, costCents: row?.cost_cents ?? 0 };
 }
+
+export interface SpendReservation {
+  provider: ProviderName;
+  day: string;
+  cents: number;
+}
+
+/**
+ * Counts `cents` into the day's spend BEFORE a request is made, and only while that keeps the
+ * day at or under `budgetCents`: one statement, so two workers checking at once cannot both
+ * take the budget's last cent (a read of the spend followed by the request let every page in
+ * flight through). Null: no room left. The caller settles the reservation with the request's
+ * real cost (`addSpend` of the difference) or gives it back when nothing was charged; a crash
+ * in between leaves it counted, which errs on the side of spending less.
+ */
+export async function reserveSpend(
+  db: BirdfeedExecutor,
+  input: SpendReservation & { budgetCents: number },
+): Promise<SpendReservation | null> {
+  const rows = rowsOf<{ cost_cents: number }>(
+    await db.execute(sql`INSERT INTO provider_spend (provider, day, requests, cost_cents)
+      SELECT ${input.provider}::text, ${input.day}::date, 0, ${input.cents}::int
+      WHERE ${input.cents}::int <= ${input.budgetCents}::int
+      ON CONFLICT (provider, day) DO UPDATE SET
+        cost_cents = provider_spend.cost_cents + excluded.cost_cents
+      WHERE provider_spend.cost_cents + excluded.cost_cents <= ${input.budgetCents}::int
+      RETURNING cost_cents`),
+  );
+  return rows.length === 0
+    ? null
+    : { provider: input.provider, day: input.day, cents: input.cents };
+}

@@ -6,13 +6,21 @@ export interface TargetKey {
   userId: string;
 }
 
-export type TargetState = 'active' | 'not_found' | 'suspended' | 'protected' | 'deleted';
+/** `failing`: birdfeed stopped it itself (see markTargetFailing); the others: the provider. */
+export type TargetState =
+  | 'active'
+  | 'not_found'
+  | 'suspended'
+  | 'protected'
+  | 'deleted'
+  | 'failing';
 export const TARGET_STATES: readonly TargetState[] = [
   'active',
   'not_found',
   'suspended',
   'protected',
   'deleted',
+  'failing',
 ];
 
 export type CrawlKind = 'backfill' | 'incremental';

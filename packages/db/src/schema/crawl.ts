@@ -38,7 +38,10 @@ export const watchTargets = pgTable(
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
     priority: integer('priority').notNull().default(0),
     backfillDepth: integer('backfill_depth').notNull().default(800),
-    /** 'active' | 'not_found' | 'suspended' | 'protected' | 'deleted' */
+    /**
+     * 'active' | 'not_found' | 'suspended' | 'protected' | 'deleted' (the provider said so) |
+     * 'failing' (the same page failed validation again and again: buying it once more will not help)
+     */
     state: text('state').notNull().default('active'),
     stateReason: text('state_reason'),
     nextDueAt: at('next_due_at').notNull().defaultNow(),
@@ -52,7 +55,7 @@ export const watchTargets = pgTable(
     check('watch_targets_provider_check', sql`${table.provider} in ('x', 'agntdata')`),
     check(
       'watch_targets_state_check',
-      sql`${table.state} in ('active', 'not_found', 'suspended', 'protected', 'deleted')`,
+      sql`${table.state} in ('active', 'not_found', 'suspended', 'protected', 'deleted', 'failing')`,
     ),
   ],
 );
@@ -74,6 +77,18 @@ export const crawlCheckpoints = pgTable(
     windowPages: integer('window_pages').notNull().default(0),
     backfillDone: boolean('backfill_done').notNull().default(false),
     backfillFetched: integer('backfill_fetched').notNull().default(0),
+    /**
+     * X only: the account's tweet_count as the window's first page reported it. Tweets posted
+     * while the window is read push X's 3,200-tweet floor up by as many, so a window that
+     * fetched fewer than 3,200 may still have hit the cap (see crawl-page.ts).
+     */
+    windowAuthorTweets: integer('window_author_tweets'),
+    /**
+     * Invalid bodies in a row at this very position (reset by every page written): at
+     * INVALID_PAGES_BEFORE_FAILING the target is marked 'failing' instead of buying the same
+     * bad page again every interval.
+     */
+    invalidStreak: integer('invalid_streak').notNull().default(0),
     runId: snowflake('run_id'),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
