@@ -92,16 +92,22 @@ export function createAgntdataClient(options: AgntdataClientOptions): TimelineCl
       if (response.status < 200 || response.status >= 300) {
         throw agntdataErrorFor(response.status, response.headers, response.text, errorCtx);
       }
+      // "Credits are deducted from your agntdata balance on each successful API call. Failed
+      // requests (4xx/5xx) are not charged." (seeds/agntdata-user-medias.txt, Pricing). So a 2xx
+      // is charged from here on, whatever its body: one cut short or not JSON at all (the
+      // parse below throws) costs as much as one that fails our schema.
+      costCents = AGNTDATA_DEFAULT_COST_CENTS;
       const json = parseJsonBody('agntdata', response.text);
       if (
         typeof json === 'object' &&
         json !== null &&
         (json as { success?: unknown }).success === false
       ) {
+        // The service's own envelope says the call failed: not a "successful API call", so not
+        // charged, whatever the status line said.
+        costCents = 0;
         throw agntdataErrorFor(response.status, response.headers, response.text, errorCtx);
       }
-      // A successful request is charged even if its body then fails our schema.
-      costCents = AGNTDATA_DEFAULT_COST_CENTS;
       const parsed = validateAgntdataMedias(json, response.text);
       costCents = parsed.costCents ?? AGNTDATA_DEFAULT_COST_CENTS;
       const page = normalizeAgntdataMedias(parsed.body, { userId: req.userId, observedAt });
