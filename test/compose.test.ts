@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxEnvSchema } from '../apps/sandbox/src/env.ts';
 import { schedulerEnvSchema } from '../apps/scheduler/src/env.ts';
+import { DEADLINE_GRACE_MS } from '../apps/worker/src/crawl-worker.ts';
 import { workerEnvSchema } from '../apps/worker/src/env.ts';
 import { demoEnvSchema } from '../bin/demo/demo-options.ts';
 import { envSchema } from '../bin/env.ts';
@@ -35,6 +36,7 @@ interface ComposeService {
   volumes?: unknown[];
   environment?: Record<string, string | null>;
   deploy?: { replicas?: number };
+  stop_grace_period?: string;
 }
 interface ComposeConfig {
   services: Record<string, ComposeService>;
@@ -76,6 +78,16 @@ function commandOf(service: ComposeService): string[] {
   const command = service.command;
   if (command === undefined) return [];
   return Array.isArray(command) ? command : command.split(/\s+/);
+}
+
+/** A compose duration ("90s", "1m30s", "500ms") in ms; refuses anything else. */
+function durationMs(value: string | undefined): number {
+  const match = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(value ?? '');
+  if (value === undefined || value === '' || match === null) {
+    throw new Error(`not a compose duration: ${JSON.stringify(value)}`);
+  }
+  const [, h = '0', m = '0', sec = '0', ms = '0'] = match;
+  return ((Number(h) * 60 + Number(m)) * 60 + Number(sec)) * 1000 + Number(ms);
 }
 
 let hasBinary = false;
@@ -152,6 +164,26 @@ describe('docker-compose.yml', () => {
     expect(services.worker?.deploy?.replicas).toBe(2);
     expect(commandOf(services.redis as ComposeService).join(' ')).toMatch(
       /--maxmemory-policy noeviction.*--appendonly yes|--appendonly yes.*--maxmemory-policy noeviction/,
+    );
+  });
+
+  it('gives a stopping worker time to finish a page in flight, and the scheduler its tick', async () => {
+    expect(durationMs('1m30s')).toBe(90_000);
+    expect(durationMs('500ms')).toBe(500);
+    const { services } = await composeConfig([]);
+    // A page may run WORKER_JOB_TIMEOUT_MS, plus the grace a step that ignores its deadline
+    // gets; then the worker still closes its queues and database. Docker's default is 10 s.
+    const { WORKER_JOB_TIMEOUT_MS } = workerEnvSchema.parse({});
+    const worker = durationMs(services.worker?.stop_grace_period);
+    expect(worker).toBeGreaterThanOrEqual(WORKER_JOB_TIMEOUT_MS + DEADLINE_GRACE_MS + 10_000);
+    expect(durationMs(services.scheduler?.stop_grace_period)).toBeGreaterThan(10_000);
+    // Whoever raises WORKER_JOB_TIMEOUT_MS can raise this with it, from .env.
+    const raised = await composeConfig([], { WORKER_STOP_GRACE_PERIOD: '2m30s' });
+    expect(durationMs(raised.services.worker?.stop_grace_period)).toBe(150_000);
+    // And .env.example, copied as it stands, keeps a period that covers its own timeout.
+    const copied = await composeConfig([], {}, join(ROOT, '.env.example'));
+    expect(durationMs(copied.services.worker?.stop_grace_period)).toBeGreaterThanOrEqual(
+      Number(copied.services.worker?.environment?.WORKER_JOB_TIMEOUT_MS) + DEADLINE_GRACE_MS,
     );
   });
 
