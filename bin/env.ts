@@ -12,10 +12,61 @@ const optionalUrl = z
   .transform((value) => (value === '' ? undefined : value))
   .pipe(z.url().optional())
   .optional();
+
+/**
+ * What is wrong with a credential that cannot travel in `Authorization: Bearer <value>`, or
+ * undefined when nothing is. Bearer tokens and API keys are printable ASCII without spaces (RFC
+ * 6750's b64token; X's app tokens add %-escapes); undici refuses a header holding CR, LF, NUL
+ * or a character above U+00FF on every request (UND_ERR_INVALID_ARG "invalid authorization
+ * header"), and a space, a tab or a Latin-1 letter would only be rejected by the provider.
+ * The usual sources: a .env saved with CRLF line ends, a token pasted with typographic quotes.
+ * The message never quotes the value; a character that no token can hold is named by its code.
+ */
+function credentialProblem(value: string): string | undefined {
+  if (/[\r\n]$/.test(value)) {
+    return 'ends with a line break (a .env file saved with Windows CRLF line ends?); remove it';
+  }
+  const bad = /[^\x21-\x7e]/.exec(value);
+  if (bad === null) return undefined;
+  const code = bad[0].codePointAt(0) ?? 0;
+  const where = `character ${bad.index + 1} of ${value.length}`;
+  if (code === 0x20 || code === 0x09) {
+    return `contains whitespace (${where}): a token is one word, with no spaces or tabs`;
+  }
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  return code < 0x20 || code === 0x7f
+    ? `contains a control character (${hex}, ${where})`
+    : `contains a non-ASCII character (${hex}, ${where}; a typographic quote pasted with it?): tokens are plain ASCII`;
+}
+
+/** A provider credential: empty = unset (that provider is off); otherwise header-safe. */
 const optionalSecret = z
   .string()
   .transform((value) => (value === '' ? undefined : value))
-  .optional();
+  .optional()
+  .superRefine((value, ctx) => {
+    const problem = value === undefined ? undefined : credentialProblem(value);
+    // No `input` on the issue: the value never reaches an error or a log.
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/**
+ * A provider base URL. Only http and https: undici refuses any other scheme on every request,
+ * and `localhost:4010` (no scheme) parses as a URL whose scheme is "localhost".
+ */
+export const httpUrl = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .pipe(
+      z.url({
+        protocol: /^https?$/,
+        error:
+          'must be an http:// or https:// URL, e.g. https://api.x.com or http://127.0.0.1:4010',
+      }),
+    )
+    .default(fallback);
+
 /** A positive integer variable with its default; apps extend the schema with more of these. */
 export const positiveInt = (fallback: number) =>
   // At most 2^31 - 1: every one of them may end up in a timer (ms) or a pool size, and Node's
@@ -48,9 +99,9 @@ export const envSchema = z.object({
   REDIS_URL: optionalUrl,
   /** Key prefix of every BullMQ queue, so several deployments can share one Redis. */
   BIRDFEED_QUEUE_PREFIX: z.string().min(1).default('birdfeed'),
-  X_API_BASE_URL: z.url().default('https://api.x.com'),
+  X_API_BASE_URL: httpUrl('https://api.x.com'),
   X_BEARER_TOKEN: optionalSecret,
-  AGNTDATA_BASE_URL: z.url().default('https://api.agntdata.dev'),
+  AGNTDATA_BASE_URL: httpUrl('https://api.agntdata.dev'),
   AGNTDATA_API_KEY: optionalSecret,
   /** X app-auth budget: requests per window (1,500 per 15 minutes for user tweets). */
   X_RATE_LIMIT_MAX: positiveInt(1500),

@@ -2,6 +2,7 @@ import {
   type CrawlPagePayload,
   createRedisConnection,
   enqueueFirstPage,
+  jobCatalog,
   queueStatus,
 } from '@birdfeed/jobs';
 import {
@@ -59,7 +60,13 @@ interface Harness {
 
 async function start(
   step: PageStep,
-  extra: { max?: number; windowMs?: number; jobTimeoutMs?: number } = {},
+  extra: {
+    max?: number;
+    windowMs?: number;
+    jobTimeoutMs?: number;
+    resetMarginMs?: number;
+    maxStarts?: number;
+  } = {},
 ) {
   const { logger, lines } = capturingLogger();
   const failures: FinalFailure[] = [];
@@ -77,6 +84,8 @@ async function start(
     concurrency: 2,
     backoffBaseMs: 20,
     jobTimeoutMs: extra.jobTimeoutMs ?? 5_000,
+    ...(extra.resetMarginMs === undefined ? {} : { resetMarginMs: extra.resetMarginMs }),
+    ...(extra.maxStarts === undefined ? {} : { maxStarts: extra.maxStarts }),
   });
   open.push({ worker, prefix });
   return { worker, failures, lines, prefix } satisfies Harness;
@@ -160,6 +169,60 @@ describe('worker policy', () => {
     // loaded machine, and would catch a hold taken from a wrong reset or never released).
     expect((starts[1] as number) - (starts[0] as number)).toBeLessThan(4_500);
     expect((starts[2] as number) - (starts[1] as number)).toBeLessThan(4_500);
+  });
+
+  it('a 429 that persists past the start cap still re-runs the same job until it succeeds', async () => {
+    // More 429s in a row than the catalog's start cap (40): each is a short hold (a reset
+    // already due), as a provider answering Retry-After: 1 for a minute would give.
+    const limited = jobCatalog['crawl-page'].maxStarts + 3;
+    let calls = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        if (calls <= limited) {
+          throw new RateLimitedError('x', '429 Too Many Requests', {
+            status: 429,
+            resetAt: new Date(Date.now()),
+          });
+        }
+        return { next: false };
+      },
+      { resetMarginMs: 0 },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('13'));
+    expect(await finalState(h.worker, jobId)).toBe('completed');
+    expect(calls).toBe(limited + 1);
+    expect(h.failures).toHaveLength(0);
+  });
+
+  it('a page that keeps failing past the start cap is failed with its last provider error on record', async () => {
+    let calls = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        // 429s in between do not count toward the cap; the 503s do.
+        if (calls % 2 === 1) {
+          throw new RateLimitedError('x', '429 Too Many Requests', {
+            status: 429,
+            resetAt: new Date(Date.now()),
+          });
+        }
+        throw new TransientError('x', `503 Service Unavailable (call ${calls})`, { status: 503 });
+      },
+      { resetMarginMs: 0, maxStarts: 3 },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('14', '77'));
+    expect(await finalState(h.worker, jobId)).toBe('failed');
+    await waitFor(() => (h.failures.length > 0 ? true : undefined));
+    // Starts 1..6 ran the step (three 429s, three 503s); the 7th is the 4th counted: over the cap.
+    expect(calls).toBe(6);
+    const failure = h.failures[0];
+    expect(failure?.payload?.runId).toBe('77');
+    expect(failure?.error.name).toBe('TooManyStartsError');
+    expect(failure?.error.message).toMatch(/started 4 times .*cap of 3/);
+    expect(failure?.error.message).toMatch(/not counting 3 re-runs after a 429/);
+    expect(failure?.error.message).toContain('TransientError: 503 Service Unavailable (call 6)');
+    expect((failure?.error as { status?: number } | undefined)?.status).toBe(503);
   });
 
   it('a transient error retries with backoff; the third attempt succeeds', async () => {

@@ -86,6 +86,34 @@ async function tick(env: Record<string, string>) {
 }
 
 describe('provider errors through the worker', () => {
+  it('a credential no header can carry: the queue pauses at once, loudly, nothing retried or sent', async () => {
+    await setup('unsendable', { accounts: 3, tweetsPerAccount: 30 });
+    const log = capture();
+    const token = `${fixture.sandbox.xBearerTokens[0]}\r`;
+    // The env check refuses this token (test/env.test.ts); a caller that builds the env itself
+    // (the demo, the bench, a test) still gets a worker that stops instead of retrying forever.
+    const env = { ...parseWorkerEnv(fixture.env()), X_BEARER_TOKEN: token };
+    workers = await startWorkers({ env, providers: ['x'], concurrency: 3, logger: log.logger });
+    expect((await tick(fixture.env())).enqueued).toBe(3);
+    await waitUntil(async () => ((await queue.isPaused()) ? true : undefined), 30_000, 'pause');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await workers.close();
+    workers = undefined;
+
+    const loud = log.lines.filter((line) => line.level === 60);
+    expect(loud).toHaveLength(1);
+    expect(String(loud[0]?.msg)).toMatch(
+      /CANNOT SEND THE X CREDENTIAL \(.*invalid authorization header.*\).*Fix the credential \(X_BEARER_TOKEN\)/,
+    );
+    expect(log.lines.some((line) => /will retry/.test(String(line.msg)))).toBe(false);
+    expect(JSON.stringify(log.lines)).not.toContain(token.trim());
+    expect(fixture.sandbox.requests()).toHaveLength(0);
+    const status = (await queueStatus({ connection: redis, prefix: fixture.prefix })).find(
+      (queueState) => queueState.name === 'crawl.x.default',
+    );
+    expect(status).toMatchObject({ paused: true, waiting: 3, failed: 0 });
+  });
+
   it('401: the queue pauses with one loud error and no job lost; a worker with the right token resumes it', async () => {
     const userIds = await setup('unauth', { accounts: 3, tweetsPerAccount: 30 });
     const bad = capture();

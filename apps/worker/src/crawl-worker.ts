@@ -15,6 +15,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { decideOnError, MAX_HOLD_MS, PageFailedError, rootError } from './error-policy.ts';
 import { stretchLimiterWindow } from './limiter-window.ts';
+import { noteStart, readStartRecord, TooManyStartsError } from './page-starts.ts';
 import type { FinalFailureHandler, PageStep, PageStepResult } from './page-step.ts';
 
 export interface LimiterOptions {
@@ -49,6 +50,11 @@ export interface CrawlWorkerOptions {
   backoffBaseMs?: number;
   /** Safety margin added to a provider's reset time before the queue runs again. @defaultValue 250 */
   resetMarginMs?: number;
+  /**
+   * Cap on the starts of one page job, not counting those put back by a hold (page-starts.ts).
+   * @defaultValue the catalog's (40)
+   */
+  maxStarts?: number;
 }
 
 export interface CrawlWorker {
@@ -65,8 +71,12 @@ export interface PageOutcome {
   tweetsNew?: number | undefined;
 }
 
-/** After the deadline fires, how long a step that ignores its signal gets before we give up on it. */
-const DEADLINE_GRACE_MS = 5_000;
+/**
+ * After the deadline fires, how long a step that ignores its signal gets before we give up on it.
+ * A page in flight at shutdown may take the job timeout plus this: docker-compose.yml's
+ * stop_grace_period for the worker covers both.
+ */
+export const DEADLINE_GRACE_MS = 5_000;
 
 class PageDeadlineError extends Error {
   override readonly name = 'PageDeadlineError';
@@ -108,6 +118,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
   const definition = jobCatalog['crawl-page'];
   const jobTimeoutMs = options.jobTimeoutMs ?? definition.timeoutMs;
   const resetMarginMs = options.resetMarginMs ?? 250;
+  const maxStarts = options.maxStarts ?? definition.maxStarts;
   const queue = await openCrawlQueue({
     connection: options.connection,
     prefix: options.prefix,
@@ -163,12 +174,20 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     );
     await queue.pause();
     if (first === 'OK') {
-      log.fatal(
-        { reason, err: { name: error.name, message: error.message } },
-        reason === 'unauthorized'
-          ? `PROVIDER ${options.provider.toUpperCase()} REJECTED THE CREDENTIAL (401/403): queue ${queue.name} is paused, no job is lost. Fix the credential, then restart the worker (it resumes the queue).`
-          : `PROVIDER ${options.provider.toUpperCase()} IS OUT OF CREDITS: queue ${queue.name} is paused, no job is lost. Top up, then restart the worker (it resumes the queue).`,
-      );
+      const provider = options.provider.toUpperCase();
+      const variable = options.provider === 'x' ? 'X_BEARER_TOKEN' : 'AGNTDATA_API_KEY';
+      const paused = `queue ${queue.name} is paused, no job is lost`;
+      let message = `PROVIDER ${provider} IS OUT OF CREDITS: ${paused}. Top up, then restart the worker (it resumes the queue).`;
+      if (reason === 'unauthorized') {
+        // No status: the request never left (undici refused the header), so the provider did
+        // not reject anything; the credential cannot even be sent.
+        const what =
+          (error as { status?: unknown }).status === undefined
+            ? `CANNOT SEND THE ${provider} CREDENTIAL (${error.message})`
+            : `PROVIDER ${provider} REJECTED THE CREDENTIAL (401/403)`;
+        message = `${what}: ${paused}. Fix the credential (${variable}), then restart the worker (it resumes the queue).`;
+      }
+      log.fatal({ reason, err: { name: error.name, message: error.message } }, message);
     }
   };
 
@@ -203,6 +222,18 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
       runId: payload.runId,
       page: payload.page,
     });
+    const jobKey = queue.toKey(jobId);
+    // attemptsStarted counts this start and every hold before it: only past the cap is it
+    // worth a round trip to learn how many of those were holds.
+    if (job.attemptsStarted > maxStarts) {
+      const record = await readStartRecord(options.connection, jobKey);
+      const starts = job.attemptsStarted - record.held;
+      if (starts > maxStarts) {
+        const error = new TooManyStartsError(options.provider, starts, maxStarts, record);
+        jobLog.error({ err: { name: error.name, message: error.message } }, 'page failed for good');
+        throw new PageFailedError(error);
+      }
+    }
     const deadline = AbortSignal.timeout(jobTimeoutMs);
     const signal =
       cancelSignal === undefined ? deadline : AbortSignal.any([cancelSignal, deadline]);
@@ -222,6 +253,15 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     } catch (error) {
       const decision = decideOnError(error, { resetMarginMs });
       const err = rootError(error);
+      // What this start met, for the start cap's message; a job that fails now needs none.
+      if (decision.action !== 'fail') {
+        await noteStart(options.connection, jobKey, {
+          held: decision.action !== 'retry',
+          error: err,
+        }).catch((noteError: unknown) => {
+          jobLog.warn({ err: noteError }, 'could not note the start for the start cap');
+        });
+      }
       switch (decision.action) {
         case 'rate-limited':
           await holdQueue(decision.waitMs, '429');
@@ -290,8 +330,8 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     // A page re-run after a crash is harmless (upserts + compare-and-set checkpoint), so a job
     // may stall a few times before it is declared failed.
     maxStalledCount: 3,
-    // The cap on total tries: failures, 429 re-runs and stall recoveries all count.
-    maxStartedAttempts: definition.maxStarts,
+    // No maxStartedAttempts: BullMQ's count includes the 429 re-runs, which must not fail a
+    // page. The processor applies the cap itself, without them (page-starts.ts).
     // Wake up at least this often while held by the limiter, so a shorter hold set by
     // another process is noticed.
     maximumRateLimitDelay: 5_000,

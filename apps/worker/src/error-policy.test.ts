@@ -2,6 +2,7 @@ import { TargetNotFoundError } from '@birdfeed/crawl';
 import {
   AccountUnavailableError,
   BadRequestError,
+  createXClient,
   InvalidResponseError,
   OutOfCreditsError,
   RateLimitedError,
@@ -69,6 +70,31 @@ describe('decideOnError', () => {
     ['a non-error', 'boom'],
   ])('%s is retried with backoff', (_what, error) => {
     expect(decideOnError(error)).toEqual({ action: 'retry' });
+  });
+});
+
+describe('decideOnError on a request undici will not send (UND_ERR_INVALID_ARG)', () => {
+  // Real undici calls: it refuses them before connecting, so no server is needed.
+  async function errorOf(baseUrl: string, bearerToken: string): Promise<unknown> {
+    const client = createXClient({ baseUrl, bearerToken });
+    try {
+      await client.fetchTimelinePage({ userId: '12' });
+    } catch (error) {
+      return error;
+    } finally {
+      await client.close();
+    }
+    throw new Error('the request was sent');
+  }
+
+  it('a credential no header can carry stops the provider instead of retrying', async () => {
+    const error = await errorOf('http://127.0.0.1:9', 'token-with-a-crlf-end\r');
+    expect(decideOnError(error)).toEqual({ action: 'stop-provider', reason: 'unauthorized' });
+  });
+
+  it('a base URL that is not http(s) fails the page at once', async () => {
+    const error = await errorOf('localhost:4010', 'a-good-token');
+    expect(decideOnError(error)).toEqual({ action: 'fail' });
   });
 });
 

@@ -15,11 +15,13 @@ import { UnrecoverableError } from 'bullmq';
  *
  * - `rate-limited`: 429. Hold the whole queue until the provider's reset and run the same job
  *   again; it is not the job's fault, so it does not count as a failed attempt.
- * - `stop-provider`: 401/403 or out of credits. Every other job on this credential would fail
- *   the same way: pause the queue, say so once, loudly, and keep the job for when it resumes.
- * - `fail`: retrying cannot help (a body that fails validation, another 4xx, an account that
- *   cannot be read, a bad payload, a target removed from the watchlist meanwhile). The job
- *   fails now; crawl_failures keeps the record.
+ * - `stop-provider`: 401/403, out of credits, or a credential undici will not put in a header
+ *   (UnsendableCredentialError, an UnauthorizedError). Every other job on this credential would
+ *   fail the same way: pause the queue, say so once, loudly, and keep the job for when it resumes.
+ * - `fail`: retrying cannot help (a body that fails validation, another 4xx, a request undici
+ *   will not send (UnsendableRequestError, a BadRequestError), an account that cannot be read, a
+ *   bad payload, a target removed from the watchlist meanwhile). The job fails now;
+ *   crawl_failures keeps the record.
  * - `retry`: 5xx, timeouts, resets and anything unknown. Exponential backoff with jitter.
  */
 export type ErrorDecision =

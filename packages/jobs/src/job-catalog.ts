@@ -31,8 +31,11 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   attempts: number;
   backoff: { type: string; delay: number };
   /**
-   * Cap on how many times the job may start in total, counting 429 re-runs and stall
-   * recoveries too, so a provider stuck in 429s cannot keep one job alive forever.
+   * Cap on how many times the job may start without finishing: failed attempts, stall
+   * recoveries and re-runs after a crash, so a page that keeps starting and never ends (a crash
+   * loop) fails visibly. Starts put back by a held queue (a 429, a provider stopped for its
+   * credential) do not count: DESIGN.md runs the same job again after a 429, however long the
+   * provider keeps answering 429, and the job costs nothing while the queue waits.
    */
   maxStarts: number;
   /** Per-job deadline: the handler's AbortSignal fires after this long. */

@@ -47,7 +47,7 @@ export class RateLimitedError extends ProviderError {
 
 /** 401/403 about the credential itself: stop the provider and say so loudly. */
 export class UnauthorizedError extends ProviderError {
-  override readonly name = 'UnauthorizedError';
+  override readonly name: string = 'UnauthorizedError';
 }
 
 /** agntdata 402 or an exhausted credit balance. */
@@ -87,7 +87,27 @@ export class TransientError extends ProviderError {
 
 /** Any other 4xx: a bug on our side; retrying the same request will not help. */
 export class BadRequestError extends ProviderError {
-  override readonly name = 'BadRequestError';
+  override readonly name: string = 'BadRequestError';
+}
+
+/*
+ * undici refuses to send some requests at all (UND_ERR_INVALID_ARG): a header value with CR, LF,
+ * NUL or a character above U+00FF, a URL whose scheme is not http(s). Nothing reached the
+ * provider, and the same request fails the same way every time, so neither is transient. They
+ * extend the classes whose handling they need, so the worker's policy applies unchanged.
+ */
+
+/**
+ * The credential itself cannot go into the Authorization header: every request with it fails
+ * the same way. Stop the provider and say so, as for a 401 (the jobs wait for a fixed credential).
+ */
+export class UnsendableCredentialError extends UnauthorizedError {
+  override readonly name: string = 'UnsendableCredentialError';
+}
+
+/** Any other request undici refuses to send (a base URL it cannot use): fail the page at once. */
+export class UnsendableRequestError extends BadRequestError {
+  override readonly name: string = 'UnsendableRequestError';
 }
 
 export interface InvalidResponseErrorOptions extends ProviderErrorOptions {

@@ -1,7 +1,12 @@
 import type { CanonicalPage, ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import { ProviderError, TransientError } from './errors.ts';
+import {
+  ProviderError,
+  TransientError,
+  UnsendableCredentialError,
+  UnsendableRequestError,
+} from './errors.ts';
 import { type HeaderMap, readRateLimit } from './rate-limit.ts';
 import type { ClientTimeouts, FetchedPage } from './types.ts';
 
@@ -114,9 +119,14 @@ function errorCode(error: unknown): string | undefined {
   return errorCode((error as { cause?: unknown }).cause);
 }
 
+/** undici's codes for a request it refuses to build: retrying the same request cannot help. */
+const UNSENDABLE_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
 /**
  * One HTTP exchange. Network failures (timeouts, resets, refused connections, broken sockets)
- * become TransientError; an abort by the caller's signal is rethrown as is.
+ * become TransientError; an abort by the caller's signal is rethrown as is. A request undici
+ * will not send (an Authorization header it cannot carry, a URL that is not http/https) is an
+ * Unsendable*Error: never retried, it stops the provider or fails the page with the cause.
  */
 export async function send(options: SendOptions): Promise<RawResponse> {
   const started = performance.now();
@@ -139,13 +149,24 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     if (options.signal?.aborted) throw error;
     const code = errorCode(error);
     const reason = options.scrub(error instanceof Error ? error.message : String(error));
-    const message = `${options.provider} ${options.method} ${options.url.pathname} failed: ${code ?? 'network error'}: ${reason}`;
-    const ourBug = code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED';
-    if (
-      code === undefined ||
-      TRANSIENT_CODES.has(code) ||
-      (code.startsWith('UND_ERR') && !ourBug)
-    ) {
+    const exchange = `${options.provider} ${options.method} ${options.url.pathname}`;
+    if (code !== undefined && UNSENDABLE_CODES.has(code)) {
+      // undici names the header ("invalid authorization header"), never its value.
+      if (/authorization/i.test(reason)) {
+        throw new UnsendableCredentialError(
+          options.provider,
+          `${exchange} was not sent: ${code}: ${reason}: the ${options.provider} credential holds a character no HTTP header can carry (a CR/LF line end, a control or non-ASCII character); every request with it fails the same way`,
+          { cause: error },
+        );
+      }
+      throw new UnsendableRequestError(
+        options.provider,
+        `${exchange} was not sent: ${code}: ${reason}; the same request fails the same way every time`,
+        { cause: error },
+      );
+    }
+    const message = `${exchange} failed: ${code ?? 'network error'}: ${reason}`;
+    if (code === undefined || TRANSIENT_CODES.has(code) || code.startsWith('UND_ERR')) {
       throw new TransientError(options.provider, message, { cause: error });
     }
     throw new ProviderError(options.provider, message, { cause: error });

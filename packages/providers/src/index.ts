@@ -27,6 +27,8 @@ export {
   RateLimitedError,
   TransientError,
   UnauthorizedError,
+  UnsendableCredentialError,
+  UnsendableRequestError,
 } from './errors.ts';
 export { DEFAULT_TIMEOUTS, redactPaths } from './http.ts';
 export { normalizeRaw } from './normalize-raw.ts';

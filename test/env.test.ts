@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { parseSchedulerEnv } from '../apps/scheduler/src/env.ts';
+import { parseWorkerEnv } from '../apps/worker/src/env.ts';
+import { EnvError, parseEnv } from '../bin/env.ts';
+
+/**
+ * Settings that can never work are refused at start, naming the variable and never echoing a
+ * credential. Every command's schema extends the shared one, so each parser gets the same rule.
+ */
+const parsers = { cli: parseEnv, worker: parseWorkerEnv, scheduler: parseSchedulerEnv };
+
+function refusal(parse: (source: NodeJS.ProcessEnv) => unknown, source: NodeJS.ProcessEnv) {
+  try {
+    parse(source);
+  } catch (error) {
+    expect(error).toBeInstanceOf(EnvError);
+    return (error as Error).message;
+  }
+  throw new Error(`accepted ${JSON.stringify(Object.keys(source))}`);
+}
+
+describe('provider credentials', () => {
+  const SECRET = 'AAAAsecretTOKEN42';
+  const bad: Array<[string, string, RegExp]> = [
+    ['a CRLF .env line end', `${SECRET}\r`, /ends with a line break .*CRLF/],
+    ['a trailing newline', `${SECRET}\n`, /ends with a line break/],
+    ['a space inside', `${SECRET.slice(0, 4)} ${SECRET.slice(4)}`, /whitespace \(character 5 of/],
+    ['a tab', `${SECRET}\tx`, /whitespace/],
+    [
+      'typographic quotes',
+      `\u201c${SECRET}\u201d`,
+      /non-ASCII character \(U\+201C, character 1 of/,
+    ],
+    ['a Latin-1 letter', `${SECRET}\u00e9`, /non-ASCII character \(U\+00E9/],
+    ['a control character', `${SECRET}\u0000x`, /control character \(U\+0000/],
+  ];
+
+  for (const [parserName, parse] of Object.entries(parsers)) {
+    it.each(bad)(`${parserName}: refuses a token with %s, naming the variable`, (_, value, why) => {
+      for (const name of ['X_BEARER_TOKEN', 'AGNTDATA_API_KEY']) {
+        const message = refusal(parse, { [name]: value });
+        expect(message).toMatch(new RegExp(`${name}: `));
+        expect(message).toMatch(why);
+        expect(message).not.toContain(SECRET);
+        expect(message).not.toContain(SECRET.slice(4));
+      }
+    });
+  }
+
+  it('accepts real-looking tokens (X app tokens carry %-escapes) and treats empty as off', () => {
+    const env = parseWorkerEnv({
+      X_BEARER_TOKEN:
+        'AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F',
+      AGNTDATA_API_KEY: '',
+    });
+    expect(env.X_BEARER_TOKEN).toMatch(/^AAAA.*F$/);
+    expect(env.AGNTDATA_API_KEY).toBeUndefined();
+  });
+});
+
+describe('provider base URLs', () => {
+  for (const [parserName, parse] of Object.entries(parsers)) {
+    it.each([
+      ['no scheme', 'localhost:4010'],
+      ['ftp', 'ftp://api.example.com'],
+      ['a file path', 'file:///etc/hosts'],
+      ['not a URL', 'api.x.com'],
+    ])(`${parserName}: refuses %s, naming the variable`, (_, value) => {
+      for (const name of ['X_API_BASE_URL', 'AGNTDATA_BASE_URL']) {
+        expect(refusal(parse, { [name]: value })).toMatch(
+          new RegExp(`${name}: must be an http:// or https:// URL`),
+        );
+      }
+    });
+  }
+
+  it('accepts http and https, trims a CRLF line end, keeps the defaults', () => {
+    const env = parseEnv({
+      X_API_BASE_URL: 'http://127.0.0.1:4010\r',
+      AGNTDATA_BASE_URL: 'https://api.agntdata.dev/v1/x',
+    });
+    expect(env.X_API_BASE_URL).toBe('http://127.0.0.1:4010');
+    expect(env.AGNTDATA_BASE_URL).toBe('https://api.agntdata.dev/v1/x');
+    expect(parseEnv({}).X_API_BASE_URL).toBe('https://api.x.com');
+    expect(parseEnv({}).AGNTDATA_BASE_URL).toBe('https://api.agntdata.dev');
+  });
+});
