@@ -429,7 +429,11 @@ export class SandboxHandler {
       );
       return;
     }
-    if (response.status === 200 && fault === null && response.costCents !== undefined) {
+    // A 200 is billed whatever reaches the client (agntdata's Pricing): a body the fault
+    // mangles below was still a successful call, as the client counts it.
+    const billed =
+      fault === null || fault === 'empty' || fault === 'malformed' || fault === 'truncated';
+    if (response.status === 200 && billed && response.costCents !== undefined) {
       stats.countSpend(credential.label, response.costCents);
     }
     log(credential.label, response.status, fault);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../src/index.ts';
-import { AGNTDATA_KEY, agntdataPost, X_TOKEN, xGet } from './helpers.ts';
+import { AGNTDATA_KEY, agntdataPost, control, X_TOKEN, xGet } from './helpers.ts';
 
 const EPOCH = Date.UTC(2026, 0, 15, 12);
 const running: RunningSandbox[] = [];
@@ -148,6 +148,16 @@ describe('agntdata rate limit and spend', () => {
     const stats = sandbox.stats();
     expect(stats.spend_cents).toEqual({ total: 2, by_credential: { 'agntdata-1': 2 } });
     expect(stats.rate_limited.total).toBe(1);
+  });
+
+  it('counts a cent for a 200 whose body a fault cut short, as agntdata bills it', async () => {
+    const sandbox = await sandboxWith({});
+    const id = sandbox.accounts()[0]!.id;
+    expect((await control(sandbox, 'faults', { spec: 'truncated*1@agntdata' })).status).toBe(200);
+    const cut = await agntdataPost(sandbox, '/user/medias', { user_id: Number(id) });
+    expect(cut.status).toBe(200);
+    expect(cut.json).toBeUndefined();
+    expect(sandbox.stats().spend_cents.total).toBe(1);
   });
 
   it('answers 402 once the credits are spent', async () => {
