@@ -237,3 +237,126 @@ describe('birdfeed watchlist / crawl --once / status', () => {
     }
   });
 });
+
+describe('crawl --once next to another process crawling the same target', () => {
+  let own: TestDatabase;
+  let ownPool: pg.Pool;
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    birdfeed(args, { DATABASE_URL: own.url, ...env });
+  const xRequestsFor = (userId: string, afterSeq: number) =>
+    sandbox
+      .requests(afterSeq)
+      .filter((entry) => entry.provider === 'x' && entry.params.user_id === userId);
+  const lastSeq = () => sandbox.requests().at(-1)?.seq ?? 0;
+  const sinceIdOf = async (userId: string) =>
+    (
+      await ownPool.query<{ since_id: string | null }>(
+        `SELECT since_id::text AS since_id FROM crawl_checkpoints WHERE provider = 'x' AND user_id = $1`,
+        [userId],
+      )
+    ).rows[0]?.since_id;
+  /** What a worker leaves while it crawls: a running run its checkpoint names, just written. */
+  const workerRunOf = async (userId: string) =>
+    (
+      await ownPool.query<{ id: string }>(
+        `WITH run AS (
+           INSERT INTO crawl_runs (provider, user_id, kind) VALUES ('x', $1, 'incremental')
+           RETURNING id)
+         UPDATE crawl_checkpoints SET run_id = (SELECT id FROM run), updated_at = now()
+         WHERE provider = 'x' AND user_id = $1 RETURNING run_id::text AS id`,
+        [userId],
+      )
+    ).rows[0]?.id as string;
+  const runRow = async (id: string) =>
+    (
+      await ownPool.query<{ outcome: string; requests: number }>(
+        'SELECT outcome, requests FROM crawl_runs WHERE id = $1',
+        [id],
+      )
+    ).rows[0];
+
+  beforeAll(async () => {
+    own = await createTestDatabase('crawl_cli_busy');
+    const database = await openDatabase({ url: own.url });
+    await migrate(database.db);
+    await database.close();
+    ownPool = new pg.Pool({ connectionString: own.url, max: 2 });
+    ownPool.on('error', () => {});
+    const [a, b] = sandbox.accounts();
+    for (const id of [a?.id, b?.id]) {
+      expect((await run(['watchlist', 'add', id as string, '--backfill', '20'])).code).toBe(0);
+    }
+    const first = await run(['crawl', '--once']);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await ownPool?.end();
+    await own?.drop();
+  });
+
+  it('leaves a run with fresh activity alone (busy, no request), and takes over a stale one', async () => {
+    const [a, b] = sandbox.accounts();
+    const busyId = a?.id as string;
+    const runId = await workerRunOf(busyId);
+    await ownPool.query(`UPDATE watch_targets SET next_due_at = now() - interval '1 second'`);
+
+    const seq = lastSeq();
+    const due = await run(['crawl', '--once']);
+    expect(due.code, due.stdout + due.stderr).toBe(1);
+    expect(due.stdout).toContain(`x        ${busyId} not crawled: busy: run #${runId} `);
+    expect(due.stdout).toMatch(new RegExp(`x +${b?.id} succeeded incremental`));
+    expect(due.stdout).toContain('1 not crawled');
+    const one = await run(['crawl', '--once', '--user', busyId, '--json']);
+    expect(one.code).toBe(1);
+    const report = JSON.parse(one.stdout) as {
+      targets: unknown[];
+      skipped: Array<{ userId: string; reason: string }>;
+    };
+    expect(report.targets).toEqual([]);
+    expect(report.skipped).toEqual([
+      expect.objectContaining({ userId: busyId, reason: expect.stringMatching(/^busy: /) }),
+    ]);
+    expect(xRequestsFor(busyId, seq)).toEqual([]);
+    expect(await runRow(runId)).toEqual({ outcome: 'running', requests: 0 });
+
+    // A crashed worker's run: nothing for an hour. The one-shot adopts and finishes it.
+    await ownPool.query(
+      `UPDATE crawl_runs SET started_at = now() - interval '1 hour' WHERE id = $1`,
+      [runId],
+    );
+    await ownPool.query(
+      `UPDATE crawl_checkpoints SET updated_at = now() - interval '1 hour' WHERE user_id = $1`,
+      [busyId],
+    );
+    const adopted = await run(['crawl', '--once', '--user', busyId, '--provider', 'x']);
+    expect(adopted.code, adopted.stdout + adopted.stderr).toBe(0);
+    expect(adopted.stdout).toMatch(new RegExp(`x +${busyId} succeeded incremental pages=1`));
+    expect(await runRow(runId)).toEqual({ outcome: 'succeeded', requests: 1 });
+    expect(xRequestsFor(busyId, seq)).toHaveLength(1);
+  });
+
+  it('reports the stored since_id for a target that fails or is disabled, not none', async () => {
+    const [, b] = sandbox.accounts();
+    const userId = b?.id as string;
+    const sinceId = await sinceIdOf(userId);
+    expect(sinceId).toMatch(/^\d+$/);
+
+    const rejected = await run(['crawl', '--once', '--user', userId, '--provider', 'x', '--json'], {
+      X_BEARER_TOKEN: 'a-token-the-sandbox-refuses',
+    });
+    expect(rejected.code).toBe(1);
+    const report = JSON.parse(rejected.stdout) as {
+      targets: Array<{ outcome: string; sinceId: string | null; errorName: string }>;
+    };
+    expect(report.targets).toEqual([
+      expect.objectContaining({ outcome: 'failed', sinceId, errorName: 'UnauthorizedError' }),
+    ]);
+
+    expect((await run(['watchlist', 'disable', userId])).code).toBe(0);
+    const disabled = await run(['crawl', '--once', '--user', userId, '--provider', 'x']);
+    expect(disabled.code).toBe(1);
+    expect(disabled.stdout).toContain(`since_id=${sinceId} error: CrawlOnceError: disabled`);
+    expect(await sinceIdOf(userId)).toBe(sinceId);
+  });
+});

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   type CrawlClient,
   type CrawlOnceResult,
@@ -8,11 +7,12 @@ import {
   type TargetCrawlSummary,
 } from '@birdfeed/crawl';
 import { listTargets, type TargetKey } from '@birdfeed/db';
-import { isSnowflakeId, PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
+import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { createAgntdataClient, createXClient, type TimelineClient } from '@birdfeed/providers';
 import { pino } from 'pino';
 import { parseEnv } from '../env.ts';
 import { createLogger } from '../logger.ts';
+import { isUserId, parseCommandArgs, parseIntegerFlag } from './command-args.ts';
 import { databaseOptions } from './database-options.ts';
 
 const USAGE = `usage: birdfeed crawl --once [--user ID] [--provider x|agntdata] [--concurrency N]
@@ -22,8 +22,10 @@ Runs the crawl step in this process, without Redis: every due target (or the one
 --user) is crawled to the end of its window (a new target first backfills). 5xx and timeouts
 are retried with backoff, a 429 is slept through until its reset. One summary line per
 target; exit 0 when all succeeded, 1 otherwise (a failure, an account marked unavailable, a
-provider without credentials or over its daily budget). The continuous mode is
-\`birdfeed scheduler\` + \`birdfeed worker\`.
+provider without credentials or over its daily budget, a target busy in another process).
+A target whose unfinished run another process (a worker, another crawl --once) was active on
+in the last 16 minutes is reported busy and not crawled; an older one is taken over. The
+continuous mode is \`birdfeed scheduler\` + \`birdfeed worker\`.
 
 environment: DATABASE_URL (unset: PGlite under .birdfeed/pgdata), X_API_BASE_URL,
 X_BEARER_TOKEN, AGNTDATA_BASE_URL, AGNTDATA_API_KEY, AGNTDATA_DAILY_BUDGET_CENTS, LOG_LEVEL
@@ -31,7 +33,7 @@ X_BEARER_TOKEN, AGNTDATA_BASE_URL, AGNTDATA_API_KEY, AGNTDATA_DAILY_BUDGET_CENTS
 `;
 
 function parseOptions(args: string[]) {
-  return parseArgs({
+  return parseCommandArgs({
     args,
     allowPositionals: false,
     strict: true,
@@ -77,16 +79,17 @@ export async function main(argv: string[]): Promise<number> {
     }
     provider = values.provider as ProviderName;
   }
-  if (values.user !== undefined && !isSnowflakeId(values.user)) {
-    return usageError(`--user ${JSON.stringify(values.user)}: must be a decimal user id`);
+  if (values.user !== undefined && !isUserId(values.user)) {
+    return usageError(
+      `--user ${JSON.stringify(values.user)}: must be a decimal user id (digits only, from 1)`,
+    );
   }
   let concurrency = 2;
   if (values.concurrency !== undefined) {
-    concurrency = Number(values.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-      return usageError(
-        `--concurrency ${JSON.stringify(values.concurrency)}: must be an integer from 1 to 64`,
-      );
+    try {
+      concurrency = parseIntegerFlag('concurrency', values.concurrency, 1, 64);
+    } catch (error) {
+      return usageError((error as Error).message);
     }
   }
 
@@ -189,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${skipped.provider.padEnd(8)} ${who} not crawled: ${skipped.reason}\n`);
     }
     const succeeded = result.targets.filter((target) => target.outcome === 'succeeded').length;
+    const notCrawled = result.skipped.reduce((sum, skipped) => sum + skipped.count, 0);
     const totals = result.targets.reduce(
       (sum, target) => ({
         pages: sum.pages + target.pages,
@@ -200,7 +204,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       result.targets.length === 0 && result.skipped.length === 0
         ? 'crawl: no targets due\n'
-        : `crawl: ${result.targets.length} target${result.targets.length === 1 ? '' : 's'}, ${succeeded} succeeded, ${result.targets.length - succeeded} not; ${totals.pages} pages, ${totals.tweetsNew} new tweets, ${totals.costCents}¢\n`,
+        : `crawl: ${result.targets.length} target${result.targets.length === 1 ? '' : 's'}, ${succeeded} succeeded, ${result.targets.length - succeeded} not${notCrawled > 0 ? `, ${notCrawled} not crawled` : ''}; ${totals.pages} pages, ${totals.tweetsNew} new tweets, ${totals.costCents}¢\n`,
     );
   }
   return result.ok ? 0 : 1;

@@ -3,7 +3,9 @@ import {
   claimTarget,
   countDueTargets,
   databaseNow,
+  getCheckpoint,
   getTarget,
+  openOrAdoptRun,
   spentToday,
   type TargetKey,
 } from '@birdfeed/db';
@@ -15,10 +17,20 @@ import {
   emptySummary,
   type TargetCrawlSummary,
 } from './crawl-to-end.ts';
+import { formatEvery } from './every.ts';
 import { silentLogger } from './logger.ts';
 import type { CrawlClient } from './timeline-client.ts';
 
-export interface CrawlOnceOptions extends Omit<CrawlToEndOptions, 'client' | 'target' | 'onStep'> {
+/**
+ * How long a running run must have been idle before the one-shot takes it over. A worker's live
+ * run can sit without a write for as long as a 429 pauses its queue until the reset (X's window
+ * is 15 minutes; the one-shot itself sleeps at most 16 for one); a page request in flight leaves
+ * no trace at all. Taking over a live run makes both processes fetch, and pay for, every page.
+ */
+export const BUSY_RUN_WINDOW_MS = 16 * 60_000;
+
+export interface CrawlOnceOptions
+  extends Omit<CrawlToEndOptions, 'client' | 'target' | 'onStep' | 'run'> {
   /** A client per provider; a provider without one is reported, not crawled. */
   clients: Partial<Record<ProviderName, CrawlClient>>;
   /** Why a provider has no client (e.g. "X_BEARER_TOKEN is not set"), for the report. */
@@ -31,6 +43,12 @@ export interface CrawlOnceOptions extends Omit<CrawlToEndOptions, 'client' | 'ta
   agntdataDailyBudgetCents?: number | undefined;
   /** Targets crawled at once per provider. @defaultValue 2 */
   concurrency?: number | undefined;
+  /**
+   * A target whose running run showed activity within this window is reported as skipped (busy),
+   * not taken over; an older running run is an orphan and is adopted.
+   * @defaultValue {@link BUSY_RUN_WINDOW_MS}
+   */
+  busyRunWindowMs?: number | undefined;
   onTargetDone?: ((summary: TargetCrawlSummary) => void) | undefined;
   onStep?: CrawlToEndOptions['onStep'];
 }
@@ -94,13 +112,36 @@ async function budgetLeft(
     : null;
 }
 
+/**
+ * Opens the target's run unless another process is crawling it right now; then it is added to
+ * the skipped targets and null is returned.
+ */
+async function openRunUnlessBusy(
+  options: CrawlOnceOptions,
+  key: TargetKey,
+  result: CrawlOnceResult,
+): Promise<CrawlToEndOptions['run'] | null> {
+  const window = options.busyRunWindowMs ?? BUSY_RUN_WINDOW_MS;
+  const opened = await openOrAdoptRun(options.db, key, { busyWithinMs: window });
+  if (opened.inUse === null) return opened.run;
+  result.skipped.push({
+    provider: key.provider,
+    userId: key.userId,
+    count: 1,
+    reason: `busy: run #${opened.inUse.runId} is in progress in another process (a worker or another crawl --once), last active ${formatEvery(opened.inUse.idleMs / 1000)} ago; it is taken over once idle for ${formatEvery(window / 1000)}`,
+  });
+  return null;
+}
+
 async function crawlExplicitTarget(
   options: CrawlOnceOptions,
   key: TargetKey,
   result: CrawlOnceResult,
 ): Promise<TargetCrawlSummary | null> {
-  const fail = (error: string): TargetCrawlSummary => ({
+  const fail = async (error: string): Promise<TargetCrawlSummary> => ({
     ...emptySummary(key),
+    // Not crawled: the checkpoint stands as it was.
+    sinceId: (await getCheckpoint(options.db, key))?.sinceId ?? null,
     error,
     errorName: 'CrawlOnceError',
   });
@@ -130,10 +171,13 @@ async function crawlExplicitTarget(
   }
   const claimed = await claimTarget(options.db, key);
   if (claimed === null) return fail('another process holds this target right now');
+  const run = await openRunUnlessBusy(options, key, result);
+  if (run === null) return null;
   return crawlTargetToEnd({
     ...options,
     client,
     target: key,
+    run,
     dailyBudgetCents: options.agntdataDailyBudgetCents,
   });
 }
@@ -172,10 +216,14 @@ async function crawlDueOfProvider(
         now: startedAt,
       });
       if (target === undefined) return;
+      const key: TargetKey = { provider: target.provider, userId: target.userId };
+      const run = await openRunUnlessBusy(options, key, result);
+      if (run === null) continue;
       const summary = await crawlTargetToEnd({
         ...options,
         client,
         target,
+        run,
         dailyBudgetCents: options.agntdataDailyBudgetCents,
       });
       done(summary);

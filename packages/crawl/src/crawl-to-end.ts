@@ -1,4 +1,4 @@
-import { getRun, type TargetKey } from '@birdfeed/db';
+import { type CrawlRun, getCheckpoint, getRun, type TargetKey } from '@birdfeed/db';
 import { RateLimitedError, TransientError } from '@birdfeed/providers';
 import {
   type CrawlGapFound,
@@ -51,6 +51,11 @@ export interface CrawlToEndOptions extends Omit<CrawlPageOptions, 'runId'> {
   maxPages?: number | undefined;
   /** Called after every step (progress output). */
   onStep?: ((step: CrawlStepResult) => void) | undefined;
+  /**
+   * The run to drive, already opened by the caller (the one-shot opens it with its busy check);
+   * omitted = the target's running run or a new one, whatever its activity.
+   */
+  run?: CrawlRun | undefined;
 }
 
 export type TargetCrawlOutcome = 'succeeded' | 'failed' | 'unavailable' | 'cancelled';
@@ -119,7 +124,10 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
   };
   const maxPages = options.maxPages ?? 2000;
   const summary = emptySummary(key);
-  const run = await openRun(db, key);
+  const run = options.run ?? (await openRun(db, key));
+  // What the target already had: a run that fails (or writes no page) leaves it where it was,
+  // and the summary must say so rather than "no since_id".
+  summary.sinceId = (await getCheckpoint(db, key))?.sinceId ?? null;
   summary.runId = run.id;
   summary.kind = run.kind;
   let failures = 0;
