@@ -60,16 +60,36 @@ async function run(argv: string[]): Promise<number> {
 }
 
 /** By name, so the dispatcher need not load the packages that define them. */
-const SETUP_ERRORS = new Set(['DatabaseInUseError', 'MigrationsMissingError', 'EnvError']);
+const SETUP_ERRORS = new Set([
+  'DatabaseInUseError',
+  'MigrationsMissingError',
+  'EnvError',
+  // A DATABASE_URL that cannot be reached or refuses us (packages/db, openDatabase).
+  'DatabaseConnectError',
+]);
+
+/**
+ * A bug's stack, then its causes: drizzle wraps a driver error in "Failed query: …" and keeps
+ * the driver's words (the part that says what went wrong) only in `cause`, which a stack omits.
+ */
+function describeBug(error: unknown): string {
+  const lines = [error instanceof Error ? (error.stack ?? error.message) : String(error)];
+  let cause = error instanceof Error ? error.cause : undefined;
+  for (let depth = 0; cause !== undefined && depth < 5; depth += 1) {
+    lines.push(
+      `caused by: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`,
+    );
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return lines.join('\n');
+}
 
 run(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(
-      `birdfeed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    process.stderr.write(`birdfeed: ${describeBug(error)}\n`);
     process.exitCode = 1;
   },
 );

@@ -84,9 +84,14 @@ export async function openCheckedDatabase(
     return await openCrawlDatabase({ url, maxConnections, statementTimeoutMs, description: where });
   } catch (error) {
     if (error instanceof MigrationsMissingError) throw new ProcessStartError(error.message);
-    throw new ProcessStartError(
-      `cannot use the database at ${where}: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    // The driver's reason (no such database, refused, authentication) rather than a wrapper's.
+    const reason =
+      error instanceof Error && error.name === 'DatabaseConnectError'
+        ? (error as Error & { reason: string }).reason
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    throw new ProcessStartError(`cannot use the database at ${where}: ${reason}`);
   }
 }
 

@@ -30,11 +30,17 @@ function refuseWhileDemoServes(dataDir: string): void {
 
 /**
  * DATABASE_URL when set, else PGlite under .birdfeed/pgdata (refused while a running demo
- * holds it). `description` names the target for output without the password of the URL.
+ * holds it). `description` names the target for output and errors without the password of the
+ * URL. A DATABASE_URL that cannot be reached fails when opened, with a DatabaseConnectError
+ * that bin/birdfeed.ts prints as one line.
  */
 export function databaseOptions(env: Env): { url?: string; dataDir?: string; description: string } {
   if (env.DATABASE_URL !== undefined) {
-    return { url: env.DATABASE_URL, description: redactUrl(env.DATABASE_URL, 'DATABASE_URL') };
+    // Named by the variable too: an error about it should say which setting to fix.
+    return {
+      url: env.DATABASE_URL,
+      description: `DATABASE_URL=${redactUrl(env.DATABASE_URL, 'DATABASE_URL')}`,
+    };
   }
   refuseWhileDemoServes(DEFAULT_PGLITE_DIR);
   return { dataDir: DEFAULT_PGLITE_DIR, description: `PGlite at ${DEFAULT_PGLITE_DIR}` };

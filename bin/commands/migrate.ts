@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { MigrationLockedError, migrate } from '@birdfeed/db';
+import { parseCommandArgs } from './command-args.ts';
 import { openCommandDatabase } from './database-options.ts';
 
 const USAGE = `usage: birdfeed migrate [--no-wait]
@@ -12,7 +12,7 @@ running it waits for it, or with --no-wait exits 3 at once.
 export async function main(argv: string[]): Promise<number> {
   let values: { 'no-wait'?: boolean; help?: boolean };
   try {
-    values = parseArgs({
+    values = parseCommandArgs({
       args: argv,
       options: { 'no-wait': { type: 'boolean', default: false }, help: { type: 'boolean' } },
       allowPositionals: false,

@@ -1,13 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InvalidPageError, pageRows } from '@birdfeed/db';
-import {
-  type CanonicalPage,
-  isSnowflakeId,
-  PROVIDER_NAMES,
-  type ProviderName,
-} from '@birdfeed/model';
+import { type CanonicalPage, PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import {
   InvalidResponseError,
   normalizeRaw,
@@ -16,6 +10,7 @@ import {
   type Recording,
   readRecordings,
 } from '@birdfeed/providers';
+import { isUserId, parseCommandArgs, parseTimestampFlag } from './command-args.ts';
 
 const USAGE = `usage: birdfeed normalize --provider x|agntdata [--user-id ID] [--observed-at ISO] [--pretty] FILE...
 
@@ -26,8 +21,10 @@ endpoints) are listed on stderr as skipped. A file with a bad recording exits 1,
 file, the recording and the JSON path.
 
   --user-id ID       the timeline owner (default: the author of the page's first own tweet)
-  --observed-at ISO  when the pages were fetched (default: the recording's Date header, else
-                     the file's modification time, so re-reading a file is the same observation)
+  --observed-at ISO  when the pages were fetched, with date, time and zone
+                     (2026-06-01T12:00:00Z, 2026-06-01T14:00:00+02:00); default: the
+                     recording's Date header, else the file's modification time, so
+                     re-reading a file is the same observation
   --pretty           indent the JSON
 `;
 
@@ -174,9 +171,9 @@ export function parseRecordingArgs(
   argv: string[],
   extra: Record<string, { type: 'boolean' | 'string' }> = {},
 ): RecordingArgs | string {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ReturnType<typeof parseCommandArgs>;
   try {
-    parsed = parseArgs({
+    parsed = parseCommandArgs({
       args: argv,
       allowPositionals: true,
       options: {
@@ -198,14 +195,17 @@ export function parseRecordingArgs(
   }
   if (parsed.positionals.length === 0) return 'no FILE given';
   const userId = values['user-id'];
-  if (typeof userId === 'string' && !isSnowflakeId(userId)) {
-    return `--user-id must be a decimal id within bigint range, got ${JSON.stringify(userId)}`;
+  if (typeof userId === 'string' && !isUserId(userId)) {
+    return `--user-id must be a decimal id within bigint range, from 1, got ${JSON.stringify(userId)}`;
   }
   const observedAtText = values['observed-at'];
   let observedAt: Date | undefined;
   if (typeof observedAtText === 'string') {
-    observedAt = new Date(observedAtText);
-    if (Number.isNaN(observedAt.getTime())) return `--observed-at is not a date: ${observedAtText}`;
+    try {
+      observedAt = parseTimestampFlag('observed-at', observedAtText);
+    } catch (error) {
+      return (error as Error).message;
+    }
   }
   return {
     provider: provider as ProviderName,

@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import { formatEvery, MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
 import { type StatusReport, statusReport, type TargetStatus } from '@birdfeed/db';
 import type { QueueStatus } from '@birdfeed/jobs';
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { parseEnv } from '../env.ts';
+import { parseCommandArgs } from './command-args.ts';
 import { databaseOptions } from './database-options.ts';
 
 const USAGE = `usage: birdfeed status [--json] [--provider x|agntdata]
@@ -20,7 +20,7 @@ type QueueReport =
   | { configured: true; error: string };
 
 function parseOptions(args: string[]) {
-  return parseArgs({
+  return parseCommandArgs({
     args,
     allowPositionals: false,
     strict: true,

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   formatEvery,
   IntervalFormatError,
@@ -14,8 +13,9 @@ import {
   upsertTarget,
   type WatchTarget,
 } from '@birdfeed/db';
-import { isSnowflakeId, PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
+import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { parseEnv } from '../env.ts';
+import { isUserId, parseCommandArgs, parseIntegerFlag } from './command-args.ts';
 import { databaseOptions } from './database-options.ts';
 
 const USAGE = `usage:
@@ -28,10 +28,12 @@ const USAGE = `usage:
 add       watch an account (a decimal user id) on one provider (default x); adding it again
           updates the options given. --every: how often to crawl (15m, 1h, 1h30m, 90s;
           default 15m). --backfill: how many tweets a new target reads first (1..${MAX_BACKFILL_DEPTH},
-          default ${DEFAULT_BACKFILL_DEPTH}). --priority: higher runs first (default 0).
-enable    crawl it again, also after it was marked not_found/suspended/protected/deleted.
+          default ${DEFAULT_BACKFILL_DEPTH}). --priority: higher runs first (-1000..1000, default 0;
+          a negative one is written --priority=-5, since -5 alone reads as an option).
+enable    crawl it again, also after it was marked not_found/suspended/protected/deleted/failing.
 disable   stop crawling it (its data and checkpoint stay).
 Without --provider, enable and disable apply to the account on every provider.
+Each option may be given once; user ids are decimal, from 1.
 `;
 
 /** Bad input: said with the argument's name, before anything is written. */
@@ -53,9 +55,9 @@ function parseProvider(value: string | undefined): ProviderName | undefined {
 
 function parseUserId(value: string | undefined, action: string): string {
   if (value === undefined) throw new UsageError(`watchlist ${action}: <user_id> is missing`);
-  if (!isSnowflakeId(value)) {
+  if (!isUserId(value)) {
     throw new UsageError(
-      `<user_id> ${JSON.stringify(value)}: must be a decimal user id (digits only, e.g. 2244994945), not a username`,
+      `<user_id> ${JSON.stringify(value)}: must be a decimal user id (digits only, from 1, e.g. 2244994945), not a username`,
     );
   }
   return value;
@@ -63,12 +65,11 @@ function parseUserId(value: string | undefined, action: string): string {
 
 function parseIntegerOption(name: string, value: string | undefined, min: number, max: number) {
   if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(
-      `--${name} ${JSON.stringify(value)}: must be an integer from ${min} to ${max}`,
-    );
+  try {
+    return parseIntegerFlag(name, value, min, max);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  return Number(value);
 }
 
 function parseTags(value: string | undefined): string[] | undefined {
@@ -122,7 +123,7 @@ function describeTarget(target: WatchTarget): string {
 }
 
 function parseOptions(args: string[]) {
-  return parseArgs({
+  return parseCommandArgs({
     args,
     allowPositionals: true,
     strict: true,

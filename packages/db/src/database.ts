@@ -47,12 +47,96 @@ export interface OpenDatabaseOptions {
    * job gave up on it. @defaultValue none
    */
   statementTimeoutMs?: number | undefined;
+  /**
+   * How errors name this database, without secrets (e.g. `DATABASE_URL=postgres://u:***@h/db`).
+   * The url itself never reaches a message: it may carry a password.
+   * @defaultValue "the database"
+   */
+  description?: string | undefined;
+}
+
+/**
+ * A node-postgres database could not be reached or refused the connection (wrong host or port,
+ * no such database, authentication). A condition of the user's setup, not a bug: `reason` is
+ * the driver's own words, without the password, and `cause` the driver's error.
+ */
+export class DatabaseConnectError extends Error {
+  override readonly name = 'DatabaseConnectError';
+  readonly reason: string;
+  /** The driver's code: a SQLSTATE (`3D000`, `28P01`) or a socket error (`ECONNREFUSED`). */
+  readonly code: string | undefined;
+  constructor(description: string, reason: string, options: { cause: unknown; code?: string }) {
+    super(`cannot connect to ${description}: ${reason}`, { cause: options.cause });
+    this.reason = reason;
+    this.code = options.code;
+  }
+}
+
+/**
+ * Without a deadline a host that drops packets would hang the command for the kernel's TCP
+ * timeout (minutes) before saying anything.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** The driver's error in one line. */
+function connectFailureReason(error: unknown, password: string): string {
+  let reason: string;
+  if (error instanceof AggregateError && error.message === '') {
+    // `localhost` resolves to ::1 and 127.0.0.1: Node tries both and reports an AggregateError
+    // whose own message is empty; the attempts carry the words.
+    reason = [...new Set(error.errors.map((inner) => String((inner as Error)?.message ?? inner)))]
+      .filter((message) => message !== '')
+      .join('; ');
+    if (reason === '') reason = String((error as { code?: unknown }).code ?? 'connection failed');
+  } else if (error instanceof Error) {
+    reason = error.message || String((error as { code?: unknown }).code ?? error.name);
+  } else {
+    reason = String(error);
+  }
+  reason = reason.replace(/\s+/g, ' ').trim();
+  // The driver's messages do not quote the password today; one that did would leak it here.
+  return password === '' ? reason : reason.split(password).join('***');
+}
+
+function passwordOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Opens and closes one connection before the pool is handed out, so a wrong or unreachable
+ * DATABASE_URL fails here with the driver's reason instead of inside the first query (where
+ * drizzle reports "Failed query: …" and keeps the reason in `cause`).
+ */
+async function checkConnection(url: string, description: string, timeoutMs: number): Promise<void> {
+  let client: pg.Client | undefined;
+  try {
+    client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+    client.on('error', () => {});
+    await client.connect();
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    throw new DatabaseConnectError(description, connectFailureReason(error, passwordOf(url)), {
+      cause: error,
+      ...(typeof code === 'string' ? { code } : {}),
+    });
+  } finally {
+    await client?.end().catch(() => {});
+  }
 }
 
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   if (options.url !== undefined) {
-    const { drizzle } = await import('drizzle-orm/node-postgres');
     const timeout = options.statementTimeoutMs;
+    await checkConnection(
+      options.url,
+      options.description ?? 'the database',
+      timeout ?? CONNECT_TIMEOUT_MS,
+    );
+    const { drizzle } = await import('drizzle-orm/node-postgres');
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? 10,

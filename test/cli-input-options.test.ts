@@ -1,0 +1,166 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrate, openDatabase } from '@birdfeed/db';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+
+/**
+ * Command-line input that used to be taken as something else: an option given twice (the last
+ * value won), user id 0, `1e1` as a count, `12` as a date. Each is refused with the flag named,
+ * exit 2, and nothing written.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = fileURLToPath(new URL('./support/crawl-cli.ts', import.meta.url));
+
+let testDb: TestDatabase;
+let pool: pg.Pool;
+let dir: string;
+let page: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function birdfeed(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', CLI, ...args],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', DATABASE_URL: testDb.url },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function count(table: string): Promise<number> {
+  return (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]
+    ?.n as number;
+}
+
+beforeAll(async () => {
+  testDb = await createTestDatabase('cli_input_options');
+  const database = await openDatabase({ url: testDb.url });
+  await migrate(database.db);
+  await database.close();
+  pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+  // Dropping the database at the end terminates idle clients; that is expected.
+  pool.on('error', () => {});
+  dir = await mkdtemp(join(tmpdir(), 'birdfeed-cli-input-'));
+  page = join(dir, 'page.json');
+  await writeFile(
+    page,
+    JSON.stringify({
+      data: [
+        {
+          id: '1800000000000000001',
+          author_id: '2244994945',
+          text: 'hello',
+          created_at: '2026-05-01T10:00:00.000Z',
+          edit_history_tweet_ids: ['1800000000000000001'],
+        },
+      ],
+      includes: { users: [{ id: '2244994945', username: 'XDevelopers', name: 'Developers' }] },
+      meta: { result_count: 1, newest_id: '1800000000000000001', oldest_id: '1800000000000000001' },
+    }),
+  );
+});
+
+afterAll(async () => {
+  await pool?.end();
+  await testDb?.drop();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+describe('command-line input', () => {
+  it('refuses an option given twice, naming it, in every command', async () => {
+    const cases: Array<[string[], string]> = [
+      [['watchlist', 'add', '12', '--every', '15m', '--every', '1h'], '--every given twice'],
+      [
+        ['watchlist', 'add', '12', '--provider', 'x', '--provider', 'agntdata'],
+        '--provider given twice',
+      ],
+      [['watchlist', 'add', '12', '--priority=1', '--priority', '2'], '--priority given twice'],
+      [['watchlist', 'list', '--json', '--json'], '--json given twice'],
+      [['crawl', '--once', '--concurrency', '2', '--concurrency', '3'], '--concurrency given'],
+      [['status', '--provider', 'x', '--provider=agntdata'], '--provider given twice'],
+      [['migrate', '--no-wait', '--no-wait'], '--no-wait given twice'],
+      // -p is --provider's short form: still the same option twice.
+      [['ingest', '--provider', 'x', '-p', 'agntdata', page], '--provider given twice'],
+      [['normalize', '-p', 'x', '--provider', 'x', page], '--provider given twice'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => birdfeed(args)));
+    runs.forEach((run, i) => {
+      const [args, message] = cases[i] ?? [[], ''];
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
+      expect(run.stderr, args.join(' ')).toContain(message);
+    });
+    expect(await count('watch_targets')).toBe(0);
+    expect(await count('tweets')).toBe(0);
+  });
+
+  it('refuses user id 0, a count in exponent form and a date without time or zone', async () => {
+    const cases: Array<[string[], string]> = [
+      [['watchlist', 'add', '0'], '<user_id> "0"'],
+      [['watchlist', 'enable', '0'], '<user_id> "0"'],
+      [['crawl', '--once', '--user', '0'], '--user "0"'],
+      [['crawl', '--once', '--concurrency', '1e1'], '--concurrency "1e1"'],
+      [['crawl', '--once', '--concurrency', '0x4'], '--concurrency "0x4"'],
+      [['crawl', '--once', '--concurrency', '4.0'], '--concurrency "4.0"'],
+      [['watchlist', 'add', '12', '--backfill', '1e2'], '--backfill "1e2"'],
+      [['ingest', '--provider', 'x', '--user-id', '0', page], '--user-id'],
+      [['ingest', '--provider', 'x', '--observed-at', '12', page], '--observed-at "12"'],
+      [['normalize', '--provider', 'x', '--observed-at', '12', page], '--observed-at "12"'],
+      [['normalize', '--provider', 'x', '--observed-at', '2026-06-01', page], '--observed-at'],
+      [
+        ['normalize', '--provider', 'x', '--observed-at', '2026-06-01T12:00:00', page],
+        '--observed-at',
+      ],
+      [
+        ['normalize', '--provider', 'x', '--observed-at', '2026-02-30T12:00:00Z', page],
+        '--observed-at',
+      ],
+      [
+        ['normalize', '--provider', 'x', '--observed-at', '2026-06-01T24:00:00Z', page],
+        '--observed-at',
+      ],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => birdfeed(args)));
+    runs.forEach((run, i) => {
+      const [args, message] = cases[i] ?? [[], ''];
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
+      expect(run.stderr, args.join(' ')).toContain(message);
+    });
+    expect(await count('watch_targets')).toBe(0);
+    expect(await count('tweets')).toBe(0);
+  });
+
+  it('still takes what is meant: --priority=-5, an ISO timestamp with a zone', async () => {
+    const add = await birdfeed(['watchlist', 'add', '12', '--priority=-5', '--every', '1h']);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).toContain('priority -5');
+    const normalized = await birdfeed([
+      'normalize',
+      '--provider',
+      'x',
+      '--observed-at',
+      '2026-06-01T14:00:00+02:00',
+      page,
+    ]);
+    expect(normalized.code, normalized.stderr).toBe(0);
+    expect(normalized.stdout).toContain('"observedAt":"2026-06-01T12:00:00.000Z"');
+  });
+});

@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_DATABASE_URL } from './support/postgres.ts';
+
+/**
+ * A DATABASE_URL that cannot be used, through the real entry point (bin/birdfeed.ts, whose
+ * dispatcher decides what is a setup error and what is a bug): one line naming DATABASE_URL
+ * without its password and the driver's reason, exit 1, no stack.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIRDFEED = fileURLToPath(new URL('../bin/birdfeed.ts', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function birdfeed(args: string[], databaseUrl: string): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', BIRDFEED, ...args],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          DATABASE_URL: databaseUrl,
+          X_BEARER_TOKEN: 'x-token-never-shown',
+        },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+const COMMANDS: string[][] = [
+  ['status'],
+  ['watchlist', 'add', '5'],
+  ['watchlist', 'list'],
+  ['crawl', '--once'],
+  ['migrate'],
+];
+
+function expectOneSetupLine(run: Run, command: string[], reason: RegExp): void {
+  const what = command.join(' ');
+  expect(run.code, `${what}: ${run.stderr}`).toBe(1);
+  const lines = run.stderr.trimEnd().split('\n');
+  expect(lines, `${what}: ${run.stderr}`).toHaveLength(1);
+  const [line] = lines;
+  expect(line).toMatch(new RegExp(`^birdfeed ${command[0]}: cannot connect to DATABASE_URL=`));
+  expect(line).toMatch(reason);
+  expect(run.stderr).not.toMatch(/Failed query|\n\s+at /);
+}
+
+describe('a DATABASE_URL that cannot be used', () => {
+  it('names the database that does not exist, for every command that opens it', async () => {
+    const url = new URL(ADMIN_DATABASE_URL);
+    const name = `bf_missing_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    url.pathname = `/${name}`;
+    const runs = await Promise.all(COMMANDS.map((command) => birdfeed(command, url.toString())));
+    runs.forEach((run, i) => {
+      expectOneSetupLine(run, COMMANDS[i] ?? [], new RegExp(`database "${name}" does not exist`));
+    });
+  });
+
+  it('a refused connection: the address without its password, and the reason', async () => {
+    const port = await closedPort();
+    const url = `postgres://postgres:pw-secret-4711@127.0.0.1:${port}/birdfeed`;
+    const runs = await Promise.all(COMMANDS.map((command) => birdfeed(command, url)));
+    runs.forEach((run, i) => {
+      expectOneSetupLine(run, COMMANDS[i] ?? [], /ECONNREFUSED/);
+      expect(run.stderr).toContain(`postgres://postgres:***@127.0.0.1:${port}/birdfeed`);
+      expect(run.stdout + run.stderr).not.toContain('pw-secret-4711');
+      expect(run.stdout + run.stderr).not.toContain('x-token-never-shown');
+    });
+  });
+});
