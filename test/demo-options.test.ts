@@ -65,6 +65,9 @@ describe('demo options', () => {
     expect(() => parseDemoOptions(['--every', '3s'], {})).toThrow(/--every: between 10s/);
     expect(() => parseDemoOptions(['--accounts', 'lots'], {})).toThrow(/--accounts/);
     expect(() => parseDemoOptions(['--bogus'], {})).toThrow(/bogus/);
+    expect(() => parseDemoOptions(['--accounts', '4', '--accounts', '8'], {})).toThrow(
+      /--accounts given twice/,
+    );
     expect(() => parseDemoOptions([], { BIRDFEED_DEMO_PG_PORT: '70000' })).toThrow(EnvError);
     expect(() => parseDemoOptions([], { BIRDFEED_DEMO_REDIS: 'sometimes' })).toThrow(
       /BIRDFEED_DEMO_REDIS/,

@@ -1,6 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { parseCommandArgs } from '../commands/command-args.ts';
 import { EnvError, envSchema } from '../env.ts';
 
 /**
@@ -136,7 +137,7 @@ export function parseDemoOptions(
     typeof parseArgs<{ args: string[]; options: typeof DEMO_FLAGS }>
   >['values'];
   try {
-    values = parseArgs({
+    values = parseCommandArgs({
       args: argv,
       options: DEMO_FLAGS,
       strict: true,

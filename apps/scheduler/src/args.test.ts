@@ -35,6 +35,9 @@ describe('birdfeed scheduler arguments', () => {
     expect(() => parseSchedulerArgs(['--tick', '1000h'])).toThrow(/--tick.*at most 24 days/);
     expect(() => parseSchedulerArgs(['--provider', 'mastodon'])).toThrow(SchedulerStartError);
     expect(() => parseSchedulerArgs(['--every', '5s'])).toThrow(/every/);
+    expect(() => parseSchedulerArgs(['--tick', '5s', '--tick', '1m'])).toThrow(
+      /--tick given twice/,
+    );
   });
 });
 

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import type { Database } from '@birdfeed/db';
 import { type CrawlQueue, openCrawlQueue } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
+import { parseCommandArgs } from '../../../bin/commands/command-args.ts';
 import { credentialLabelFor } from '../../../bin/env.ts';
 import { createLogger } from '../../../bin/logger.ts';
 import {
@@ -44,7 +44,7 @@ export interface SchedulerArgs {
 }
 
 export function parseSchedulerArgs(argv: string[]): SchedulerArgs | 'help' {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args: argv,
     options: {
       tick: { type: 'string' },

@@ -18,6 +18,10 @@ describe('birdfeed worker arguments', () => {
     expect(() => parseWorkerArgs(['--provider', 'bluesky'])).toThrow(WorkerStartError);
     expect(() => parseWorkerArgs(['--concurrency', '0'])).toThrow(/--concurrency/);
     expect(() => parseWorkerArgs(['--concurrency', 'many'])).toThrow(/--concurrency/);
+    expect(() => parseWorkerArgs(['--concurrency', '1e1'])).toThrow(/--concurrency "1e1"/);
+    expect(() => parseWorkerArgs(['--concurrency', '4', '--concurrency', '8'])).toThrow(
+      /--concurrency given twice \(4, then 8\)/,
+    );
   });
 });
 

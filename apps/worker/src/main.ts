@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import type { Database } from '@birdfeed/db';
 import type { ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
+import { parseCommandArgs, parseIntegerFlag } from '../../../bin/commands/command-args.ts';
 import { credentialLabelFor } from '../../../bin/env.ts';
 import { createLogger } from '../../../bin/logger.ts';
 import {
@@ -40,7 +40,7 @@ export interface WorkerArgs {
 }
 
 export function parseWorkerArgs(argv: string[]): WorkerArgs | 'help' {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args: argv,
     options: {
       provider: { type: 'string', multiple: true },
@@ -57,15 +57,10 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs | 'help' {
     }
     return value;
   });
-  let concurrency: number | null = null;
-  if (values.concurrency !== undefined) {
-    concurrency = Number(values.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
-      throw new WorkerStartError(
-        `--concurrency must be an integer from 1 to 256, got ${JSON.stringify(values.concurrency)}`,
-      );
-    }
-  }
+  const concurrency =
+    values.concurrency === undefined
+      ? null
+      : parseIntegerFlag('concurrency', values.concurrency, 1, 256);
   return { providers: providers.length === 0 ? null : [...new Set(providers)], concurrency };
 }
 
