@@ -85,6 +85,17 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
+/** Every command line exits 2 naming what is wrong, and nothing reaches the database. */
+async function expectRefused(cases: Array<[string[], string]>): Promise<void> {
+  const runs = await Promise.all(cases.map(([args]) => birdfeed(args)));
+  runs.forEach((run, i) => {
+    const [args, message] = cases[i] ?? [[], ''];
+    expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
+    expect(run.stderr, args.join(' ')).toContain(message);
+  });
+  expect(await count('watch_targets')).toBe(0);
+  expect(await count('tweets')).toBe(0);
+}
 describe('command-line input', () => {
   it('refuses an option given twice, naming it, in every command', async () => {
     const cases: Array<[string[], string]> = [
@@ -102,14 +113,7 @@ describe('command-line input', () => {
       [['ingest', '--provider', 'x', '-p', 'agntdata', page], '--provider given twice'],
       [['normalize', '-p', 'x', '--provider', 'x', page], '--provider given twice'],
     ];
-    const runs = await Promise.all(cases.map(([args]) => birdfeed(args)));
-    runs.forEach((run, i) => {
-      const [args, message] = cases[i] ?? [[], ''];
-      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
-      expect(run.stderr, args.join(' ')).toContain(message);
-    });
-    expect(await count('watch_targets')).toBe(0);
-    expect(await count('tweets')).toBe(0);
+    await expectRefused(cases);
   });
 
   it('refuses user id 0, a count in exponent form and a date without time or zone', async () => {
@@ -138,14 +142,7 @@ describe('command-line input', () => {
         '--observed-at',
       ],
     ];
-    const runs = await Promise.all(cases.map(([args]) => birdfeed(args)));
-    runs.forEach((run, i) => {
-      const [args, message] = cases[i] ?? [[], ''];
-      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
-      expect(run.stderr, args.join(' ')).toContain(message);
-    });
-    expect(await count('watch_targets')).toBe(0);
-    expect(await count('tweets')).toBe(0);
+    await expectRefused(cases);
   });
 
   it('still takes what is meant: --priority=-5, an ISO timestamp with a zone', async () => {

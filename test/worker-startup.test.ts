@@ -72,7 +72,7 @@ describe('start-up checks', () => {
   it('a bad argument: usage and exit 2', async () => {
     const app = spawnApp('worker', ['--concurrency', 'lots'], baseEnv());
     expect(await app.exited).toBe(2);
-    expect(app.output()).toMatch(/--concurrency must be an integer/);
+    expect(app.output()).toMatch(/--concurrency "lots": must be an integer/);
     expect(app.output()).toMatch(/usage: birdfeed worker/);
   });
 });

@@ -126,17 +126,7 @@ export class SandboxHandler {
     try {
       this.dispatch(req, res);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      send(
-        res,
-        json(500, {
-          title: 'Internal Server Error',
-          detail: `sandbox bug: ${message}`,
-          type: 'about:blank',
-          status: 500,
-        }),
-        JSON_HEADERS,
-      );
+      send(res, sandboxBug(error), JSON_HEADERS);
     }
   };
 
@@ -416,17 +406,7 @@ export class SandboxHandler {
       response = route.run({ query, body, now, credential });
     } catch (error) {
       log(credential.label, 500, null);
-      const message = error instanceof Error ? error.message : String(error);
-      send(
-        res,
-        json(500, {
-          title: 'Internal Server Error',
-          detail: `sandbox bug: ${message}`,
-          type: 'about:blank',
-          status: 500,
-        }),
-        headers,
-      );
+      send(res, sandboxBug(error), headers);
       return;
     }
     // A 200 is billed whatever reaches the client (agntdata's Pricing): a body the fault
@@ -516,6 +496,17 @@ function readBody(req: IncomingMessage, done: (body: string) => void): void {
 function bodyBuffer(body: SandboxResponse['body']): Buffer {
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
   return Array.isArray(body) ? Buffer.concat(body) : body;
+}
+
+/** A 500 in X's problem shape: what a throw inside the sandbox answers. */
+function sandboxBug(error: unknown): SandboxResponse {
+  const message = error instanceof Error ? error.message : String(error);
+  return json(500, {
+    title: 'Internal Server Error',
+    detail: `sandbox bug: ${message}`,
+    type: 'about:blank',
+    status: 500,
+  });
 }
 
 function send(

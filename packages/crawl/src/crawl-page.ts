@@ -224,22 +224,23 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
 
   const kind: CrawlKind = current.sinceId === null ? 'backfill' : 'incremental';
   const request = buildRequest(target, current, kind, options);
+  const failed: FetchErrorContext = {
+    db,
+    key,
+    run,
+    kind,
+    checkpoint,
+    request,
+    now,
+    logger,
+    reserved,
+  };
 
   let fetched: Awaited<ReturnType<CrawlClient['fetchTimelinePage']>>;
   try {
     fetched = await client.fetchTimelinePage(request);
   } catch (error) {
-    return handleFetchError(error, {
-      db,
-      key,
-      run,
-      kind,
-      checkpoint,
-      request,
-      now,
-      logger,
-      reserved,
-    });
+    return handleFetchError(error, failed);
   }
 
   const page = fetched.page;
@@ -352,17 +353,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
       );
       invalid.costCents = fetched.costCents;
       Object.assign(invalid, { requestUrl: fetched.requestUrl });
-      return handleFetchError(invalid, {
-        db,
-        key,
-        run,
-        kind,
-        checkpoint,
-        request,
-        now,
-        logger,
-        reserved,
-      });
+      return handleFetchError(invalid, failed);
     }
     // Any other failure to write (a deadlock, a timeout, a lost connection) is retried, and the
     // retry fetches the page again: this request still counts, or the budget would miss it.
