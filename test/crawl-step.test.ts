@@ -64,7 +64,7 @@ function timelineOf(
   key: { provider: 'x' | 'agntdata'; userId: string },
   ids: bigint[],
   pageSize: number,
-  options: Pick<FakeTimelineOptions, 'cap'> = {},
+  options: Pick<FakeTimelineOptions, 'cap' | 'pinned'> = {},
 ): FakeTimeline {
   return new FakeTimeline({
     provider: key.provider,
@@ -560,6 +560,24 @@ describe('crawl step (agntdata semantics)', () => {
     const resumed = await crawlTargetToEnd({ db, client, target: key });
     expect(resumed.outcome).toBe('succeeded');
     expect(await storedTweetIds(key.userId)).toHaveLength(20);
+  });
+
+  it('does not end the window at an old pinned item listed before newer ones', async () => {
+    const key = await newTarget('agntdata', 20);
+    const client = timelineOf(key, range(95_000n, 20), 10, { pinned: 95_000n });
+    const backfill = await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
+    expect(backfill.outcome).toBe('succeeded');
+    const sinceId = (await getCheckpoint(db, key))?.sinceId;
+    expect(sinceId).toBe('95019');
+    client.add(...range(95_100n, 25));
+    const incremental = await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
+    // Page 1 opens with 95000 (≤ since_id): with the oldest id deciding, the window ended there
+    // and the 15 newer tweets on pages 2–3 were lost without a gap.
+    expect(incremental).toMatchObject({ outcome: 'succeeded', gaps: [] });
+    expect(incremental.pages).toBeGreaterThanOrEqual(3);
+    const stored = await storedTweetIds(key.userId);
+    for (const id of range(95_100n, 25)) expect(stored).toContain(String(id));
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('95124');
   });
 
   it('stops at the first page that reaches since_id and records a gap when pages run out first', async () => {

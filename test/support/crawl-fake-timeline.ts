@@ -17,6 +17,8 @@ export interface FakeTimelineOptions {
   userId: string;
   ids: bigint[];
   pageSize: number;
+  /** Listed first on the first page of every window, whatever its age (a pinned tweet). */
+  pinned?: bigint;
   /** X: the newest N tweets only. */
   cap?: number;
 }
@@ -107,7 +109,12 @@ export class FakeTimeline implements CrawlClient {
     const slice = fault?.kind === 'empty-page' ? [] : visible.slice(offset, offset + size);
     const nextOffset = fault?.kind === 'empty-page' ? offset : offset + slice.length;
     const next = nextOffset < visible.length ? String(nextOffset) : null;
-    const ids = slice.map(String);
+    const pinned = this.options.pinned;
+    const ids = (
+      pinned !== undefined && request.cursor == null
+        ? [pinned, ...slice.filter((id) => id !== pinned)]
+        : slice
+    ).map(String);
     const page: CanonicalPage = {
       provider: this.provider,
       userId: this.options.userId,
@@ -124,8 +131,15 @@ export class FakeTimeline implements CrawlClient {
       media: [],
       tweetMedia: [],
       cursor: { next },
-      newestId: ids[0] ?? null,
-      oldestId: ids.at(-1) ?? null,
+      newestId: ids.reduce<string | null>(
+        (a, id) => (a === null || BigInt(id) > BigInt(a) ? id : a),
+        null,
+      ),
+      oldestId: ids.reduce<string | null>(
+        (a, id) => (a === null || BigInt(id) < BigInt(a) ? id : a),
+        null,
+      ),
+      lastId: ids.at(-1) ?? null,
       resultCount: ids.length,
       partialErrors: [],
     };

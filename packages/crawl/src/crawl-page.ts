@@ -251,8 +251,11 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   const windowNewestId = maxOf(current.windowNewestId, newest);
   const windowFetched = current.windowFetched + ids.length;
   // agntdata has no since_id parameter: the page that reaches it is the window's last (X never
-  // returns such ids when asked with since_id, so for X this stays false).
-  const reachedSinceId = sinceId !== null && oldest !== null && compareIds(oldest, sinceId) <= 0;
+  // returns such ids when asked with since_id, so for X this stays false). Reached = the page's
+  // LAST result is at or below since_id: one old item listed before newer ones (a pinned
+  // tweet) must not end the window and lose the newer tweets on the pages after it.
+  const last = page.lastId === undefined ? oldest : page.lastId;
+  const reachedSinceId = sinceId !== null && last !== null && compareIds(last, sinceId) <= 0;
   const depthReached = kind === 'backfill' && windowFetched >= target.backfillDepth;
   const nextCursor = page.cursor.next;
   // A page with no results but a next token (X does this) does not end the window.

@@ -145,6 +145,12 @@ export interface CanonicalPage {
   /** Newest / oldest id among the timeline's own results on this page (null when empty). */
   newestId: SnowflakeId | null;
   oldestId: SnowflakeId | null;
+  /**
+   * The timeline's last result in the order the provider listed them (null when empty; absent
+   * from pages built before it existed). Newest first, it is `oldestId`; it differs when a page
+   * lists an older item first, as a pinned tweet would be.
+   */
+  lastId?: SnowflakeId | null | undefined;
   /** The provider's own count of results on the page (X `meta.result_count`). */
   resultCount: number;
   /** Errors the provider put beside the data (X `errors[]`), kept as sent. */

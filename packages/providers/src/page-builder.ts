@@ -84,6 +84,7 @@ export class PageBuilder {
       cursor: { next: page.cursor },
       newestId: newest === null ? null : newest.toString(),
       oldestId: oldest === null ? null : oldest.toString(),
+      lastId: page.timelineIds.at(-1) ?? null,
       resultCount: page.resultCount,
       partialErrors: page.partialErrors,
     };
