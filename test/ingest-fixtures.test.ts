@@ -138,6 +138,16 @@ describe('birdfeed ingest of the real fixtures', () => {
     await testDb?.drop();
   });
 
+  it("observes a twarc page at its own retrieved_at, not at the file's save time", () => {
+    const file = join(FIXTURES, 'x-v2/tidy_tweet/ObservatoryTeam.jsonl');
+    const normalized = normalizeFile('x', file, readFileSync(file, 'utf8'), {
+      savedAt: new Date('2026-11-24T15:32:37Z'),
+    });
+    const times = normalized.pages.map(({ page }) => page.observedAt.toISOString());
+    expect(times.length).toBeGreaterThan(1);
+    for (const time of times) expect(time).toMatch(/^2021-10-06T06:02:/);
+  });
+
   it('ingests every real fixture, every timeline page of it, and a second time changes no row count', async () => {
     const expectedTweets = new Set<string>();
     const expectedMedia = new Set<string>();

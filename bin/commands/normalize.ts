@@ -66,7 +66,7 @@ export class RecordingFileError extends Error {
 export interface NormalizeFileOptions {
   /** The timeline owner; by default the author of the page's first own tweet. */
   userId?: string | undefined;
-  /** By default the recording's Date header, else `savedAt`. */
+  /** By default the recording's Date header, else its twarc retrieved_at, else `savedAt`. */
   observedAt?: Date | undefined;
   /**
    * When the file was saved (its mtime): the observation time of recordings without a Date
@@ -99,6 +99,8 @@ function observedAtOf(recording: Recording, options: NormalizeFileOptions): Date
   const header = recording.headers?.date;
   const parsed = header === undefined ? Number.NaN : Date.parse(header);
   if (!Number.isNaN(parsed)) return new Date(parsed);
+  // The file's modification time is when it was saved, which may be years after the fetch.
+  if (recording.retrievedAt !== undefined) return recording.retrievedAt;
   return options.savedAt ?? new Date();
 }
 

@@ -24,6 +24,18 @@ describe('readRecordings', () => {
     ]);
   });
 
+  it("takes a twarc line's fetch time from its __twarc.retrieved_at", () => {
+    const file = 'x-v2/tidy_tweet/ObservatoryTeam.jsonl';
+    const recordings = readRecordings(readFixture(file), file);
+    expect(recordings.map((r) => r.retrievedAt?.toISOString())).toEqual([
+      '2021-10-06T06:02:02.000Z',
+      '2021-10-06T06:02:04.000Z',
+      expect.stringMatching(/^2021-10-06T06:02:0\d\.000Z$/),
+    ]);
+    const bare = readRecordings('{"data":[],"__twarc":{"retrieved_at":"soon"}}', 'q.jsonl');
+    expect(bare[0]?.retrievedAt).toBeUndefined();
+  });
+
   it('keeps a single page byte for byte, and a non-JSON file whole', () => {
     const page = '{ "meta": { "result_count": 0 } }';
     expect(readRecordings(page, 'a.json')).toEqual([{ body: page, label: 'a.json' }]);

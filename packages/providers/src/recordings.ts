@@ -15,6 +15,18 @@ export interface Recording {
   label: string;
   /** The request path when the wrapping names it, e.g. `/2/users/:id/tweets`. */
   endpoint?: string;
+  /** When the wrapping says the page was fetched (twarc's `__twarc.retrieved_at`). */
+  retrievedAt?: Date;
+}
+
+// twarc puts `"__twarc": {"url": …, "version": …, "retrieved_at": "2021-10-06T06:02:02+00:00"}`
+// at the end of every line; a regex spares parsing a page twice just for it.
+const TWARC_RETRIEVED_AT = /"__twarc"\s*:\s*\{[^{}]*"retrieved_at"\s*:\s*"([^"]+)"/;
+
+function twarcRetrievedAt(line: string): Date | undefined {
+  const match = TWARC_RETRIEVED_AT.exec(line);
+  const at = match?.[1] === undefined ? Number.NaN : Date.parse(match[1]);
+  return Number.isNaN(at) ? undefined : new Date(at);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -125,7 +137,11 @@ export function readRecordings(text: string, fileName: string): Recording[] {
   if (fileName.endsWith('.jsonl') || fileName.endsWith('.ndjson')) {
     const out: Recording[] = [];
     text.split('\n').forEach((line, index) => {
-      if (line.trim() !== '') out.push({ body: line, label: `${fileName}:${index + 1}` });
+      if (line.trim() === '') return;
+      const recording: Recording = { body: line, label: `${fileName}:${index + 1}` };
+      const retrievedAt = twarcRetrievedAt(line);
+      if (retrievedAt !== undefined) recording.retrievedAt = retrievedAt;
+      out.push(recording);
     });
     return out;
   }
