@@ -209,6 +209,46 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
     expect(history.map((h) => h.like_count)).toEqual([3, 4, 4]);
   });
 
+  it('a late page between unchanged observations leaves the history exact, for tweets and users', async () => {
+    const at = (hour: number) => new Date(Date.UTC(2025, 6, 1, hour));
+    const observe = (hour: number, likes: number, followers: number) =>
+      upsertPage(
+        db,
+        page({
+          observedAt: at(hour),
+          users: [user('800', { followersCount: followers })],
+          tweets: [tweet('801', { authorId: '800', likeCount: likes })],
+        }),
+      );
+    await observe(0, 10, 100);
+    expect((await observe(2, 10, 100)).tweetMetrics).toBe(0); // unchanged: no row
+    // Written last, observed in between: 20 held from 01:00 until 02:00, when it was 10 again.
+    const late = await observe(1, 20, 200);
+    expect(late).toMatchObject({ tweetMetrics: 2, userMetrics: 2 });
+    const tweets = await rows<{ like_count: number; observed_at: string }>(
+      db,
+      sql`select like_count::int, observed_at from tweet_metrics where tweet_id = 801 order by observed_at`,
+    );
+    expect(tweets.map((h) => [new Date(h.observed_at).getUTCHours(), h.like_count])).toEqual([
+      [0, 10],
+      [1, 20],
+      [2, 10],
+    ]);
+    const users = await rows<{ followers_count: number }>(
+      db,
+      sql`select followers_count::int from user_metrics where user_id = 800 order by observed_at`,
+    );
+    expect(users.map((h) => h.followers_count)).toEqual([100, 200, 100]);
+    // A late page equal to the newest values adds only its own row (the value changed at 01:00).
+    await observe(4, 30, 100);
+    expect((await observe(3, 30, 100)).tweetMetrics).toBe(1);
+    const after = await rows<{ like_count: number }>(
+      db,
+      sql`select like_count::int from tweet_metrics where tweet_id = 801 order by observed_at`,
+    );
+    expect(after.map((h) => h.like_count)).toEqual([10, 20, 10, 30, 30]);
+  });
+
   it('a field a provider does not report is kept: X alt_text and agntdata faces both survive', async () => {
     const fromX = page({
       provider: 'x',

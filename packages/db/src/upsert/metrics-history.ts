@@ -4,6 +4,8 @@ import { arrayParam } from './unnest-upsert.ts';
 
 interface HistorySpec<R> {
   table: 'tweet_metrics' | 'user_metrics';
+  /** The entity table whose row holds the newest observation's metrics (same column names). */
+  entity: 'tweets' | 'users';
   key: string;
   id(row: R): string;
   metrics: { name: string; value(row: R): number | undefined }[];
@@ -11,6 +13,7 @@ interface HistorySpec<R> {
 
 const tweetHistory: HistorySpec<CanonicalTweet> = {
   table: 'tweet_metrics',
+  entity: 'tweets',
   key: 'tweet_id',
   id: (t) => t.id,
   metrics: [
@@ -26,6 +29,7 @@ const tweetHistory: HistorySpec<CanonicalTweet> = {
 
 const userHistory: HistorySpec<CanonicalUser> = {
   table: 'user_metrics',
+  entity: 'users',
   key: 'user_id',
   id: (u) => u.id,
   metrics: [
@@ -44,7 +48,14 @@ const userHistory: HistorySpec<CanonicalUser> = {
  * rows the entity CTE `created` go in by a plain INSERT (`<name>_fresh`, no lookup, no ON
  * CONFLICT); the others (`<name>`) look up their previous observation per row (`offset 0`
  * keeps Postgres from turning the lookup into a hashed subplan over the whole table).
- * Count both CTEs.
+ *
+ * A late observation (a page written after a newer one) that differs from the row before it
+ * would otherwise say its value held until the next history row — or forever, when the newer
+ * observations were unchanged and so left no row. `<name>_after` then also writes the entity's
+ * newest values (the row in `tweets`/`users`, as it was before this statement) at their own
+ * time, when no history row follows the late one and they differ from it: t0=10, t2=10 (no
+ * row: unchanged), t1=20 written last gives 10@t0, 20@t1, 10@t2 instead of 10@t0, 20@t1.
+ * Count the three CTEs.
  */
 function historyCte<R>(
   spec: HistorySpec<R>,
@@ -58,6 +69,10 @@ function historyCte<R>(
   const names = spec.metrics.map((m) => m.name);
   // The previous observation "matches" when every metric this one reported is equal to it.
   const matches = names.map((n) => `(i.${n} is null or i.${n} = p.${n})`).join(' and ');
+  // The newest stored values "match" the late row where either side has no value.
+  const lateMatches = names
+    .map((n) => `(l.${n} is null or e.${n} is null or l.${n} = e.${n})`)
+    .join(' and ');
   const params = [
     arrayParam(
       'bigint',
@@ -81,7 +96,8 @@ function historyCte<R>(
     sql.raw(
       `) as i(id, ${names.join(', ')}) join ${entityCte} e on e.k = i.id), ` +
         `${name}_fresh as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where i.created returning 1), ` +
-        `${name} as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where not i.created and not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= i.observed_at order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning 1)`,
+        `${name} as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where not i.created and not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= i.observed_at order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning ${columns}), ` +
+        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.observed_at, ${names.map((n) => `e.${n}`).join(', ')} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1)`,
     ),
   ]);
 }

@@ -34,7 +34,12 @@ export interface UpsertPageOptions {
   separateUserTransaction?: boolean | undefined;
 }
 
-/** Rows written, per table. "Written" = inserted or changed, not merely matched. */
+/**
+ * Rows written, per table: inserted, or matched and updated by this observation. An update
+ * always moves a row's observed/last-seen times, so a row re-observed with no value changed
+ * counts as updated (the same page written twice at the same time included); the metrics
+ * histories count only the rows they added.
+ */
 export interface UpsertCounts {
   tweetsNew: number;
   tweetsUpdated: number;
@@ -103,7 +108,8 @@ function usersStatement(rows: PageRows, observedAt: Date): SQL | null {
   return statement([entityCte(usersTable, rows.users, { name: 'us', observedAt }), metrics], {
     users_new: count('us', 'created'),
     users_updated: count('us', 'not created'),
-    user_metrics: metrics === null ? '0' : `(${count('um_fresh')} + ${count('um')})`,
+    user_metrics:
+      metrics === null ? '0' : `(${count('um_fresh')} + ${count('um')} + ${count('um_after')})`,
   });
 }
 
@@ -121,7 +127,8 @@ function pageStatement(
     counts.tweets_updated = count('tw', 'not created');
     const metrics = tweetMetricsCte(rows.tweets, observedAt, 'tm', 'tw');
     ctes.push(metrics);
-    if (metrics !== null) counts.tweet_metrics = `(${count('tm_fresh')} + ${count('tm')})`;
+    if (metrics !== null)
+      counts.tweet_metrics = `(${count('tm_fresh')} + ${count('tm')} + ${count('tm_after')})`;
   }
   const references = referencesCte(rows.references, 'rf');
   ctes.push(references);
