@@ -147,6 +147,13 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     // An idle client that loses its server (restart, failover) emits 'error' on the pool; without
     // a listener that would crash the process instead of just dropping the client.
     pool.on('error', () => {});
+    // A checked-out client (a page's transaction) is not covered by the pool's listener: pg-pool
+    // takes it off while the client is lent out, so a server that ends the connection then
+    // (restart, failover, pg_terminate_backend) crashed the worker with an unhandled 'error'.
+    // The statement in flight, or the next one, still fails and the page is retried.
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const db = drizzle(pool, { schema }) as unknown as BirdfeedDb;
     return { db, kind: 'postgres', close: () => pool.end() };
   }
