@@ -122,6 +122,25 @@ describe('scheduler tick', () => {
     expect((await runTick(tickOptions(state))).claimed).toBe(0);
   });
 
+  it('a target whose enqueue failed (Redis away) is due again shortly, not an interval later', async () => {
+    await upsertTarget(database.db, { provider: 'x', userId: '1101', intervalSeconds: 86_400 });
+    const lost = createRedisConnection({ url: TEST_REDIS_URL, role: 'producer' });
+    const queue = await openCrawlQueue({ connection: lost, prefix, provider: 'x' });
+    lost.disconnect();
+    const state: SchedulerState = { budgetLoggedDay: null };
+    const result = await runTick({ ...tickOptions(state), queues: new Map([['x', queue]]) });
+    expect(result).toMatchObject({ claimed: 1, enqueued: 0, errors: 1 });
+    const [due] = await q<{ seconds: number }>(
+      `SELECT extract(epoch FROM next_due_at - now())::float8 AS seconds FROM watch_targets WHERE user_id = 1101`,
+    );
+    // Claimed, it had moved a day ahead; released, it is due again in 90 s.
+    expect(due?.seconds).toBeGreaterThan(60);
+    expect(due?.seconds).toBeLessThan(100);
+    expect(logLines.map((line) => line.msg)).toContainEqual(
+      expect.stringContaining('due again in 90s'),
+    );
+  });
+
   it('never starts a second run while one is in flight, and restarts an orphaned one', async () => {
     await upsertTarget(database.db, { provider: 'x', userId: '2001', intervalSeconds: 60 });
     const state: SchedulerState = { budgetLoggedDay: null };

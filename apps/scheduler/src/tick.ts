@@ -6,6 +6,7 @@ import {
   finishRun,
   getCheckpoint,
   getRun,
+  releaseClaim,
   spendDay,
   spentToday,
   type WatchTarget,
@@ -121,12 +122,17 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
       try {
         await scheduleTarget(options, queue, target, result);
       } catch (error) {
-        // One target's trouble (a DB hiccup, Redis briefly away) must not starve the others;
-        // it was claimed, so it comes back after its interval.
+        // One target's trouble (a DB hiccup, Redis briefly away) must not starve the others.
+        // Its claim moved it a whole interval ahead: it is due again shortly instead.
         result.errors += 1;
+        const released = await releaseClaim(options.db, target, CLAIM_RETRY_SECONDS).catch(
+          () => false,
+        );
         options.logger.error(
           { err: error, provider: target.provider, userId: target.userId },
-          'could not schedule a target',
+          released
+            ? `could not schedule a target; it is due again in ${CLAIM_RETRY_SECONDS}s`
+            : 'could not schedule a target; it comes back after its interval',
         );
       }
     }
@@ -135,6 +141,9 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
   await Promise.all(Array.from({ length: lanes }, lane));
   return result;
 }
+
+/** A target whose claim failed is due again this soon (past the orphan grace below). */
+const CLAIM_RETRY_SECONDS = 90;
 
 /** A running run with no job younger than this is left alone rather than called orphaned. */
 const ORPHAN_GRACE_MS = 60_000;

@@ -52,6 +52,7 @@ export {
   getTarget,
   listTargets,
   markTargetUnavailable,
+  releaseClaim,
   setTargetEnabled,
   touchTargetLastRun,
   upsertTarget,

@@ -270,6 +270,28 @@ export async function claimDueTargets(
 }
 
 /**
+ * Undoes a claim that could not be acted on (Redis away during the tick, a database hiccup):
+ * the target is due again after `retryInSeconds` (or its interval, if shorter) instead of a
+ * whole interval later — a daily target would otherwise skip a day. Only while its next due
+ * time is still the one the claim set (nobody claimed or rescheduled it since).
+ */
+export async function releaseClaim(
+  db: BirdfeedExecutor,
+  target: Pick<WatchTarget, 'provider' | 'userId' | 'nextDueAt'>,
+  retryInSeconds: number,
+): Promise<boolean> {
+  const rows = rowsOf<{ released: boolean }>(
+    await db.execute(sql`UPDATE watch_targets
+      SET next_due_at = now() + least("interval", make_interval(secs => ${retryInSeconds})),
+        updated_at = now()
+      WHERE provider = ${target.provider} AND user_id = ${target.userId}::bigint
+        AND abs(extract(epoch FROM next_due_at - ${target.nextDueAt.toISOString()}::timestamptz)) < 0.001
+      RETURNING true AS released`),
+  );
+  return rows.length > 0;
+}
+
+/**
  * Claims the given target whether or not it is due (an explicit `crawl --once --user`), moving
  * its next due time one interval ahead. Null when it does not exist or another process holds it.
  */
