@@ -1,6 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MIGRATIONS_FOLDER, MigrationLockedError, migrate, openDatabase } from '@birdfeed/db';
+import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
+import {
+  MIGRATIONS_FOLDER,
+  MigrationLockedError,
+  migrate,
+  openDatabase,
+  pendingMigrations,
+} from '@birdfeed/db';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATE_LOCK_KEY } from '../packages/db/src/migrate.ts';
@@ -115,5 +123,50 @@ describe('migrate on PGlite', () => {
     } finally {
       await database.close();
     }
+  });
+});
+
+describe('a database migrated by an older birdfeed', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('migrate_behind');
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('is refused at start, naming the migrations not applied, until `migrate` runs', async () => {
+    // The migrations as an older checkout had them: all but the newest.
+    const older = mkdtempSync(join(tmpdir(), 'birdfeed-older-migrations-'));
+    cpSync(MIGRATIONS_FOLDER, older, { recursive: true });
+    const entries = JSON.parse(readFileSync(join(older, 'meta/_journal.json'), 'utf8')) as {
+      entries: { tag: string }[];
+    };
+    const newest = entries.entries.pop()?.tag as string;
+    writeFileSync(join(older, 'meta/_journal.json'), JSON.stringify(entries));
+    const opened = await openDatabase({ url: database.url });
+    try {
+      await migrate(opened.db, { migrationsFolder: older });
+      expect(await pendingMigrations(opened.db)).toEqual([newest]);
+    } finally {
+      await opened.close();
+    }
+    const refused = await openCrawlDatabase({ url: database.url, description: 'DATABASE_URL' })
+      .then(async (db) => {
+        await db.close();
+        return null;
+      })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(MigrationsMissingError);
+    expect((refused as Error).message).toContain(`is behind this birdfeed: ${newest} not applied`);
+    const current = await openDatabase({ url: database.url });
+    try {
+      await migrate(current.db);
+      expect(await pendingMigrations(current.db)).toEqual([]);
+    } finally {
+      await current.close();
+    }
+    const ok = await openCrawlDatabase({ url: database.url });
+    await ok.close();
   });
 });

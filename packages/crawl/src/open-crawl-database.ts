@@ -4,19 +4,27 @@ import {
   missingTables,
   type OpenDatabaseOptions,
   openDatabase,
+  pendingMigrations,
 } from '@birdfeed/db';
 
 /** The database has no birdfeed tables (or only some): migrations were not applied. */
 export class MigrationsMissingError extends Error {
   override readonly name = 'MigrationsMissingError';
   readonly missing: string[];
-  constructor(missing: string[], description: string) {
+  /** Migrations (tags) not applied, when the tables exist but lag behind this code. */
+  readonly pending: string[];
+  constructor(missing: string[], description: string, pending: string[] = []) {
     const what =
       missing.length === CRAWL_TABLES.length
         ? 'birdfeed tables'
         : `${missing.join(', ')} table${missing.length === 1 ? '' : 's'}`;
-    super(`the database (${description}) has no ${what}: run \`pnpm birdfeed migrate\` first`);
+    super(
+      missing.length > 0
+        ? `the database (${description}) has no ${what}: run \`pnpm birdfeed migrate\` first`
+        : `the database (${description}) is behind this birdfeed: ${pending.join(', ')} not applied: run \`pnpm birdfeed migrate\` first`,
+    );
     this.missing = missing;
+    this.pending = pending;
   }
 }
 
@@ -32,6 +40,10 @@ export async function openCrawlDatabase(
     const missing = await missingTables(database.db);
     if (missing.length > 0) {
       throw new MigrationsMissingError(missing, options.description ?? 'DATABASE_URL');
+    }
+    const pending = await pendingMigrations(database.db);
+    if (pending.length > 0) {
+      throw new MigrationsMissingError([], options.description ?? 'DATABASE_URL', pending);
     }
     return database;
   } catch (error) {

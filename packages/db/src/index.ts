@@ -12,7 +12,12 @@ export type {
 } from './database.ts';
 export { openDatabase, rowsOf } from './database.ts';
 export type { MigrateOptions, MigrateResult } from './migrate.ts';
-export { MIGRATIONS_FOLDER, MigrationLockedError, migrate } from './migrate.ts';
+export {
+  MIGRATIONS_FOLDER,
+  MigrationLockedError,
+  migrate,
+  pendingMigrations,
+} from './migrate.ts';
 export { DatabaseInUseError, lockDataDir } from './pglite-lock.ts';
 export * as schema from './schema/index.ts';
 export * from './schema/index.ts';
