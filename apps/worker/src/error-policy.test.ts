@@ -1,4 +1,4 @@
-import { TargetNotFoundError } from '@birdfeed/crawl';
+import { RunMismatchError, TargetNotFoundError } from '@birdfeed/crawl';
 import {
   AccountUnavailableError,
   BadRequestError,
@@ -60,6 +60,7 @@ describe('decideOnError', () => {
     ],
     ['a target removed meanwhile', new TargetNotFoundError({ provider: 'x', userId: '1' })],
     ['an invalid payload', new UnrecoverableError('bad payload')],
+    ["another birdfeed's job (its run is not in this database)", new RunMismatchError('run 11')],
   ])('%s fails at once', (_what, error) => {
     expect(decideOnError(error)).toEqual({ action: 'fail' });
   });

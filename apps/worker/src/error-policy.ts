@@ -1,4 +1,4 @@
-import { ProviderMismatchError, TargetNotFoundError } from '@birdfeed/crawl';
+import { ProviderMismatchError, RunMismatchError, TargetNotFoundError } from '@birdfeed/crawl';
 import {
   AccountUnavailableError,
   BadRequestError,
@@ -65,6 +65,7 @@ export function decideOnError(error: unknown, options: DecideOptions = {}): Erro
     error instanceof AccountUnavailableError ||
     error instanceof TargetNotFoundError ||
     error instanceof ProviderMismatchError ||
+    error instanceof RunMismatchError ||
     error instanceof UnrecoverableError ||
     (error instanceof Error && error.name === 'UnrecoverableError')
   ) {

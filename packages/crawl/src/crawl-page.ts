@@ -41,6 +41,7 @@ import {
   describeError,
   markFailureRecorded,
   ProviderMismatchError,
+  RunMismatchError,
   StaleCheckpointError,
   TargetNotFoundError,
 } from './errors.ts';
@@ -420,9 +421,15 @@ async function resolveRun(
   }
   const checkpoint = state.checkpoint ?? (await ensureCheckpoint(db, key));
   const run = state.run;
-  if (run === null) throw new Error(`crawl run ${runId} does not exist`);
+  if (run === null) {
+    throw new RunMismatchError(
+      `crawl run ${runId} does not exist in this database (a job from another birdfeed on the same Redis prefix?)`,
+    );
+  }
   if (run.provider !== key.provider || run.userId !== key.userId) {
-    throw new Error(`crawl run ${runId} belongs to ${run.provider}:${run.userId}`);
+    throw new RunMismatchError(
+      `crawl run ${runId} belongs to ${run.provider}:${run.userId}, not ${key.provider}:${key.userId} (a job from another birdfeed on the same Redis prefix?)`,
+    );
   }
   // A page job of a run that already ended (a duplicate delivered after a stall): starting a
   // new window under a closed run would be a second run nobody scheduled.

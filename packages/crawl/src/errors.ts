@@ -18,6 +18,15 @@ export class ProviderMismatchError extends Error {
 }
 
 /**
+ * A page job names a crawl run that does not exist or belongs to another target: a job from
+ * another birdfeed sharing the queue's Redis prefix (a second demo, a test) or a database reset
+ * under a live queue. Retrying cannot make it match.
+ */
+export class RunMismatchError extends Error {
+  override readonly name = 'RunMismatchError';
+}
+
+/**
  * Thrown inside the page transaction when the checkpoint moved since the step read it (another
  * execution of the same step won): rolls the page back so nothing is counted twice.
  */

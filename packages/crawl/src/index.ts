@@ -22,6 +22,7 @@ export { crawlTargetToEnd, defaultSleep } from './crawl-to-end.ts';
 export {
   describeError,
   ProviderMismatchError,
+  RunMismatchError,
   StaleCheckpointError,
   TargetNotFoundError,
 } from './errors.ts';
