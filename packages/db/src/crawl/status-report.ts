@@ -1,5 +1,5 @@
 import type { ProviderName } from '@birdfeed/model';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type BirdfeedExecutor, rowsOf } from '../database.ts';
 import { type CrawlRun, type RunRow, toRun } from './runs.ts';
 import { spendDay } from './spend.ts';
@@ -81,16 +81,21 @@ interface StatusRow {
   } | null;
 }
 
-/** One row per watch target with everything `birdfeed status` shows about it. */
-export async function statusReport(
-  db: BirdfeedExecutor,
-  options: { provider?: ProviderName | undefined; now?: Date | undefined } = {},
-): Promise<StatusReport> {
-  const now = options.now ?? new Date();
-  const provider =
-    options.provider === undefined ? sql`true` : sql`t.provider = ${options.provider}`;
-  const rows = rowsOf<StatusRow>(
-    await db.execute(sql`
+/**
+ * The statement behind statusReport's targets, one row per watch target; exported so a test
+ * can EXPLAIN it.
+ *
+ * Each "latest" lookup orders by the column that ends its per-target index
+ * (crawl_runs(provider, user_id, started_at), crawl_failures(provider, user_id, failed_at)), the
+ * id only breaking ties. Ordered by id alone, the planner walked the primary key backwards and
+ * filtered every newer row of every other target: with 1.75M runs, a target without recent runs
+ * cost ~159k rows and `birdfeed status` took seconds. crawl_gaps has no time column in its index;
+ * ordering by detected_at keeps the planner off the primary key there too, and a target has few
+ * gaps to sort. test/status-report-plan.test.ts holds the plans to that.
+ */
+export function statusTargetsQuery(provider?: ProviderName): SQL {
+  const where = provider === undefined ? sql`true` : sql`t.provider = ${provider}`;
+  return sql`
       SELECT t.provider, t.user_id::text AS user_id, t.username, t.enabled, t.state, t.state_reason,
         extract(epoch from t."interval")::float8 AS interval_seconds, t.tags, t.next_due_at,
         t.last_run_at,
@@ -107,7 +112,7 @@ export async function statusReport(
           'requests', requests, 'tweets_new', tweets_new, 'tweets_updated', tweets_updated,
           'cost_cents', cost_cents, 'outcome', outcome, 'error', error) AS run
         FROM crawl_runs WHERE provider = t.provider AND user_id = t.user_id
-        ORDER BY id DESC LIMIT 1) r ON true
+        ORDER BY started_at DESC, id DESC LIMIT 1) r ON true
       LEFT JOIN LATERAL (
         SELECT count(*) FILTER (WHERE failed_at > now() - interval '24 hours') AS last24h,
           count(*) AS total
@@ -116,7 +121,7 @@ export async function statusReport(
         SELECT json_build_object('error_name', error_name, 'error_message', error_message,
           'failed_at', failed_at) AS last_failure
         FROM crawl_failures WHERE provider = t.provider AND user_id = t.user_id
-        ORDER BY id DESC LIMIT 1) lf ON true
+        ORDER BY failed_at DESC, id DESC LIMIT 1) lf ON true
       LEFT JOIN LATERAL (
         SELECT count(*) AS count FROM crawl_gaps
         WHERE provider = t.provider AND user_id = t.user_id) g ON true
@@ -124,10 +129,18 @@ export async function statusReport(
         SELECT json_build_object('since_id', since_id::text, 'oldest_id', oldest_id::text,
           'reason', reason, 'detected_at', detected_at) AS last_gap
         FROM crawl_gaps WHERE provider = t.provider AND user_id = t.user_id
-        ORDER BY id DESC LIMIT 1) lg ON true
-      WHERE ${provider}
-      ORDER BY t.provider, t.user_id`),
-  );
+        ORDER BY detected_at DESC, id DESC LIMIT 1) lg ON true
+      WHERE ${where}
+      ORDER BY t.provider, t.user_id`;
+}
+
+/** One row per watch target with everything `birdfeed status` shows about it. */
+export async function statusReport(
+  db: BirdfeedExecutor,
+  options: { provider?: ProviderName | undefined; now?: Date | undefined } = {},
+): Promise<StatusReport> {
+  const now = options.now ?? new Date();
+  const rows = rowsOf<StatusRow>(await db.execute(statusTargetsQuery(options.provider)));
   const spend = rowsOf<{ provider: ProviderName; requests: number; cost_cents: number }>(
     await db.execute(sql`SELECT provider, requests, cost_cents FROM provider_spend
       WHERE day = ${spendDay(now)}::date ORDER BY provider`),
