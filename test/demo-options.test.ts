@@ -6,7 +6,7 @@ import { migrate, openDatabase, sql, upsertPage, upsertTarget } from '@birdfeed/
 import { RedisPolicyError } from '@birdfeed/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
-import { parseDemoOptions } from '../bin/demo/demo-options.ts';
+import { demoQueuePrefix, parseDemoOptions } from '../bin/demo/demo-options.ts';
 import {
   loadDemoWatchlist,
   pickDemoTargets,
@@ -58,6 +58,26 @@ describe('demo options', () => {
       everySeconds: 120,
       pgPort: 6543,
     });
+  });
+
+  it('queue prefix: one per home directory unless BIRDFEED_QUEUE_PREFIX is set', () => {
+    const prefixOf = (argv: string[], env: NodeJS.ProcessEnv, cwd: string) => {
+      const options = parseDemoOptions(argv, env, cwd);
+      if (options === 'help') throw new Error('unexpected help');
+      return options.queuePrefix;
+    };
+    // Two demos, or a demo beside a local birdfeed, on one auto-found Redis must not share
+    // queues: with the production default `birdfeed` each one's workers took the other's jobs.
+    const here = prefixOf([], {}, '/work/a');
+    expect(here).toMatch(/^birdfeed-demo-[0-9a-f]{10}$/);
+    expect(here).toBe(demoQueuePrefix('/work/a/.birdfeed'));
+    expect(prefixOf([], {}, '/work/b')).not.toBe(here);
+    // The same directory however it is named keeps its prefix (a second run finds its jobs).
+    expect(prefixOf(['--home', '/work/a/.birdfeed'], {}, '/elsewhere')).toBe(here);
+    expect(prefixOf([], { BIRDFEED_HOME: '../a/.birdfeed/' }, '/work/b')).toBe(here);
+    // A prefix the user chose wins, even the production one.
+    expect(prefixOf([], { BIRDFEED_QUEUE_PREFIX: 'birdfeed' }, '/work/a')).toBe('birdfeed');
+    expect(prefixOf([], { BIRDFEED_QUEUE_PREFIX: 'mine' }, '/work/a')).toBe('mine');
   });
 
   it('refuses bad values, naming the flag or variable', () => {

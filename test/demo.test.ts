@@ -4,9 +4,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { queueStatus } from '@birdfeed/jobs';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { demoQueuePrefix } from '../bin/demo/demo-options.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
@@ -88,7 +90,7 @@ async function startDemo(home: string, env: Record<string, string | undefined>):
     LOG_LEVEL: 'warn',
     ...env,
   };
-  for (const key of ['DATABASE_URL', 'REDIS_URL']) {
+  for (const key of ['DATABASE_URL', 'REDIS_URL', 'BIRDFEED_QUEUE_PREFIX']) {
     if (env[key] === undefined) delete childEnv[key];
   }
   const child = spawn('pnpm', ['demo'], {
@@ -369,27 +371,38 @@ describe('pnpm demo', () => {
     }
   }, 240_000);
 
-  it('with DATABASE_URL and REDIS_URL: that Postgres, the BullMQ topology', async () => {
-    const prefix = testRedisPrefix('demo-pg');
+  it('with DATABASE_URL and REDIS_URL: that Postgres, the BullMQ topology, queues of its own', async () => {
     const testDb = await createTestDatabase('demo');
     const home = mkdtempSync(join(tmpdir(), 'birdfeed-demo-'));
     homes.push(home);
+    // No BIRDFEED_QUEUE_PREFIX: the demo derives one from its home (a fresh temporary directory,
+    // so this test's queues are its own) instead of the production `birdfeed`.
+    const prefix = demoQueuePrefix(home);
     try {
       const demo = await startDemo(home, {
         DATABASE_URL: testDb.url,
         REDIS_URL: TEST_REDIS_URL,
-        BIRDFEED_QUEUE_PREFIX: prefix,
+        BIRDFEED_QUEUE_PREFIX: undefined,
         BIRDFEED_DEMO_WORKERS: '1',
       });
       expect(demo.databaseKind).toBe('postgres');
       expect(demo.queueKind).toBe('bullmq');
       expect(demo.databaseUrl).toBe(testDb.url);
+      expect(demo.output()).toContain(` BIRDFEED_QUEUE_PREFIX=${prefix} pnpm birdfeed status`);
       await waitFor(
         'tweets from 10 watched accounts',
         60_000,
         async () => ((await accountsWithTweets(testDb.url)) >= 10 ? true : null),
         demo,
       );
+      // The scheduler and the worker met on the derived prefix (jobs went through it).
+      const redis = new Redis(TEST_REDIS_URL);
+      try {
+        const queues = await queueStatus({ connection: redis, prefix });
+        expect(queues.map((queue) => queue.name)).toContain('crawl.x.default');
+      } finally {
+        await redis.quit();
+      }
       expectCleanStop(await demo.stop());
       // The workers wrote through their own connections: a run per target, no failure on record.
       const [runs] = await query<{ targets: number; runs: number; failures: number }>(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -34,8 +35,9 @@ Ctrl-C, showing progress. Run it again: the data stays and the crawl resumes fro
                          BIRDFEED_SANDBOX_URL and exit (the compose demo profile runs this)
   --plain                plain progress lines even on a terminal
 
-Environment: DATABASE_URL, REDIS_URL, BIRDFEED_QUEUE_PREFIX, LOG_LEVEL (of the scheduler and
-worker logs under <home>/logs); see .env.example.
+Environment: DATABASE_URL, REDIS_URL, BIRDFEED_QUEUE_PREFIX (default for the demo:
+birdfeed-demo-<hash of the home directory>), LOG_LEVEL (of the scheduler and worker logs under
+<home>/logs); see .env.example.
 `;
 
 export type RedisChoice = { kind: 'auto' } | { kind: 'off' } | { kind: 'url'; url: string };
@@ -56,6 +58,7 @@ export interface DemoOptions {
   plain: boolean;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** BIRDFEED_QUEUE_PREFIX when set, else {@link demoQueuePrefix} of `home`. */
   queuePrefix: string;
   logLevel: string;
 }
@@ -158,6 +161,7 @@ export function parseDemoOptions(
     }
   }
   const homeValue = values.home ?? env.BIRDFEED_HOME ?? '.birdfeed';
+  const home = isAbsolute(homeValue) ? homeValue : resolve(cwd, homeValue);
   return {
     redis:
       values.redis !== undefined
@@ -183,17 +187,34 @@ export function parseDemoOptions(
     everySeconds: values.every !== undefined ? parseEverySeconds(values.every) : 15,
     backfillDepth:
       values.backfill !== undefined ? integer('backfill', values.backfill, 1, 3200) : 300,
-    home: isAbsolute(homeValue) ? homeValue : resolve(cwd, homeValue),
+    home,
     watchlistOnly: values['watchlist-only'] === true,
     sandboxUrl: env.BIRDFEED_SANDBOX_URL,
     plain: values.plain === true,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
-    queuePrefix: env.BIRDFEED_QUEUE_PREFIX,
+    // envSchema fills in the production default; only a prefix the user chose counts here.
+    queuePrefix:
+      source.BIRDFEED_QUEUE_PREFIX === undefined
+        ? demoQueuePrefix(home)
+        : env.BIRDFEED_QUEUE_PREFIX,
     logLevel: env.LOG_LEVEL,
   };
 }
 
 export function pgliteDir(options: Pick<DemoOptions, 'home'>): string {
   return join(options.home, 'pgdata');
+}
+
+/**
+ * The demo's BullMQ key prefix: one per home directory. The demo finds a local Redis on its own;
+ * with the production default (`birdfeed`) two demos, or a demo beside a local birdfeed, shared
+ * the same queues and each one's workers took the other's jobs, crawling into the wrong
+ * database. The same home (its absolute path, not resolved through symlinks, so it does not
+ * change once the directory exists) keeps the same prefix, so a demo run again finds the jobs
+ * it left.
+ */
+export function demoQueuePrefix(home: string): string {
+  const hash = createHash('sha256').update(resolve(home)).digest('hex').slice(0, 10);
+  return `birdfeed-demo-${hash}`;
 }
