@@ -198,7 +198,7 @@ describe('birdfeed watchlist / crawl --once / status', () => {
     expect(run.stdout).toContain('daily budget reached');
   });
 
-  it('shows each queue with its depth and limiter when REDIS_URL is set', async () => {
+  it('shows each queue with its depth, workers and limiter when REDIS_URL is set', async () => {
     const prefix = testRedisPrefix('crawl-status');
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 3 });
     const queue = await openCrawlQueue({ connection: redis, prefix, provider: 'x' });
@@ -208,6 +208,15 @@ describe('birdfeed watchlist / crawl --once / status', () => {
         { provider: 'x', userId: '1', runId: '1', kind: 'incremental', page: 0 },
         { delay: 60_000 },
       );
+      // No worker has ever started on this queue: the job waits for nothing, and no limit is
+      // recorded (the workers write it when they start).
+      await queue.add('crawl-page', {
+        provider: 'x',
+        userId: '2',
+        runId: '2',
+        kind: 'incremental',
+        page: 0,
+      });
       const run = await birdfeed(['status', '--json'], {
         REDIS_URL: TEST_REDIS_URL,
         BIRDFEED_QUEUE_PREFIX: prefix,
@@ -221,13 +230,22 @@ describe('birdfeed watchlist / crawl --once / status', () => {
       };
       expect(report.queues.configured).toBe(true);
       expect(report.queues.queues).toEqual([
-        expect.objectContaining({ name: 'crawl.x.default', delayed: 1, waiting: 0 }),
+        expect.objectContaining({
+          name: 'crawl.x.default',
+          delayed: 1,
+          waiting: 1,
+          workers: 0,
+          waitingWithoutWorker: true,
+          limiter: expect.objectContaining({ max: null }),
+        }),
       ]);
       const text = await birdfeed(['status'], {
         REDIS_URL: TEST_REDIS_URL,
         BIRDFEED_QUEUE_PREFIX: prefix,
       });
-      expect(text.stdout).toMatch(/crawl\.x\.default: waiting 0, active 0, delayed 1, failed 0/);
+      expect(text.stdout).toContain(
+        'crawl.x.default: waiting 1, active 0, delayed 1, failed 0, workers 0; limiter unknown (set by the workers at start), NO WORKER: 1 job waiting for `birdfeed worker`',
+      );
     } finally {
       await queue.obliterate({ force: true });
       await queue.close();

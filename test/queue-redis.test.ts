@@ -192,6 +192,9 @@ describe('queue status', () => {
         delayed: 1,
         paused: false,
         limiter: { max: null, remaining: null },
+        workers: 0,
+        // Only a delayed job: nothing is waiting yet.
+        waitingWithoutWorker: false,
       });
       expect(statuses[1]).toMatchObject({
         name: 'crawl.x.default',
@@ -199,6 +202,8 @@ describe('queue status', () => {
         active: 0,
         paused: true,
         pauseReason: null,
+        workers: 0,
+        waitingWithoutWorker: true,
       });
       const other = await queueStatus({ connection: redis, prefix: testRedisPrefix('empty') });
       expect(other).toEqual([]);

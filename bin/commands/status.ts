@@ -10,7 +10,8 @@ const USAGE = `usage: birdfeed status [--json] [--provider x|agntdata]
 
 Per watch target: its checkpoint (since_id, open window), last run, next due time, state,
 failures and gaps; today's provider spend; and, when REDIS_URL is set, per crawl queue its
-depth and the rate-limit budget left.
+depth, the workers connected (NO WORKER when jobs wait and none is) and the rate-limit budget
+left.
 `;
 
 /** The queue part, from @birdfeed/jobs; status still works (DB part only) without Redis. */
@@ -178,14 +179,19 @@ function renderReport(report: StatusReport, queues: QueueReport): string {
 }
 
 function queueLine(queue: QueueStatus): string {
-  const depth = `waiting ${queue.waiting}, active ${queue.active}, delayed ${queue.delayed}, failed ${queue.failed}`;
+  const depth = `waiting ${queue.waiting}, active ${queue.active}, delayed ${queue.delayed}, failed ${queue.failed}, workers ${queue.workers ?? '? (Redis does not list its clients)'}`;
   const limiter = queue.limiter;
+  // The limit is in the queue's meta, written by each worker when it starts: absent, it was
+  // never written or Redis lost it; either way this command cannot say what applies.
   const budget =
     limiter.max === null
-      ? 'no limiter'
+      ? 'limiter unknown (set by the workers at start)'
       : `budget ${limiter.remaining ?? '?'}/${limiter.max} per ${formatEvery((limiter.windowMs ?? 0) / 1000)}${limiter.resetsInMs > 0 ? `, resets in ${formatEvery(Math.ceil(limiter.resetsInMs / 1000))}` : ''}${limiter.rateLimited ? ', RATE LIMITED' : ''}`;
   const paused = queue.paused
     ? `, PAUSED${queue.pauseReason ? ` (${queue.pauseReason})` : ''}`
     : '';
-  return `${queue.name}: ${depth}; ${budget}${paused}`;
+  const unattended = queue.waitingWithoutWorker
+    ? `, NO WORKER: ${queue.waiting} job${queue.waiting === 1 ? '' : 's'} waiting for \`birdfeed worker\``
+    : '';
+  return `${queue.name}: ${depth}; ${budget}${paused}${unattended}`;
 }

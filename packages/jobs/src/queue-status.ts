@@ -5,7 +5,11 @@ import { DEFAULT_QUEUE_PREFIX, pauseReasonKey, queueRegistryKey } from './crawl-
 import { parseCrawlQueueName } from './queue-names.ts';
 
 export interface LimiterStatus {
-  /** Requests allowed per window (the queue's global rate limit); null = no limiter set. */
+  /**
+   * Requests allowed per window (the queue's global rate limit); null = none recorded in Redis.
+   * Each worker writes it into the queue's meta when it starts, so a Redis that lost its keys
+   * shows null until a worker starts again, while running workers still apply their own.
+   */
   max: number | null;
   windowMs: number | null;
   /** Requests started in the current window. */
@@ -33,6 +37,14 @@ export interface QueueStatus {
   /** Why birdfeed paused it (401/403, out of credits); null when not paused by birdfeed. */
   pauseReason: string | null;
   limiter: LimiterStatus;
+  /**
+   * Workers connected to the queue now (BullMQ names each worker's blocking connection after
+   * its queue, under the prefix); null when this Redis does not list its clients (CLIENT LIST
+   * refused, as on some managed services).
+   */
+  workers: number | null;
+  /** Jobs are waiting and no worker is connected: nothing will run them until one starts. */
+  waitingWithoutWorker: boolean;
 }
 
 export interface QueueStatusOptions {
@@ -62,7 +74,25 @@ async function listCrawlQueueNames(connection: Redis, prefix: string): Promise<s
   return [...names].filter((name) => parseCrawlQueueName(name) !== null).sort();
 }
 
-/** Depth, paused state and the rate-limit budget left of every crawl queue under `prefix`. */
+/**
+ * The queue's connected workers, from CLIENT LIST (Queue#getWorkers). Null when Redis refuses
+ * the command: BullMQ then returns one placeholder entry (no `rawname`) for managed services
+ * without CLIENT LIST, and an ACL without +client answers NOPERM; neither says "no worker".
+ */
+async function connectedWorkers(queue: Queue): Promise<number | null> {
+  try {
+    const clients = await queue.getWorkers();
+    return clients.some((client) => client.rawname === undefined) ? null : clients.length;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ReplyError') return null;
+    throw error;
+  }
+}
+
+/**
+ * Depth, paused state, connected workers and the rate-limit budget left of every crawl queue
+ * under `prefix`.
+ */
 export async function queueStatus(options: QueueStatusOptions): Promise<QueueStatus[]> {
   const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const names = await listCrawlQueueNames(options.connection, prefix);
@@ -82,6 +112,7 @@ export async function queueStatus(options: QueueStatusOptions): Promise<QueueSta
       );
       const paused = await queue.isPaused();
       const limit = await queue.getGlobalRateLimit();
+      const workers = await connectedWorkers(queue);
       const limiterKey = `${prefix}:${name}:limiter`;
       const [usedRaw, pttl] = await Promise.all([
         options.connection.get(limiterKey),
@@ -91,11 +122,12 @@ export async function queueStatus(options: QueueStatusOptions): Promise<QueueSta
       const rateLimited = used >= MANUAL_LIMIT_THRESHOLD;
       const windowOpen = pttl > 0;
       const usedInWindow = windowOpen ? used : 0;
+      const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.paused ?? 0);
       statuses.push({
         name,
         provider: ref.provider,
         credentialLabel: ref.credentialLabel,
-        waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.paused ?? 0),
+        waiting,
         active: counts.active ?? 0,
         delayed: counts.delayed ?? 0,
         failed: counts.failed ?? 0,
@@ -111,6 +143,8 @@ export async function queueStatus(options: QueueStatusOptions): Promise<QueueSta
           resetsInMs: windowOpen ? pttl : 0,
           rateLimited: rateLimited && windowOpen,
         },
+        workers,
+        waitingWithoutWorker: workers === 0 && waiting > 0,
       });
     } finally {
       await queue.close();
