@@ -8,7 +8,7 @@ import { tweetMetricsCte, userMetricsCte } from './metrics-history.ts';
 import { type PageRows, pageRows } from './page-rows.ts';
 import { rawPageCte } from './raw-pages.ts';
 import { referencesCte, tweetMediaCte } from './relations.ts';
-import { entityCte } from './unnest-upsert.ts';
+import { arrayParam, entityCte } from './unnest-upsert.ts';
 
 export interface UpsertPageOptions {
   /**
@@ -180,6 +180,30 @@ function pageStatement(
   return statement(ctes, counts);
 }
 
+/**
+ * Takes a transaction-scoped advisory lock per media whose boxes this page replaces, in key
+ * order, before the page statement. Two pages replacing the same media's boxes at once would
+ * otherwise each delete "boxes past the reported count" as of its own snapshot, taken before
+ * the other committed: the media row lock orders the writes but the loser's snapshot is older,
+ * so boxes the winner wrote survived a newer page that reported fewer (reproduced: 3 faces a
+ * size left where the newest page reported 1). Waiting here, the page statement's snapshot
+ * starts after the other writer committed. Advisory, because the media row may not exist yet.
+ * Pages without boxes (every X page) skip it.
+ */
+function boxLocksStatement(rows: PageRows): SQL | null {
+  const keys = new Set<string>();
+  for (const reported of rows.faceSizesReported) keys.add(reported.mediaKey);
+  for (const reported of rows.focusRectsReported) keys.add(reported.mediaKey);
+  if (keys.size === 0) return null;
+  return sql.join([
+    sql.raw(
+      "select count(pg_advisory_xact_lock(hashtextextended('birdfeed.media_boxes:' || k, 0)))::int as locked from (select k from unnest(",
+    ),
+    arrayParam('text', [...keys].sort()),
+    sql.raw(') as u(k) order by k) as ordered'),
+  ]);
+}
+
 function num(counts: Counts, key: string): number {
   return Number(counts[key] ?? 0);
 }
@@ -234,17 +258,29 @@ export async function upsertPage(
     result.rawPageId = rawId === undefined || rawId === null ? null : String(rawId);
   };
 
+  const boxLocks = boxLocksStatement(rows);
+  const lockBoxes = async (executor: BirdfeedExecutor) => {
+    if (boxLocks !== null) await executePrepared(executor, boxLocks);
+  };
+
   const inCallerTransaction = db instanceof PgTransaction;
   const separateUsers = options.separateUserTransaction !== false && !inCallerTransaction;
   if (separateUsers) await writeUsers(db);
   const inTransaction = options.inTransaction;
-  if (inTransaction !== undefined || (!separateUsers && !inCallerTransaction)) {
+  const ownTransaction =
+    inTransaction !== undefined ||
+    (!separateUsers && !inCallerTransaction) ||
+    (boxLocks !== null && !inCallerTransaction);
+  if (ownTransaction) {
     await db.transaction(async (tx) => {
+      // Before any row lock of the transaction, so waiting here cannot close a cycle.
+      await lockBoxes(tx);
       if (!separateUsers) await writeUsers(tx);
       await writePage(tx);
       if (inTransaction !== undefined) await inTransaction(tx as BirdfeedTx, { ...result });
     });
   } else {
+    if (inCallerTransaction) await lockBoxes(db);
     if (!separateUsers) await writeUsers(db);
     await writePage(db);
   }

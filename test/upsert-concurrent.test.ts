@@ -1,0 +1,86 @@
+import { type Database, migrate, openDatabase, rowsOf, sql, upsertPage } from '@birdfeed/db';
+import type { Rect } from '@birdfeed/model';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { page, photo, tweet } from '../packages/db/test/support/pages.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+
+/**
+ * Two writers replacing the same media's boxes at once (the same media on two accounts' pages,
+ * crawled by two workers): the newest page's boxes are what remains, exactly.
+ */
+
+let testDb: TestDatabase;
+let database: Database;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase('upsert_concurrent');
+  database = await openDatabase({ url: testDb.url, maxConnections: 4 });
+  await migrate(database.db);
+});
+
+afterAll(async () => {
+  await database?.close();
+  await testDb?.drop();
+});
+
+const at = (hour: number) => new Date(Date.UTC(2026, 0, 1, hour));
+const boxes = (n: number, base: number): Rect[] =>
+  Array.from({ length: n }, (_, i) => ({ x: base + i, y: base, w: 10, h: 10 }));
+
+function boxesPage(hour: number, faces: number, rects: number, base: number) {
+  return page({
+    provider: 'agntdata',
+    observedAt: at(hour),
+    tweets: [tweet('900', { authorId: '1' })],
+    media: [
+      photo('3_900', {
+        faces: { orig: boxes(faces, base), small: boxes(faces, base) },
+        focusRects: boxes(rects, base),
+      }),
+    ],
+    tweetMedia: [{ tweetId: '900', mediaKey: '3_900', position: 0 }],
+  });
+}
+
+describe('boxes written by two writers at once', () => {
+  it("leave exactly the newest page's faces and focus rects", async () => {
+    const { db } = database;
+    await upsertPage(db, boxesPage(0, 1, 1, 0));
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered = () => {};
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    // A: an older page (01:00, 3 faces a size, 5 rects) whose transaction stays open.
+    const a = upsertPage(db, boxesPage(1, 3, 5, 100), {
+      inTransaction: async () => {
+        entered();
+        await held;
+      },
+    });
+    await inside;
+    // B: the newest page (02:00, 1 face a size, 2 rects) starts while A holds its locks.
+    const b = upsertPage(db, boxesPage(2, 1, 2, 200));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    await Promise.all([a, b]);
+    const faces = rowsOf<{ size: string; n: number; x: number }>(
+      await db.execute(
+        sql`select size, count(*)::int as n, min(x)::int as x from media_faces where media_key = '3_900' group by size order by size`,
+      ),
+    );
+    expect(faces).toEqual([
+      { size: 'orig', n: 1, x: 200 },
+      { size: 'small', n: 1, x: 200 },
+    ]);
+    const rects = rowsOf<{ x: number }>(
+      await db.execute(
+        sql`select x::int as x from media_focus_rects where media_key = '3_900' order by idx`,
+      ),
+    );
+    expect(rects).toEqual([{ x: 200 }, { x: 201 }]);
+  });
+});
