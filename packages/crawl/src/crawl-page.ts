@@ -475,7 +475,13 @@ interface FetchErrorContext {
 
 async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise<CrawlStepResult> {
   const { db, key, run, checkpoint, logger, reserved } = ctx;
-  if (reserved !== null && !(error instanceof InvalidResponseError)) {
+  // agntdata bills every 2xx: one whose body then broke off (a reset, a body timeout) was
+  // bought although no page came of it.
+  const billedCents =
+    key.provider === 'agntdata' && !(error instanceof InvalidResponseError) && answered2xx(error)
+      ? (reserved?.cents ?? AGNTDATA_DEFAULT_COST_CENTS)
+      : 0;
+  if (reserved !== null && !(error instanceof InvalidResponseError) && billedCents === 0) {
     // Rejected, rate-limited, failed or aborted requests are not billed: the cent goes back.
     await addSpend(db, { ...reserved, cents: -reserved.cents, requests: 0 }).catch(
       (refundError: unknown) => {
@@ -579,7 +585,19 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
   // Rate limits, 5xx, 401/403, aborts: the transport decides. The request still counts in the
   // run (it was made), outside any page transaction since no page was written.
   if (!(error instanceof InvalidResponseError)) {
-    await addRunProgress(db, run.id, { requests: 1 }).catch((counterError: unknown) => {
+    const counted = async () => {
+      await addRunProgress(db, run.id, { requests: 1, costCents: billedCents });
+      if (billedCents > 0) {
+        // A reserved cent is in the spend already; the request is not.
+        await addSpend(db, {
+          provider: key.provider,
+          day: reserved?.day ?? spendDay(ctx.now()),
+          cents: reserved === null ? billedCents : 0,
+          requests: 1,
+        });
+      }
+    };
+    await counted().catch((counterError: unknown) => {
       logger.warn(
         { ...key, runId: run.id, error: describeError(counterError).message },
         'crawl: could not count a failed request in its run',
@@ -587,6 +605,11 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
     });
   }
   throw error;
+}
+
+function answered2xx(error: unknown): boolean {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 200 && status < 300;
 }
 
 /** The request as a path without host or credential, for a raw page whose body failed. */

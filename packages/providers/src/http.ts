@@ -130,6 +130,9 @@ const UNSENDABLE_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED'
  */
 export async function send(options: SendOptions): Promise<RawResponse> {
   const started = performance.now();
+  // Set once the status line is in: a body that then breaks off was still answered (and, on
+  // agntdata, billed) with that status.
+  let answered: number | undefined;
   try {
     const response = await request(options.url, {
       dispatcher: options.dispatcher,
@@ -138,6 +141,7 @@ export async function send(options: SendOptions): Promise<RawResponse> {
       body: options.body ?? null,
       signal: options.signal ?? null,
     });
+    answered = response.statusCode;
     const text = await response.body.text();
     return {
       status: response.statusCode,
@@ -165,11 +169,12 @@ export async function send(options: SendOptions): Promise<RawResponse> {
         { cause: error },
       );
     }
-    const message = `${exchange} failed: ${code ?? 'network error'}: ${reason}`;
+    const during = answered === undefined ? '' : ` (reading the body of a ${answered} response)`;
+    const message = `${exchange} failed${during}: ${code ?? 'network error'}: ${reason}`;
     if (code === undefined || TRANSIENT_CODES.has(code) || code.startsWith('UND_ERR')) {
-      throw new TransientError(options.provider, message, { cause: error });
+      throw new TransientError(options.provider, message, { cause: error, status: answered });
     }
-    throw new ProviderError(options.provider, message, { cause: error });
+    throw new ProviderError(options.provider, message, { cause: error, status: answered });
   }
 }
 
