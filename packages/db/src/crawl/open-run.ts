@@ -81,11 +81,28 @@ type GuardedRow = RunRow & { in_use: boolean; last_activity_at: Date | string; i
 
 /**
  * The same statement with the activity check. A separate text (so a separate prepared
- * statement), so the workers' and scheduler's statement stays exactly what it was. The check
- * and the adoption are one statement: nothing between them for another process to slip into.
- * There is no timestamp of a page request in flight; the window has to cover it.
+ * statement), so the workers' and scheduler's statement stays exactly what it was. One
+ * statement is not enough on its own under READ COMMITTED (two overlapping ones each see no
+ * running run): it runs under a per-target advisory lock. There is no timestamp of a page
+ * request in flight; the window has to cover it.
  */
 async function openUnlessBusy(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+  busyWithinMs: number,
+): Promise<OpenRunResult> {
+  // Two one-shots at once (cron's and an operator's) each saw no running run and each opened
+  // one, or both took over the same orphan: the check and the take-over are serialized per
+  // target, and a take-over touches the checkpoint, so the next caller finds the run active.
+  return db.transaction(async (tx) => {
+    await tx.execute(
+      sql`SELECT pg_advisory_xact_lock(hashtextextended(${`birdfeed.open_run:${key.provider}:${key.userId}`}, 0))`,
+    );
+    return openUnlessBusyLocked(tx, key, busyWithinMs);
+  });
+}
+
+async function openUnlessBusyLocked(
   db: BirdfeedExecutor,
   key: TargetKey,
   busyWithinMs: number,
@@ -110,6 +127,11 @@ async function openUnlessBusy(
         SELECT ${RUN_COLUMNS}, false AS in_use, running.last_activity_at
         FROM crawl_runs JOIN running USING (id)
         WHERE NOT EXISTS (SELECT 1 FROM in_use)
+      ), touched AS (
+        UPDATE crawl_checkpoints SET updated_at = now()
+        WHERE provider = ${key.provider}::text AND user_id = ${key.userId}::bigint
+          AND EXISTS (SELECT 1 FROM adopted)
+        RETURNING 1
       ), busy AS (
         SELECT ${RUN_COLUMNS}, true AS in_use, in_use.last_activity_at
         FROM crawl_runs JOIN in_use USING (id)
