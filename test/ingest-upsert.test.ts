@@ -249,6 +249,38 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
     expect(after.map((h) => h.like_count)).toEqual([10, 20, 10, 30, 30]);
   });
 
+  it("a late page's closing history row does not restate a metric only the other provider reports", async () => {
+    const at = (hour: number) => new Date(Date.UTC(2025, 7, 1, hour));
+    const x = (hour: number, likes: number, impressions: number) =>
+      page({
+        provider: 'x',
+        observedAt: at(hour),
+        tweets: [
+          tweet('811', { likeCount: likes, impressionCount: impressions, viewCount: impressions }),
+        ],
+      });
+    await upsertPage(db, x(0, 10, 100));
+    await upsertPage(
+      db,
+      page({
+        provider: 'agntdata',
+        observedAt: at(2),
+        tweets: [tweet('811', { likeCount: 10, viewCount: 100 })],
+      }),
+    );
+    await upsertPage(db, x(1, 20, 150)); // written last
+    const history = await rows<{ like_count: number; impression_count: number | null }>(
+      db,
+      sql`select like_count::int, impression_count::int from tweet_metrics where tweet_id = 811 order by observed_at`,
+    );
+    // At 02:00 agntdata said nothing about impressions: not "back to 100".
+    expect(history).toEqual([
+      { like_count: 10, impression_count: 100 },
+      { like_count: 20, impression_count: 150 },
+      { like_count: 10, impression_count: null },
+    ]);
+  });
+
   it('a field a provider does not report is kept: X alt_text and agntdata faces both survive', async () => {
     const fromX = page({
       provider: 'x',

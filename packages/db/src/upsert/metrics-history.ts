@@ -8,7 +8,12 @@ interface HistorySpec<R> {
   entity: 'tweets' | 'users';
   key: string;
   id(row: R): string;
-  metrics: { name: string; value(row: R): number | undefined }[];
+  /**
+   * `onlyOneProvider`: a metric one provider never reports (X's impression_count). The
+   * entity's value of such a metric may be older than its observed_at (the newest page came
+   * from the other provider), so the late-page row below leaves it unreported.
+   */
+  metrics: { name: string; value(row: R): number | undefined; onlyOneProvider?: boolean }[];
 }
 
 const tweetHistory: HistorySpec<CanonicalTweet> = {
@@ -22,7 +27,7 @@ const tweetHistory: HistorySpec<CanonicalTweet> = {
     { name: 'reply_count', value: (t) => t.replyCount },
     { name: 'quote_count', value: (t) => t.quoteCount },
     { name: 'bookmark_count', value: (t) => t.bookmarkCount },
-    { name: 'impression_count', value: (t) => t.impressionCount },
+    { name: 'impression_count', value: (t) => t.impressionCount, onlyOneProvider: true },
     { name: 'view_count', value: (t) => t.viewCount },
   ],
 };
@@ -70,9 +75,13 @@ function historyCte<R>(
   // The previous observation "matches" when every metric this one reported is equal to it.
   const matches = names.map((n) => `(i.${n} is null or i.${n} = p.${n})`).join(' and ');
   // The newest stored values "match" the late row where either side has no value.
-  const lateMatches = names
+  const shared = spec.metrics.filter((m) => m.onlyOneProvider !== true).map((m) => m.name);
+  const lateMatches = shared
     .map((n) => `(l.${n} is null or e.${n} is null or l.${n} = e.${n})`)
     .join(' and ');
+  const lateValues = spec.metrics
+    .map((m) => (m.onlyOneProvider === true ? 'null' : `e.${m.name}`))
+    .join(', ');
   const params = [
     arrayParam(
       'bigint',
@@ -97,7 +106,7 @@ function historyCte<R>(
       `) as i(id, ${names.join(', ')}) join ${entityCte} e on e.k = i.id), ` +
         `${name}_fresh as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where i.created returning 1), ` +
         `${name} as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where not i.created and not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= i.observed_at order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning ${columns}), ` +
-        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.observed_at, ${names.map((n) => `e.${n}`).join(', ')} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1)`,
+        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.observed_at, ${lateValues} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1)`,
     ),
   ]);
 }
