@@ -75,6 +75,15 @@ async function harness(
   };
 }
 
+/** An X target read long ago: backfilled, its checkpoint at `sinceId`. */
+async function watchXFrom(h: Harness, userId: string, sinceId: string): Promise<void> {
+  await upsertTarget(h.db, { provider: 'x', userId });
+  await h.pool.query(
+    `INSERT INTO crawl_checkpoints (provider, user_id, since_id, backfill_done) VALUES ('x', $1, $2, true)`,
+    [userId, sinceId],
+  );
+}
+
 function xRequestsOf(sandbox: RunningSandbox, userId: string, sinceSeq = 0) {
   return sandbox
     .requests(sinceSeq)
@@ -376,11 +385,7 @@ describe('windows that do not go straight', () => {
       expect(truth.x_reachable).toBe(3200);
       const oldest = truth.tweets.at(-1)?.id as string;
       // Crawled long ago: the checkpoint sits at the oldest tweet, 3,349 tweets behind.
-      await upsertTarget(h.db, { provider: 'x', userId });
-      await h.pool.query(
-        `INSERT INTO crawl_checkpoints (provider, user_id, since_id, backfill_done) VALUES ('x', $1, $2, true)`,
-        [userId, oldest],
-      );
+      await watchXFrom(h, userId, oldest);
       const summary = await crawlTargetToEnd({
         db: h.db,
         client: h.clients.x,
@@ -423,11 +428,7 @@ describe('the 3,200 cap while the account posts', () => {
       const before = h.sandbox.truth(userId).tweets;
       // 3,190 tweets above the checkpoint: within the cap when nothing is posted meanwhile.
       const sinceId = before[3190]?.id as string;
-      await upsertTarget(h.db, key);
-      await h.pool.query(
-        `INSERT INTO crawl_checkpoints (provider, user_id, since_id, backfill_done) VALUES ('x', $1, $2, true)`,
-        [userId, sinceId],
-      );
+      await watchXFrom(h, userId, sinceId);
       const first = await crawlPage({ db: h.db, client: h.clients.x, target: key });
       expect(first).toMatchObject({ outcome: 'page', timelineTweets: 100 });
       // Two sandbox days pass between the first page and the rest: the account posts, X's
@@ -462,11 +463,7 @@ describe('the 3,200 cap while the account posts', () => {
       const key = { provider: 'x', userId } as const;
       const truth = h.sandbox.truth(userId).tweets;
       const sinceId = truth[3190]?.id as string;
-      await upsertTarget(h.db, key);
-      await h.pool.query(
-        `INSERT INTO crawl_checkpoints (provider, user_id, since_id, backfill_done) VALUES ('x', $1, $2, true)`,
-        [userId, sinceId],
-      );
+      await watchXFrom(h, userId, sinceId);
       const summary = await crawlTargetToEnd({ db: h.db, client: h.clients.x, target: key });
       expect(summary).toMatchObject({ outcome: 'succeeded', timelineTweets: 3190, gaps: [] });
       expect((await getCheckpoint(h.db, key))?.sinceId).toBe(truth[0]?.id);
