@@ -48,11 +48,9 @@ describe('provider credentials', () => {
   }
 
   it('accepts real-looking tokens (X app tokens carry %-escapes) and treats empty as off', () => {
-    const env = parseWorkerEnv({
-      X_BEARER_TOKEN:
-        'AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F',
-      AGNTDATA_API_KEY: '',
-    });
+    // The shape of an X app token, made up here (no token, real-looking or not, in the repo).
+    const shaped = `${'A'.repeat(21)}FAKEfake0%2BnotAtoken%2Bexample%3DnotReal0123456789F`;
+    const env = parseWorkerEnv({ X_BEARER_TOKEN: shaped, AGNTDATA_API_KEY: '' });
     expect(env.X_BEARER_TOKEN).toMatch(/^AAAA.*F$/);
     expect(env.AGNTDATA_API_KEY).toBeUndefined();
   });
