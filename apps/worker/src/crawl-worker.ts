@@ -15,7 +15,6 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { decideOnError, MAX_HOLD_MS, PageFailedError, rootError } from './error-policy.ts';
 import { stretchLimiterWindow } from './limiter-window.ts';
-import { noteStart, readStartRecord, TooManyStartsError } from './page-starts.ts';
 import type { FinalFailureHandler, PageStep, PageStepResult } from './page-step.ts';
 
 export interface LimiterOptions {
@@ -50,11 +49,6 @@ export interface CrawlWorkerOptions {
   backoffBaseMs?: number;
   /** Safety margin added to a provider's reset time before the queue runs again. @defaultValue 250 */
   resetMarginMs?: number;
-  /**
-   * Cap on the starts of one page job, not counting those put back by a hold (page-starts.ts).
-   * @defaultValue the catalog's (40)
-   */
-  maxStarts?: number;
 }
 
 export interface CrawlWorker {
@@ -118,7 +112,6 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
   const definition = jobCatalog['crawl-page'];
   const jobTimeoutMs = options.jobTimeoutMs ?? definition.timeoutMs;
   const resetMarginMs = options.resetMarginMs ?? 250;
-  const maxStarts = options.maxStarts ?? definition.maxStarts;
   const queue = await openCrawlQueue({
     connection: options.connection,
     prefix: options.prefix,
@@ -222,18 +215,6 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
       runId: payload.runId,
       page: payload.page,
     });
-    const jobKey = queue.toKey(jobId);
-    // attemptsStarted counts this start and every hold before it: only past the cap is it
-    // worth a round trip to learn how many of those were holds.
-    if (job.attemptsStarted > maxStarts) {
-      const record = await readStartRecord(options.connection, jobKey);
-      const starts = job.attemptsStarted - record.held;
-      if (starts > maxStarts) {
-        const error = new TooManyStartsError(options.provider, starts, maxStarts, record);
-        jobLog.error({ err: { name: error.name, message: error.message } }, 'page failed for good');
-        throw new PageFailedError(error);
-      }
-    }
     const deadline = AbortSignal.timeout(jobTimeoutMs);
     const signal =
       cancelSignal === undefined ? deadline : AbortSignal.any([cancelSignal, deadline]);
@@ -253,15 +234,6 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     } catch (error) {
       const decision = decideOnError(error, { resetMarginMs });
       const err = rootError(error);
-      // What this start met, for the start cap's message; a job that fails now needs none.
-      if (decision.action !== 'fail') {
-        await noteStart(options.connection, jobKey, {
-          held: decision.action !== 'retry',
-          error: err,
-        }).catch((noteError: unknown) => {
-          jobLog.warn({ err: noteError }, 'could not note the start for the start cap');
-        });
-      }
       switch (decision.action) {
         case 'rate-limited':
           await holdQueue(decision.waitMs, '429');
@@ -330,8 +302,9 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     // A page re-run after a crash is harmless (upserts + compare-and-set checkpoint), so a job
     // may stall a few times before it is declared failed.
     maxStalledCount: 3,
-    // No maxStartedAttempts: BullMQ's count includes the 429 re-runs, which must not fail a
-    // page. The processor applies the cap itself, without them (page-starts.ts).
+    // No maxStartedAttempts: BullMQ counts the 429 re-runs in it, and a 429 must never fail a
+    // page. The starts that are not holds are bounded already: `attempts` failed tries plus
+    // `maxStalledCount` stalls (a crash loop), after which the job fails with BullMQ's reason.
     // Wake up at least this often while held by the limiter, so a shorter hold set by
     // another process is noticed.
     maximumRateLimitDelay: 5_000,

@@ -30,14 +30,6 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   /** Attempts counted against failures (5xx, timeouts); 429 retries are not counted here. */
   attempts: number;
   backoff: { type: string; delay: number };
-  /**
-   * Cap on how many times the job may start without finishing: failed attempts, stall
-   * recoveries and re-runs after a crash, so a page that keeps starting and never ends (a crash
-   * loop) fails visibly. Starts put back by a held queue (a 429, a provider stopped for its
-   * credential) do not count: DESIGN.md runs the same job again after a 429, however long the
-   * provider keeps answering 429, and the job costs nothing while the queue waits.
-   */
-  maxStarts: number;
   /** Per-job deadline: the handler's AbortSignal fires after this long. */
   timeoutMs: number;
 }
@@ -47,7 +39,6 @@ export const jobCatalog = {
     payload: crawlPagePayloadSchema,
     attempts: 8,
     backoff: { type: CRAWL_BACKOFF_TYPE, delay: 1_000 },
-    maxStarts: 40,
     timeoutMs: 60_000,
   },
 } as const satisfies Record<string, JobDefinition>;
