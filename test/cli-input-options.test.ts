@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { migrate, openDatabase } from '@birdfeed/db';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { type CliRun, runCli } from './support/run-cli.ts';
 
 /**
  * Command-line input that used to be taken as something else: an option given twice (the last
@@ -14,36 +13,13 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
  * exit 2, and nothing written.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = fileURLToPath(new URL('./support/crawl-cli.ts', import.meta.url));
-
 let testDb: TestDatabase;
 let pool: pg.Pool;
 let dir: string;
 let page: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function birdfeed(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', DATABASE_URL: testDb.url },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+function birdfeed(args: string[]): Promise<CliRun> {
+  return runCli('command', args, { DATABASE_URL: testDb.url });
 }
 
 async function count(table: string): Promise<number> {

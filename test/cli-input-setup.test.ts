@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_DATABASE_URL } from './support/postgres.ts';
+import { type CliRun, runCli } from './support/run-cli.ts';
 
 /**
  * A DATABASE_URL that cannot be used, through the real entry point (bin/birdfeed.ts, whose
@@ -11,34 +10,10 @@ import { ADMIN_DATABASE_URL } from './support/postgres.ts';
  * without its password and the driver's reason, exit 1, no stack.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIRDFEED = fileURLToPath(new URL('../bin/birdfeed.ts', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function birdfeed(args: string[], databaseUrl: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', BIRDFEED, ...args],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          DATABASE_URL: databaseUrl,
-          X_BEARER_TOKEN: 'x-token-never-shown',
-        },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
+function birdfeed(args: string[], databaseUrl: string): Promise<CliRun> {
+  return runCli('birdfeed', args, {
+    DATABASE_URL: databaseUrl,
+    X_BEARER_TOKEN: 'x-token-never-shown',
   });
 }
 
@@ -60,7 +35,7 @@ const COMMANDS: string[][] = [
   ['migrate'],
 ];
 
-function expectOneSetupLine(run: Run, command: string[], reason: RegExp): void {
+function expectOneSetupLine(run: CliRun, command: string[], reason: RegExp): void {
   const what = command.join(' ');
   expect(run.code, `${what}: ${run.stderr}`).toBe(1);
   const lines = run.stderr.trimEnd().split('\n');

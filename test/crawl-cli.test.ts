@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { migrate, openDatabase } from '@birdfeed/db';
 import { openCrawlQueue } from '@birdfeed/jobs';
 import { Redis } from 'ioredis';
@@ -8,48 +6,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
+import { type CliRun, runCli } from './support/run-cli.ts';
 
 /**
  * The crawl commands as a user runs them (a child process per command, the sandbox over HTTP,
  * a database of its own): exit codes, output, and that bad input writes nothing.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = fileURLToPath(new URL('./support/crawl-cli.ts', import.meta.url));
-
 let sandbox: RunningSandbox;
 let testDb: TestDatabase;
 let pool: pg.Pool;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function birdfeed(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          DATABASE_URL: testDb.url,
-          X_API_BASE_URL: sandbox.url,
-          X_BEARER_TOKEN: 'sandbox-x-token',
-          AGNTDATA_BASE_URL: sandbox.url,
-          AGNTDATA_API_KEY: 'sandbox-agntdata-key',
-          ...env,
-        },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
+function birdfeed(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli('command', args, {
+    DATABASE_URL: testDb.url,
+    X_API_BASE_URL: sandbox.url,
+    X_BEARER_TOKEN: 'sandbox-x-token',
+    AGNTDATA_BASE_URL: sandbox.url,
+    AGNTDATA_API_KEY: 'sandbox-agntdata-key',
+    ...env,
   });
 }
 
