@@ -181,7 +181,8 @@ async function runDemo(options: DemoOptions): Promise<number> {
       stop.abort();
       return;
     }
-    // `pnpm demo` → tsx → node: one Ctrl-C can arrive twice (the terminal's and a relay).
+    // One Ctrl-C can arrive twice when a runner relays it (`tsx bin/birdfeed.ts demo`'s CLI
+    // does; `pnpm demo` runs node itself and does not).
     if (Date.now() - firstSignalAt < 1000) return;
     process.stderr.write(`${signal} again: killing the children and exiting now\n`);
     killChildren();
