@@ -1,12 +1,13 @@
 import { type Database, migrate, openDatabase, rowsOf, sql, upsertPage } from '@birdfeed/db';
-import type { Rect } from '@birdfeed/model';
+import type { CanonicalPage, Rect } from '@birdfeed/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { page, photo, tweet } from '../packages/db/test/support/pages.ts';
+import { page, photo, tweet, user } from '../packages/db/test/support/pages.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 
 /**
- * Two writers replacing the same media's boxes at once (the same media on two accounts' pages,
- * crawled by two workers): the newest page's boxes are what remains, exactly.
+ * Two writers carrying the same rows at once (the same media, quoted tweet or author on two
+ * accounts' pages, crawled by two workers): the newest page's boxes are what remains, exactly,
+ * and the metrics histories keep every change.
  */
 
 let testDb: TestDatabase;
@@ -82,5 +83,72 @@ describe('boxes written by two writers at once', () => {
       ),
     );
     expect(rects).toEqual([{ x: 200 }, { x: 201 }]);
+  });
+});
+
+function tweetPage(hour: number, likes: number) {
+  return page({
+    observedAt: at(hour),
+    tweets: [tweet('910', { authorId: '77', likeCount: likes })],
+  });
+}
+
+function userPage(hour: number, followers: number) {
+  return page({ observedAt: at(hour), users: [user('77', { followersCount: followers })] });
+}
+
+/**
+ * `first` at 00:00, then A (01:00, changed) keeps its transaction open while B (02:00, the
+ * 00:00 value again: a change back) starts; returns once both committed.
+ */
+async function changeBackWhileHeld(pageAt: (hour: number, value: number) => CanonicalPage) {
+  const { db } = database;
+  await upsertPage(db, pageAt(0, 10));
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let entered = () => {};
+  const inside = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  // In a caller's transaction, so the users statement's locks stay held too.
+  const a = db.transaction(async (tx) => {
+    await upsertPage(tx, pageAt(1, 20));
+    entered();
+    await held;
+  });
+  await inside;
+  const b = upsertPage(db, pageAt(2, 10));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  release();
+  await Promise.all([a, b]);
+}
+
+describe('metrics written by two writers at once', () => {
+  const history = [
+    { hour: 0, value: 10 },
+    { hour: 1, value: 20 },
+    { hour: 2, value: 10 },
+  ];
+
+  it('keep every change in tweet_metrics', async () => {
+    await changeBackWhileHeld(tweetPage);
+    const rows = rowsOf<{ hour: number; value: number }>(
+      await database.db.execute(
+        sql`select extract(hour from observed_at at time zone 'UTC')::int as hour, like_count::int as value from tweet_metrics where tweet_id = 910 order by observed_at`,
+      ),
+    );
+    expect(rows).toEqual(history);
+  });
+
+  it('keep every change in user_metrics', async () => {
+    await changeBackWhileHeld(userPage);
+    const rows = rowsOf<{ hour: number; value: number }>(
+      await database.db.execute(
+        sql`select extract(hour from observed_at at time zone 'UTC')::int as hour, followers_count::int as value from user_metrics where user_id = 77 order by observed_at`,
+      ),
+    );
+    expect(rows).toEqual(history);
   });
 });

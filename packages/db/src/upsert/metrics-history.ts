@@ -62,6 +62,15 @@ const userHistory: HistorySpec<CanonicalUser> = {
  * row: unchanged), t1=20 written last gives 10@t0, 20@t1, 10@t2 instead of 10@t0, 20@t1.
  * Count the three CTEs.
  */
+/** Rows that report at least one metric: the ones whose history a page may extend. */
+function reportingIds<R>(spec: HistorySpec<R>, rows: R[]): string[] {
+  return rows.filter((row) => spec.metrics.some((m) => m.value(row) !== undefined)).map(spec.id);
+}
+
+export const tweetsReportingMetrics = (tweets: CanonicalTweet[]) =>
+  reportingIds(tweetHistory, tweets);
+export const usersReportingMetrics = (users: CanonicalUser[]) => reportingIds(userHistory, users);
+
 function historyCte<R>(
   spec: HistorySpec<R>,
   rows: R[],

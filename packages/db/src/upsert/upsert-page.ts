@@ -4,7 +4,12 @@ import { type BirdfeedExecutor, type BirdfeedTx, executePrepared } from '../data
 import { type Statement as SQL, stmt as sql } from '../statement.ts';
 import { mediaTable, tweetsTable, usersTable } from './entity-specs.ts';
 import { facesCtes, focusRectsCtes } from './faces.ts';
-import { tweetMetricsCte, userMetricsCte } from './metrics-history.ts';
+import {
+  tweetMetricsCte,
+  tweetsReportingMetrics,
+  userMetricsCte,
+  usersReportingMetrics,
+} from './metrics-history.ts';
 import { type PageRows, pageRows } from './page-rows.ts';
 import { rawPageCte } from './raw-pages.ts';
 import { referencesCte, tweetMediaCte } from './relations.ts';
@@ -181,27 +186,54 @@ function pageStatement(
 }
 
 /**
- * Takes a transaction-scoped advisory lock per media whose boxes this page replaces, in key
- * order, before the page statement. Two pages replacing the same media's boxes at once would
- * otherwise each delete "boxes past the reported count" as of its own snapshot, taken before
- * the other committed: the media row lock orders the writes but the loser's snapshot is older,
- * so boxes the winner wrote survived a newer page that reported fewer (reproduced: 3 faces a
- * size left where the newest page reported 1). Waiting here, the page statement's snapshot
- * starts after the other writer committed. Advisory, because the media row may not exist yet.
- * Pages without boxes (every X page) skip it.
+ * Transaction-scoped advisory locks, one per key, taken in key order: `namespace` keeps the
+ * kinds of keys apart (a tweet id and a user id can be the same number). Advisory, not row
+ * locks, because the rows may not exist yet: a writer holding row locks on the stored rows only
+ * could wait for a row another writer had just inserted while holding one that writer needed
+ * next (reproduced: deadlocks within seconds of the crawl bench).
  */
-function boxLocksStatement(rows: PageRows): SQL | null {
-  const keys = new Set<string>();
-  for (const reported of rows.faceSizesReported) keys.add(reported.mediaKey);
-  for (const reported of rows.focusRectsReported) keys.add(reported.mediaKey);
-  if (keys.size === 0) return null;
+function advisoryLocks(namespace: string, keys: Iterable<string>): SQL | null {
+  const sorted = [...new Set(keys)].sort();
+  if (sorted.length === 0) return null;
   return sql.join([
     sql.raw(
-      "select count(pg_advisory_xact_lock(hashtextextended('birdfeed.media_boxes:' || k, 0)))::int as locked from (select k from unnest(",
+      `(select count(pg_advisory_xact_lock(hashtextextended('birdfeed.${namespace}:' || k, 0))) from (select k from unnest(`,
     ),
-    arrayParam('text', [...keys].sort()),
-    sql.raw(') as u(k) order by k) as ordered'),
+    arrayParam('text', sorted),
+    sql.raw(') as u(k) order by k) as ordered)::int'),
   ]);
+}
+
+/**
+ * Before a statement that may extend the metrics history: a lock per tweet or user whose
+ * metrics it reports. In READ COMMITTED the writing statement's snapshot is taken when it
+ * starts; a writer that only waited inside it (on the row lock of its ON CONFLICT update) read
+ * the history as it was before the other writer committed, and a change back to an earlier
+ * value was compared with the row before the other writer's and left out (reproduced:
+ * 10@00:00, 20@01:00 held open, 10@02:00 written with no row). Waiting here instead, the
+ * statement starts after the other writer committed.
+ */
+const historyLocks = (kind: 'tweet' | 'user', ids: string[]) => advisoryLocks(kind, ids);
+
+/**
+ * Before a statement that replaces boxes: a lock per media. Two pages replacing the same
+ * media's boxes at once would otherwise each delete "boxes past the reported count" as of its
+ * own snapshot, taken before the other committed: the media row lock orders the writes but the
+ * loser's snapshot is older, so boxes the winner wrote survived a newer page that reported
+ * fewer (reproduced: 3 faces a size left where the newest page reported 1).
+ */
+function boxLocks(rows: PageRows): SQL | null {
+  const keys: string[] = [];
+  for (const reported of rows.faceSizesReported) keys.push(reported.mediaKey);
+  for (const reported of rows.focusRectsReported) keys.push(reported.mediaKey);
+  return advisoryLocks('media_boxes', keys);
+}
+
+/** One `select` of the given locks, taken left to right; null when there is nothing to lock. */
+function locksStatement(locks: (SQL | null)[]): SQL | null {
+  const present = locks.filter((lock): lock is SQL => lock !== null);
+  if (present.length === 0) return null;
+  return sql.join([sql.raw('select '), sql.join(present, sql.raw(', '))]);
 }
 
 function num(counts: Counts, key: string): number {
@@ -215,10 +247,10 @@ function num(counts: Counts, key: string): number {
  * a tweet on per-statement overhead, a fifth of the whole). With `inTransaction`, that statement
  * and the caller's run in one transaction.
  *
- * Users go first, in a statement (so a transaction) of their own, sorted by id. Author rows are
- * shared by every page of every parallel writer; inside the page transaction their row locks
- * would be held until the caller's statements commit and serialize writers (DESIGN.md: two
- * connections gained nothing until authors moved out). A crash between the two leaves only the
+ * Users go first, in a transaction of their own (their row locks, then their statement), sorted
+ * by id. Author rows are shared by every page of every parallel writer; inside the page
+ * transaction their row locks would be held until the caller's statements commit and serialize
+ * writers (DESIGN.md: two connections gained nothing until authors moved out). A crash between the two leaves only the
  * users written, which the retry rewrites harmlessly.
  */
 export async function upsertPage(
@@ -231,8 +263,18 @@ export async function upsertPage(
   const usersSql = usersStatement(rows, page.observedAt);
   const pageSql = pageStatement(page, rows, options.raw);
 
+  const pageLocks = locksStatement([
+    boxLocks(rows),
+    historyLocks('tweet', tweetsReportingMetrics(rows.tweets)),
+  ]);
+  const userLocks = locksStatement([historyLocks('user', usersReportingMetrics(rows.users))]);
+  const lock = async (executor: BirdfeedExecutor, locks: SQL | null) => {
+    if (locks !== null) await executePrepared(executor, locks);
+  };
+
   const writeUsers = async (executor: BirdfeedExecutor) => {
     if (usersSql === null) return;
+    await lock(executor, userLocks);
     const [counts] = await executePrepared<Counts>(executor, usersSql);
     if (counts === undefined) return;
     result.usersNew = num(counts, 'users_new');
@@ -258,29 +300,30 @@ export async function upsertPage(
     result.rawPageId = rawId === undefined || rawId === null ? null : String(rawId);
   };
 
-  const boxLocks = boxLocksStatement(rows);
-  const lockBoxes = async (executor: BirdfeedExecutor) => {
-    if (boxLocks !== null) await executePrepared(executor, boxLocks);
-  };
-
   const inCallerTransaction = db instanceof PgTransaction;
   const separateUsers = options.separateUserTransaction !== false && !inCallerTransaction;
-  if (separateUsers) await writeUsers(db);
+  if (separateUsers) {
+    // The users' locks live as long as their own transaction: until the users are written.
+    if (userLocks === null) await writeUsers(db);
+    else await db.transaction(async (tx) => writeUsers(tx));
+  }
   const inTransaction = options.inTransaction;
   const ownTransaction =
     inTransaction !== undefined ||
     (!separateUsers && !inCallerTransaction) ||
-    (boxLocks !== null && !inCallerTransaction);
+    (pageLocks !== null && !inCallerTransaction);
   if (ownTransaction) {
     await db.transaction(async (tx) => {
-      // Before any row lock of the transaction, so waiting here cannot close a cycle.
-      await lockBoxes(tx);
+      // Before any other lock of the transaction, in one order for every writer (media boxes
+      // by key, then tweets by id), so waiting here cannot close a cycle.
+      await lock(tx, pageLocks);
       if (!separateUsers) await writeUsers(tx);
       await writePage(tx);
       if (inTransaction !== undefined) await inTransaction(tx as BirdfeedTx, { ...result });
     });
   } else {
-    if (inCallerTransaction) await lockBoxes(db);
+    // Here the page is written in the caller's transaction, or has nothing to lock.
+    await lock(db, pageLocks);
     if (!separateUsers) await writeUsers(db);
     await writePage(db);
   }
