@@ -132,23 +132,20 @@ describe('metrics written by two writers at once', () => {
     { hour: 2, value: 10 },
   ];
 
-  it('keep every change in tweet_metrics', async () => {
-    await changeBackWhileHeld(tweetPage);
-    const rows = rowsOf<{ hour: number; value: number }>(
-      await database.db.execute(
-        sql`select extract(hour from observed_at at time zone 'UTC')::int as hour, like_count::int as value from tweet_metrics where tweet_id = 910 order by observed_at`,
-      ),
-    );
-    expect(rows).toEqual(history);
-  });
-
-  it('keep every change in user_metrics', async () => {
-    await changeBackWhileHeld(userPage);
-    const rows = rowsOf<{ hour: number; value: number }>(
-      await database.db.execute(
-        sql`select extract(hour from observed_at at time zone 'UTC')::int as hour, followers_count::int as value from user_metrics where user_id = 77 order by observed_at`,
-      ),
-    );
+  it.each([
+    {
+      table: 'tweet_metrics',
+      pageAt: tweetPage,
+      history: sql`select extract(hour from observed_at at time zone 'UTC')::int as hour, like_count::int as value from tweet_metrics where tweet_id = 910 order by observed_at`,
+    },
+    {
+      table: 'user_metrics',
+      pageAt: userPage,
+      history: sql`select extract(hour from observed_at at time zone 'UTC')::int as hour, followers_count::int as value from user_metrics where user_id = 77 order by observed_at`,
+    },
+  ])('keep every change in $table', async ({ pageAt, history: query }) => {
+    await changeBackWhileHeld(pageAt);
+    const rows = rowsOf<{ hour: number; value: number }>(await database.db.execute(query));
     expect(rows).toEqual(history);
   });
 });
