@@ -43,18 +43,24 @@ function boxesPage(hour: number, faces: number, rects: number, base: number) {
   });
 }
 
+/** A writer's transaction kept open: it calls `entered` inside and waits for `release`. */
+function holdOpen() {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let entered = () => {};
+  const inside = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  return { held, release, inside, entered };
+}
+
 describe('boxes written by two writers at once', () => {
   it("leave exactly the newest page's faces and focus rects", async () => {
     const { db } = database;
     await upsertPage(db, boxesPage(0, 1, 1, 0));
-    let release = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let entered = () => {};
-    const inside = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
+    const { held, release, inside, entered } = holdOpen();
     // A: an older page (01:00, 3 faces a size, 5 rects) whose transaction stays open.
     const a = upsertPage(db, boxesPage(1, 3, 5, 100), {
       inTransaction: async () => {
@@ -104,14 +110,7 @@ function userPage(hour: number, followers: number) {
 async function changeBackWhileHeld(pageAt: (hour: number, value: number) => CanonicalPage) {
   const { db } = database;
   await upsertPage(db, pageAt(0, 10));
-  let release = () => {};
-  const held = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let entered = () => {};
-  const inside = new Promise<void>((resolve) => {
-    entered = resolve;
-  });
+  const { held, release, inside, entered } = holdOpen();
   // In a caller's transaction, so the users statement's locks stay held too.
   const a = db.transaction(async (tx) => {
     await upsertPage(tx, pageAt(1, 20));
