@@ -247,11 +247,11 @@ function num(counts: Counts, key: string): number {
  * a tweet on per-statement overhead, a fifth of the whole). With `inTransaction`, that statement
  * and the caller's run in one transaction.
  *
- * Users go first, in a transaction of their own (their row locks, then their statement), sorted
- * by id. Author rows are shared by every page of every parallel writer; inside the page
- * transaction their row locks would be held until the caller's statements commit and serialize
- * writers (DESIGN.md: two connections gained nothing until authors moved out). A crash between the two leaves only the
- * users written, which the retry rewrites harmlessly.
+ * Users go first, in a transaction of their own (their advisory locks, then their statement),
+ * sorted by id. Author rows are shared by every page of every parallel writer; inside the page
+ * transaction their locks would be held until the caller's statements commit and serialize
+ * writers (DESIGN.md: two connections gained nothing until authors moved out). A crash between
+ * the two leaves only the users written, which the retry rewrites harmlessly.
  */
 export async function upsertPage(
   db: BirdfeedExecutor,
@@ -314,8 +314,8 @@ export async function upsertPage(
     (pageLocks !== null && !inCallerTransaction);
   if (ownTransaction) {
     await db.transaction(async (tx) => {
-      // Before any other lock of the transaction, in one order for every writer (media boxes
-      // by key, then tweets by id), so waiting here cannot close a cycle.
+      // Before any other lock of the transaction, in one order for every writer (media boxes,
+      // then tweets, each sorted by key), so waiting here cannot close a cycle.
       await lock(tx, pageLocks);
       if (!separateUsers) await writeUsers(tx);
       await writePage(tx);
