@@ -136,6 +136,28 @@ describe('the birdfeed CLI', () => {
     expect(result.stderr).toMatch(/nothing written/);
   });
 
+  it('a directory or a missing file is named with what is wrong; the next file is still read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bf-cli-dir-'));
+    const missing = join(dir, 'no-such-page.json');
+    const ingest = await birdfeed(['ingest', '--provider', 'agntdata', dir, missing, DOCS], cwd, {
+      DATABASE_URL: testDb.url,
+    });
+    expect(ingest.code).toBe(1);
+    expect(ingest.stderr).toContain(
+      `ingest: ${dir}: is a directory (pass the files in it, e.g. ${dir}/*) — nothing written for this file`,
+    );
+    expect(ingest.stderr).toContain(
+      `ingest: ${missing}: no such file — nothing written for this file`,
+    );
+    expect(ingest.stdout).toContain(`${DOCS}: 1 page(s)`);
+    const normalize = await birdfeed(['normalize', '--provider', 'agntdata', dir, DOCS], cwd);
+    expect(normalize.code).toBe(1);
+    expect(normalize.stderr).toContain(
+      `normalize: ${dir}: is a directory (pass the files in it, e.g. ${dir}/*)`,
+    );
+    expect(normalize.stdout).toContain('"provider":"agntdata"');
+  });
+
   it('a value no column takes names the file and the path; the next file is still ingested', async () => {
     const wide = JSON.parse(readFileSync(DOCS, 'utf8')) as {
       results: Array<{

@@ -1,4 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
 import {
   type BirdfeedDb,
   type BirdfeedTx,
@@ -9,7 +8,7 @@ import {
   upsertPage,
 } from '@birdfeed/db';
 import { openCommandDatabase } from './database-options.ts';
-import { type NormalizedFile, normalizeFile, parseRecordingArgs } from './normalize.ts';
+import { type NormalizedFile, normalizeRecordingFile, parseRecordingArgs } from './normalize.ts';
 
 const USAGE = `usage: birdfeed ingest --provider x|agntdata [--user-id ID] [--observed-at ISO] FILE...
 
@@ -73,10 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const file of args.files) {
       let normalized: NormalizedFile;
       try {
-        normalized = normalizeFile(args.provider, file, await readFile(file, 'utf8'), {
-          ...args.options,
-          savedAt: (await stat(file)).mtime,
-        });
+        normalized = await normalizeRecordingFile(args, file);
       } catch (error) {
         failed += 1;
         process.stderr.write(

@@ -161,6 +161,46 @@ export function normalizeFile(
   return result;
 }
 
+/** A file that could not be read at all: says which and why in a user's words. */
+export class UnreadableFileError extends Error {
+  override readonly name = 'UnreadableFileError';
+  constructor(
+    readonly file: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${reason}`, options);
+  }
+}
+
+const READ_ERRORS: Record<string, (file: string) => string> = {
+  EISDIR: (file) => `is a directory (pass the files in it, e.g. ${file.replace(/\/+$/, '')}/*)`,
+  ENOENT: () => 'no such file',
+  EACCES: () => 'permission denied',
+};
+
+/**
+ * Reads and normalizes one file named on the command line (`normalize`, `ingest`). Node's own
+ * messages for a directory ("EISDIR: illegal operation on a directory, read") do not say which
+ * argument was wrong.
+ */
+export async function normalizeRecordingFile(
+  args: RecordingArgs,
+  file: string,
+): Promise<NormalizedFile> {
+  let text: string;
+  let savedAt: Date;
+  try {
+    text = await readFile(file, 'utf8');
+    savedAt = (await stat(file)).mtime;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const reason = READ_ERRORS[code]?.(file) ?? (error as Error).message;
+    throw new UnreadableFileError(file, reason, { cause: error });
+  }
+  return normalizeFile(args.provider, file, text, { ...args.options, savedAt });
+}
+
 export interface RecordingArgs {
   provider: ProviderName;
   files: string[];
@@ -230,10 +270,7 @@ export async function main(argv: string[]): Promise<number> {
   let failed = 0;
   for (const file of args.files) {
     try {
-      const normalized = normalizeFile(args.provider, file, await readFile(file, 'utf8'), {
-        ...args.options,
-        savedAt: (await stat(file)).mtime,
-      });
+      const normalized = await normalizeRecordingFile(args, file);
       for (const { page } of normalized.pages) {
         process.stdout.write(`${JSON.stringify(page, null, args.values.pretty ? 2 : undefined)}\n`);
       }
