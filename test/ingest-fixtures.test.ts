@@ -275,6 +275,40 @@ describe('birdfeed ingest of the real fixtures', () => {
     expect(rows).toEqual([{ id: bigId, author_id: bigId }]);
   });
 
+  it('takes a file of 200 pages (20,000 tweets) in its one transaction without running out of locks', async () => {
+    // Per-row advisory locks kept until the file's transaction commits would need ~20,000
+    // entries of Postgres's shared lock table (~7,800 with the defaults): out of shared memory.
+    const lines: string[] = [];
+    for (let p = 0; p < 200; p += 1) {
+      const data = Array.from({ length: 100 }, (_, i) => {
+        const id = String(1_900_000_000_000_000_000n + BigInt(p * 100 + i));
+        return {
+          id,
+          text: `page ${p} tweet ${i}`,
+          author_id: '31337',
+          created_at: '2025-05-21T07:19:23.000Z',
+          edit_history_tweet_ids: [id],
+          public_metrics: { retweet_count: 0, reply_count: 0, like_count: i, quote_count: 0 },
+        };
+      });
+      lines.push(
+        JSON.stringify({
+          data,
+          includes: { users: [{ id: '31337', name: 'Many Pages', username: 'many_pages' }] },
+          meta: { result_count: 100, newest_id: data[0]!.id, oldest_id: data[99]!.id },
+        }),
+      );
+    }
+    const file = tempFile('many-pages.jsonl', `${lines.join('\n')}\n`);
+    const run = await runIngest(['--provider', 'x', '--user-id', '31337', file]);
+    expect(run.err).toBe('');
+    expect(run.code).toBe(0);
+    const [row] = rowsOf<{ n: number }>(
+      await db.execute(sql`select count(*)::int as n from tweets where author_id = 31337`),
+    );
+    expect(row?.n).toBe(20_000);
+  }, 60_000);
+
   it('refuses a malformed file whole: non-zero exit, the file and JSON path named, nothing written', async () => {
     const before = await counts(db);
     const good = JSON.parse(xBodyForDocsTweet('x')) as { data: { id: string }[] };

@@ -263,11 +263,18 @@ export async function upsertPage(
   const usersSql = usersStatement(rows, page.observedAt);
   const pageSql = pageStatement(page, rows, options.raw);
 
-  const pageLocks = locksStatement([
-    boxLocks(rows),
-    historyLocks('tweet', tweetsReportingMetrics(rows.tweets)),
-  ]);
-  const userLocks = locksStatement([historyLocks('user', usersReportingMetrics(rows.users))]);
+  const inCallerTransaction = db instanceof PgTransaction;
+  // A caller's transaction (`birdfeed ingest`: one per file) would keep every page's locks until
+  // it commits, a hundred-odd a page, and Postgres's one shared lock table (~7,800 entries with
+  // the defaults) runs out at a few dozen pages: "out of shared memory" for a large file. Its
+  // pages go without them; the races they close need another writer of the same rows at the
+  // same instant (README, merge rules).
+  const pageLocks = inCallerTransaction
+    ? null
+    : locksStatement([boxLocks(rows), historyLocks('tweet', tweetsReportingMetrics(rows.tweets))]);
+  const userLocks = inCallerTransaction
+    ? null
+    : locksStatement([historyLocks('user', usersReportingMetrics(rows.users))]);
   const lock = async (executor: BirdfeedExecutor, locks: SQL | null) => {
     if (locks !== null) await executePrepared(executor, locks);
   };
@@ -300,7 +307,6 @@ export async function upsertPage(
     result.rawPageId = rawId === undefined || rawId === null ? null : String(rawId);
   };
 
-  const inCallerTransaction = db instanceof PgTransaction;
   const separateUsers = options.separateUserTransaction !== false && !inCallerTransaction;
   if (separateUsers) {
     // The users' locks live as long as their own transaction: until the users are written.
@@ -311,7 +317,7 @@ export async function upsertPage(
   const ownTransaction =
     inTransaction !== undefined ||
     (!separateUsers && !inCallerTransaction) ||
-    (pageLocks !== null && !inCallerTransaction);
+    pageLocks !== null;
   if (ownTransaction) {
     await db.transaction(async (tx) => {
       // Before any other lock of the transaction, in one order for every writer (media boxes,
@@ -322,8 +328,7 @@ export async function upsertPage(
       if (inTransaction !== undefined) await inTransaction(tx as BirdfeedTx, { ...result });
     });
   } else {
-    // Here the page is written in the caller's transaction, or has nothing to lock.
-    await lock(db, pageLocks);
+    // Here the page is written in the caller's transaction (no locks), or has nothing to lock.
     if (!separateUsers) await writeUsers(db);
     await writePage(db);
   }
