@@ -111,11 +111,13 @@ async function changeBackWhileHeld(pageAt: (hour: number, value: number) => Cano
   const { db } = database;
   await upsertPage(db, pageAt(0, 10));
   const { held, release, inside, entered } = holdOpen();
-  // In a caller's transaction, so the users statement's locks stay held too.
-  const a = db.transaction(async (tx) => {
-    await upsertPage(tx, pageAt(1, 20));
-    entered();
-    await held;
+  // Users inside the page transaction, so their locks stay held too.
+  const a = upsertPage(db, pageAt(1, 20), {
+    separateUserTransaction: false,
+    inTransaction: async () => {
+      entered();
+      await held;
+    },
   });
   await inside;
   const b = upsertPage(db, pageAt(2, 10));
