@@ -158,6 +158,33 @@ describe('the birdfeed CLI', () => {
     expect(normalize.stdout).toContain('"provider":"agntdata"');
   });
 
+  it('normalize --provider x refuses what is not an X response and skips an error-only 200', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bf-cli-x-'));
+    const empty = join(dir, 'empty.json');
+    writeFileSync(empty, '{}');
+    const errorsOnly = join(dir, 'not-found.json');
+    writeFileSync(
+      errorsOnly,
+      JSON.stringify({
+        errors: [{ title: 'Not Found Error', detail: 'Could not find user with id: [1].' }],
+      }),
+    );
+    for (const file of [empty, DOCS]) {
+      const result = await birdfeed(['normalize', '--provider', 'x', file], cwd);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        `${file}: ${file.split('/').at(-1)}: invalid at $: invalid X timeline body at $: none of data, meta or errors`,
+      );
+      expect(result.stdout).toBe('');
+    }
+    const skipped = await birdfeed(['normalize', '--provider', 'x', errorsOnly], cwd);
+    expect(skipped.code).toBe(0);
+    expect(skipped.stdout).toBe('');
+    expect(skipped.stderr).toContain(
+      `${errorsOnly}: skipped not-found.json: a provider error body`,
+    );
+  });
+
   it('a value no column takes names the file and the path; the next file is still ingested', async () => {
     const wide = JSON.parse(readFileSync(DOCS, 'utf8')) as {
       results: Array<{

@@ -76,10 +76,14 @@ export interface NormalizeFileOptions {
   savedAt?: Date | undefined;
 }
 
+const OPENAPI_DOCUMENT = /^\s*\{\s*"(openapi|swagger)"\s*:/;
+
 function skipReason(provider: ProviderName, recording: Recording): string | undefined {
   if (recording.status !== undefined && (recording.status < 200 || recording.status > 299)) {
     return `HTTP status ${recording.status}`;
   }
+  // The API's own description (the X OpenAPI spec sits among the real fixtures) is no response.
+  if (OPENAPI_DOCUMENT.test(recording.body)) return 'an OpenAPI document, not a saved response';
   if (recording.endpoint !== undefined && provider === 'x') {
     if (!TIMELINE_ENDPOINT.test(recording.endpoint)) {
       return `not a timeline endpoint (${recording.endpoint})`;
@@ -144,6 +148,15 @@ export function normalizeFile(
         });
       }
       throw error;
+    }
+    // X answers a missing or suspended account with a 200 that carries only `errors`.
+    if (
+      page.tweets.length === 0 &&
+      page.users.length === 0 &&
+      isErrorBody(provider, recording.body)
+    ) {
+      result.skipped.push({ label: recording.label, reason: 'a provider error body' });
+      continue;
     }
     if (options.userId === undefined) page.userId = ownerOf(page);
     try {

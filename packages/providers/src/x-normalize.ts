@@ -5,6 +5,7 @@ import type {
   CanonicalUser,
   TweetReference,
 } from '@birdfeed/model';
+import { InvalidResponseError } from './errors.ts';
 import { compact, type NormalizeContext, PageBuilder } from './page-builder.ts';
 import { parseJsonBody, validateBody } from './schema-parse.ts';
 import {
@@ -36,6 +37,15 @@ export function validateXTimeline(json: unknown, rawBody: string): XTimelineBody
   if (isPlainObject(json) && isPlainObject(json.data)) {
     const body = validateBody('x', xTweetLookupBodySchema, json, rawBody, 'X tweet body');
     return { ...body, data: body.data === undefined ? undefined : [body.data] };
+  }
+  // Every field of a page is optional (an empty page has no data, an error-only 200 no meta),
+  // so without this any object, an agntdata body included, would pass as an empty page.
+  if (isPlainObject(json) && !('data' in json) && !('meta' in json) && !('errors' in json)) {
+    throw new InvalidResponseError(
+      'x',
+      'invalid X timeline body at $: none of data, meta or errors (not an X API v2 response?)',
+      { path: '$', rawBody },
+    );
   }
   return validateBody('x', xTimelineBodySchema, json, rawBody, 'X timeline body');
 }
