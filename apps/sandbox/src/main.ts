@@ -194,6 +194,19 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`birdfeed sandbox: ${error.message}\n`);
       return 2;
     }
+    // A port another process holds (a running demo uses 4010 too), a host not on this machine.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+      const reason = {
+        EADDRINUSE: 'address already in use (another sandbox or a running demo?)',
+        EADDRNOTAVAIL: 'address not available on this machine',
+        EACCES: 'permission denied',
+      }[code];
+      process.stderr.write(
+        `birdfeed sandbox: cannot listen on ${options.host}:${options.port} (--host, --port): ${reason}\n`,
+      );
+      return 1;
+    }
     throw error;
   }
   process.stdout.write(describeSandbox(sandbox));

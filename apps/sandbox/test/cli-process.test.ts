@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { X_TOKEN } from './helpers.ts';
@@ -64,5 +65,22 @@ describe('birdfeed sandbox (the process)', () => {
     expect(code).toBe(2);
     expect(run.err()).toContain('unknown kind "kaboom"');
     expect(run.err()).toContain('usage: birdfeed sandbox');
+  });
+
+  it('exits 1 with one line, no stack, on a port another process holds', async () => {
+    const holder = createServer();
+    holder.listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const run = start(['--port', String(port), '--accounts', '5']);
+      const [code] = await once(run.child, 'close');
+      expect(code).toBe(1);
+      expect(run.err()).toBe(
+        `birdfeed sandbox: cannot listen on 127.0.0.1:${port} (--host, --port): address already in use (another sandbox or a running demo?)\n`,
+      );
+    } finally {
+      holder.close();
+    }
   });
 });
