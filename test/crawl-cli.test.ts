@@ -162,6 +162,25 @@ describe('birdfeed watchlist / crawl --once / status', () => {
     expect(state.rows[0]).toEqual({ state: 'active', enabled: true, due: true });
   });
 
+  it('names the provider in the fix for an account not watched on the one asked for', async () => {
+    const [, b] = sandbox.accounts();
+    const before = await targetCount();
+    const run = await birdfeed([
+      'crawl',
+      '--once',
+      '--user',
+      b?.id as string,
+      '--provider',
+      'agntdata',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      `crawl: ${b?.id} is not on the watchlist on agntdata (add it with \`birdfeed watchlist add ${b?.id} --provider agntdata\`)\n`,
+    );
+    expect(run.stdout).toBe('');
+    expect(await targetCount()).toBe(before);
+  });
+
   it('does not start agntdata runs once the daily budget is spent', async () => {
     await pool.query(
       `UPDATE watch_targets SET next_due_at = now() - interval '1 second' WHERE provider = 'agntdata'`,

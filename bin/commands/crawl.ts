@@ -149,12 +149,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   let result: CrawlOnceResult;
   try {
-    if (targets !== undefined && provider === undefined) {
-      // --user without --provider: the account on whichever providers watch it.
-      const watched = await listTargets(database.db, { userId: values.user });
+    if (targets !== undefined) {
+      // --user: the account on whichever providers watch it (or on the one given).
+      const watched = (await listTargets(database.db, { userId: values.user })).filter(
+        (target) => provider === undefined || target.provider === provider,
+      );
       if (watched.length === 0) {
+        const on = provider === undefined ? '' : ` on ${provider}`;
+        const flag = provider === undefined ? '' : ` --provider ${provider}`;
         process.stderr.write(
-          `crawl: ${values.user} is not on the watchlist (add it with \`birdfeed watchlist add ${values.user}\`)\n`,
+          `crawl: ${values.user} is not on the watchlist${on} (add it with \`birdfeed watchlist add ${values.user}${flag}\`)\n`,
         );
         return 1;
       }

@@ -146,13 +146,15 @@ async function crawlExplicitTarget(
     errorName: 'CrawlOnceError',
   });
   const target = await getTarget(options.db, key);
+  // The exact command, provider included: `watchlist add` alone would add the account on x.
+  const on = `${key.userId} --provider ${key.provider}`;
   if (target === null) {
-    return fail(`not on the watchlist (add it with \`birdfeed watchlist add ${key.userId}\`)`);
+    return fail(`not on the watchlist (add it with \`birdfeed watchlist add ${on}\`)`);
   }
-  if (!target.enabled) return fail('disabled (enable it with `birdfeed watchlist enable`)');
+  if (!target.enabled) return fail(`disabled (enable it with \`birdfeed watchlist enable ${on}\`)`);
   if (target.state !== 'active') {
     return fail(
-      `marked ${target.state}${target.stateReason ? ` (${target.stateReason})` : ''}; \`birdfeed watchlist enable\` retries it`,
+      `marked ${target.state}${target.stateReason ? ` (${target.stateReason})` : ''}; \`birdfeed watchlist enable ${on}\` retries it`,
     );
   }
   const client = options.clients[key.provider];
