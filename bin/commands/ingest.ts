@@ -14,10 +14,11 @@ const USAGE = `usage: birdfeed ingest --provider x|agntdata [--user-id ID] [--ob
 
 Normalizes saved provider responses (as \`birdfeed normalize\` does) and upserts them into
 DATABASE_URL, or the embedded PGlite database under .birdfeed/pgdata when it is unset,
-applying pending migrations first (as \`birdfeed migrate\` does). Prints what it wrote per table. Every recording of a file is validated
-before any is written, and a file is written in one transaction: a bad file (not JSON, wrong
-shape, a non-decimal id) writes nothing, is reported with the file, the recording and the
-JSON path, and makes the command exit 1. The other files are still ingested.
+applying pending migrations first (as \`birdfeed migrate\` does). Prints what it wrote per
+table. Every recording of a file is validated before any is written, and a file is written in
+one transaction: a bad file (not JSON, wrong shape, a non-decimal id) writes nothing, is
+reported with the file, the recording and the JSON path, and makes the command exit 1. The
+other files are still ingested.
 `;
 
 const TABLE_LINES: [string, (t: UpsertCounts) => string][] = [
