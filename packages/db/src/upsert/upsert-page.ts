@@ -315,9 +315,7 @@ export async function upsertPage(
   }
   const inTransaction = options.inTransaction;
   const ownTransaction =
-    inTransaction !== undefined ||
-    (!separateUsers && !inCallerTransaction) ||
-    pageLocks !== null;
+    inTransaction !== undefined || (!separateUsers && !inCallerTransaction) || pageLocks !== null;
   if (ownTransaction) {
     await db.transaction(async (tx) => {
       // Before any other lock of the transaction, in one order for every writer (media boxes,
