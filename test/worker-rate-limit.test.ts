@@ -187,6 +187,13 @@ describe('rate limits', () => {
       expect(pagesBy(a)).toBeGreaterThan(0);
       expect(pagesBy(b)).toBeGreaterThan(0);
       expect(pagesBy(a) + pagesBy(b)).toBe(stats.requests.total);
+      // Each log line names its provider once (a child logger bound to it doubled the key).
+      const requestLines = a
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"provider request"'));
+      expect(requestLines.length).toBeGreaterThan(0);
+      for (const line of requestLines) expect(line.split('"provider":').length, line).toBe(2);
       await expectTruth(fixture, userIds);
     } finally {
       await killChildren();

@@ -25,7 +25,9 @@ export interface PageRunnerOptions {
 
 export function createPageRunner(options: PageRunnerOptions): PageRunner {
   const { env, provider, db } = options;
-  const clientLogger = options.logger.child({ provider });
+  // Not a child bound to { provider }: every request line already carries it (pino would write
+  // the key twice).
+  const clientLogger = options.logger;
   const client =
     provider === 'x'
       ? createXClient({
