@@ -169,7 +169,9 @@ export async function listTargets(
   if (options.userId !== undefined) conditions.push(sql`user_id = ${options.userId}::bigint`);
   const rows = rowsOf<TargetRow>(
     await db.execute(sql`SELECT ${TARGET_COLUMNS} FROM watch_targets
-      WHERE ${sql.join(conditions, sql` AND `)} ORDER BY provider, user_id`),
+      WHERE ${sql.join(conditions, sql` AND `)}
+      -- Qualified: a bare user_id here is the output column, the id as text (12 after 1049714).
+      ORDER BY watch_targets.provider, watch_targets.user_id`),
   );
   return rows.map(toTarget);
 }
