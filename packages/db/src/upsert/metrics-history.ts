@@ -63,8 +63,12 @@ const userHistory: HistorySpec<CanonicalUser> = {
  * Count the three CTEs.
  */
 /** Rows that report at least one metric: the ones whose history a page may extend. */
+function reporting<R>(spec: HistorySpec<R>, rows: R[]): R[] {
+  return rows.filter((row) => spec.metrics.some((m) => m.value(row) !== undefined));
+}
+
 function reportingIds<R>(spec: HistorySpec<R>, rows: R[]): string[] {
-  return rows.filter((row) => spec.metrics.some((m) => m.value(row) !== undefined)).map(spec.id);
+  return reporting(spec, rows).map(spec.id);
 }
 
 export const tweetsReportingMetrics = (tweets: CanonicalTweet[]) =>
@@ -78,7 +82,7 @@ function historyCte<R>(
   name: string,
   entityCte: string,
 ): SQL | null {
-  const observed = rows.filter((row) => spec.metrics.some((m) => m.value(row) !== undefined));
+  const observed = reporting(spec, rows);
   if (observed.length === 0) return null;
   const names = spec.metrics.map((m) => m.name);
   // The previous observation "matches" when every metric this one reported is equal to it.
