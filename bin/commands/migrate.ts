@@ -14,7 +14,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     values = parseCommandArgs({
       args: argv,
-      options: { 'no-wait': { type: 'boolean', default: false }, help: { type: 'boolean' } },
+      options: {
+        'no-wait': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: false,
     }).values;
   } catch (error) {

@@ -28,7 +28,7 @@ function parseOptions(args: string[]) {
     options: {
       json: { type: 'boolean', default: false },
       provider: { type: 'string' },
-      help: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
 }

@@ -135,7 +135,7 @@ function parseOptions(args: string[]) {
       username: { type: 'string' },
       priority: { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
 }
