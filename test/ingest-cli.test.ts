@@ -63,6 +63,16 @@ describe('the birdfeed CLI', () => {
     expect(result.stderr).toMatch(/--user-id must be a decimal id within bigint range/);
   });
 
+  it('normalize prints userId null for a page that names nobody, unless --user-id says', async () => {
+    const file = join(cwd, 'empty-x-page.json');
+    writeFileSync(file, '{"meta":{"result_count":0}}');
+    const guessed = await birdfeed(['normalize', '--provider', 'x', file], cwd);
+    expect(guessed.code).toBe(0);
+    expect(JSON.parse(guessed.stdout)).toMatchObject({ userId: null, tweets: [] });
+    const given = await birdfeed(['normalize', '--provider', 'x', '--user-id', '12', file], cwd);
+    expect(JSON.parse(given.stdout)).toMatchObject({ userId: '12' });
+  });
+
   it('migrate applies once, then has nothing to do', async () => {
     const env = { DATABASE_URL: testDb.url };
     const first = await birdfeed(['migrate'], cwd, env);

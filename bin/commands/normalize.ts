@@ -20,7 +20,8 @@ strings). Recordings that are not timeline pages (error statuses, error bodies, 
 endpoints) are listed on stderr as skipped. A file with a bad recording exits 1, naming the
 file, the recording and the JSON path.
 
-  --user-id ID       the timeline owner (default: the author of the page's first own tweet)
+  --user-id ID       the timeline owner (default: the author of the page's first own tweet;
+                     null for a page that names nobody)
   --observed-at ISO  when the pages were fetched, with date, time and zone
                      (2026-06-01T12:00:00Z, 2026-06-01T14:00:00+02:00); default: the
                      recording's Date header, else the file's modification time, so
@@ -35,6 +36,11 @@ const TIMELINE_ENDPOINT =
 export interface NormalizedRecording {
   label: string;
   page: CanonicalPage;
+  /**
+   * No --user-id, and the page names nobody (an empty timeline page): `page.userId` is a
+   * placeholder, printed as null. Nothing `ingest` writes uses the owner.
+   */
+  ownerUnknown?: true;
 }
 
 export interface SkippedRecording {
@@ -109,10 +115,12 @@ function observedAtOf(recording: Recording, options: NormalizeFileOptions): Date
 }
 
 /** The account a saved page belongs to, when the caller did not say. */
-function ownerOf(page: CanonicalPage): string {
+function ownerOf(page: CanonicalPage): string | undefined {
   const own = page.tweets.find((tweet) => tweet.fromTimeline && tweet.authorId !== undefined);
-  return own?.authorId ?? page.users[0]?.id ?? '0';
+  return own?.authorId ?? page.users[0]?.id;
 }
+
+const UNKNOWN_OWNER = '0';
 
 /**
  * Reads and normalizes every recording of one file, and validates each page as the database
@@ -134,7 +142,7 @@ export function normalizeFile(
     let page: CanonicalPage;
     try {
       page = normalizeRaw(provider, recording.body, {
-        userId: options.userId ?? '0',
+        userId: options.userId ?? UNKNOWN_OWNER,
         observedAt: observedAtOf(recording, options),
       });
     } catch (error) {
@@ -158,7 +166,8 @@ export function normalizeFile(
       result.skipped.push({ label: recording.label, reason: 'a provider error body' });
       continue;
     }
-    if (options.userId === undefined) page.userId = ownerOf(page);
+    const owner = options.userId ?? ownerOf(page);
+    if (owner !== undefined) page.userId = owner;
     try {
       pageRows(page);
     } catch (error) {
@@ -169,7 +178,11 @@ export function normalizeFile(
       }
       throw error;
     }
-    result.pages.push({ label: recording.label, page });
+    result.pages.push(
+      owner === undefined
+        ? { label: recording.label, page, ownerUnknown: true }
+        : { label: recording.label, page },
+    );
   }
   return result;
 }
@@ -284,8 +297,11 @@ export async function main(argv: string[]): Promise<number> {
   for (const file of args.files) {
     try {
       const normalized = await normalizeRecordingFile(args, file);
-      for (const { page } of normalized.pages) {
-        process.stdout.write(`${JSON.stringify(page, null, args.values.pretty ? 2 : undefined)}\n`);
+      for (const { page, ownerUnknown } of normalized.pages) {
+        const printed = ownerUnknown === true ? { ...page, userId: null } : page;
+        process.stdout.write(
+          `${JSON.stringify(printed, null, args.values.pretty ? 2 : undefined)}\n`,
+        );
       }
       for (const skipped of normalized.skipped) {
         process.stderr.write(`normalize: ${file}: skipped ${skipped.label}: ${skipped.reason}\n`);
