@@ -23,6 +23,10 @@ const commands: Record<string, { path: string; summary: string }> = {
   crawl: { path: './commands/crawl.ts', summary: 'crawl due targets once, in-process (--once)' },
   status: { path: './commands/status.ts', summary: 'checkpoints, runs, gaps and queue depths' },
   watchlist: { path: './commands/watchlist.ts', summary: 'add, list, enable and disable targets' },
+  prune: {
+    path: './commands/prune.ts',
+    summary: 'delete old raw bodies, runs and failures (--dry-run counts)',
+  },
   demo: { path: './commands/demo.ts', summary: 'sandbox + database + crawl, with live progress' },
 };
 

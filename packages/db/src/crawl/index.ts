@@ -20,6 +20,8 @@ export { listGaps, recordGap } from './gaps.ts';
 export { openOrAdoptRun } from './open-run.ts';
 export type { PageTransition, WindowMove } from './page-transition.ts';
 export { commitPageTransition } from './page-transition.ts';
+export type { PruneCount, PruneOptions, PruneResult } from './prune.ts';
+export { pruneHistory } from './prune.ts';
 export type { CrawlRun, RunProgress } from './runs.ts';
 export {
   addRunProgress,

@@ -1,0 +1,138 @@
+import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
+import { type PruneCount, type PruneResult, pruneHistory } from '@birdfeed/db';
+import { parseEnv } from '../env.ts';
+import { parseCommandArgs } from './command-args.ts';
+import { databaseOptions } from './database-options.ts';
+
+const USAGE = `usage: birdfeed prune [--raw-pages AGE] [--runs AGE] [--failures AGE] [--dry-run]
+
+Deletes what birdfeed otherwise keeps forever, when older than AGE (a number with a unit
+s, m, h or d: 90d, 12h, 1d12h). Give at least one of:
+
+  --raw-pages AGE  the bodies of pages that were written (by fetched_at); an invalid body
+                   stays while a kept failure names it
+  --runs AGE       finished crawl_runs (by finished_at), except each target's newest run
+                   and a run a checkpoint points at
+  --failures AGE   crawl_failures (by failed_at), and the invalid bodies only they name
+  --dry-run        count what would go, delete nothing
+
+Tweets, users, media, gaps and the metrics history are never touched. Rows go in batches of
+1,000, each committed on its own: safe while workers crawl, and safe to stop midway. Postgres
+reuses the space (after autovacuum); the files shrink only with VACUUM FULL.
+`;
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
+
+/** `90d` → the instant 90 days before `now`. */
+export function parseAge(flag: string, text: string, now: Date): Date {
+  const value = text.trim().toLowerCase();
+  let seconds = 0;
+  if (/^(?:\d{1,6}[smhd])+$/.test(value)) {
+    for (const [, amount, unit] of value.matchAll(/(\d+)([smhd])/g)) {
+      seconds += Number(amount) * (UNIT_SECONDS[unit as string] ?? 0);
+    }
+  }
+  if (!(seconds > 0)) {
+    throw new Error(
+      `--${flag} ${JSON.stringify(text)}: must be an age above 0 with a unit s, m, h or d, e.g. 90d, 12h, 1d12h`,
+    );
+  }
+  return new Date(now.getTime() - seconds * 1_000);
+}
+
+const PARTS = [
+  ['raw-pages', 'rawPagesBefore'],
+  ['runs', 'runsBefore'],
+  ['failures', 'failuresBefore'],
+] as const;
+
+function describe(count: PruneCount | undefined, noun: string, nouns: string): string {
+  const n = count?.rows ?? 0;
+  const rows = `${n.toLocaleString('en-US')} ${n === 1 ? noun : nouns}`;
+  return count?.bytes === undefined ? rows : `${rows} (${formatBytes(count.bytes)})`;
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1_000 && unit < units.length - 1) {
+    value /= 1_000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function report(result: PruneResult, before: Record<string, Date>, dryRun: boolean): string {
+  const verb = dryRun ? 'would delete' : 'deleted';
+  const lines: string[] = [];
+  const when = (key: string) => (before[key] as Date).toISOString();
+  if (result.rawPages !== undefined) {
+    lines.push(
+      `raw_pages: ${verb} ${describe(result.rawPages, 'body', 'bodies')} fetched before ${when('rawPagesBefore')}`,
+    );
+  }
+  if (result.runs !== undefined) {
+    lines.push(
+      `crawl_runs: ${verb} ${describe(result.runs, 'run', 'runs')} finished before ${when('runsBefore')}`,
+    );
+  }
+  if (result.failures !== undefined) {
+    lines.push(
+      `crawl_failures: ${verb} ${describe(result.failures, 'failure', 'failures')} before ${when('failuresBefore')}, and ${describe(result.failedBodies, 'invalid body', 'invalid bodies')} only they named`,
+    );
+  }
+  return `${lines.map((line) => `prune: ${line}`).join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const now = new Date();
+  const before: Record<string, Date> = {};
+  let dryRun = false;
+  try {
+    const { values } = parseCommandArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        'raw-pages': { type: 'string' },
+        runs: { type: 'string' },
+        failures: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    for (const [flag, key] of PARTS) {
+      const text = values[flag];
+      if (text !== undefined) before[key] = parseAge(flag, text, now);
+    }
+    if (Object.keys(before).length === 0) {
+      throw new Error('nothing to prune: give --raw-pages, --runs or --failures with an age');
+    }
+    dryRun = values['dry-run'];
+  } catch (error) {
+    process.stderr.write(`prune: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  let result: PruneResult;
+  try {
+    const database = await openCrawlDatabase(databaseOptions(parseEnv()));
+    try {
+      result = await pruneHistory(database.db, { ...before, dryRun });
+    } finally {
+      await database.close();
+    }
+  } catch (error) {
+    if (error instanceof MigrationsMissingError) {
+      process.stderr.write(`prune: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  process.stdout.write(report(result, before, dryRun));
+  return 0;
+}

@@ -1,0 +1,131 @@
+import { type SQL, sql } from 'drizzle-orm';
+import { type BirdfeedDb, rowsOf } from '../database.ts';
+
+/**
+ * Deleting what birdfeed otherwise keeps forever: fetched bodies, run rows and failures older
+ * than a cut-off. Nothing the crawl still uses is touched: a run a checkpoint points at, the
+ * newest run of each target (status shows it), a failed body a kept failure names.
+ */
+export interface PruneOptions {
+  /** Bodies of pages that were written (`error IS NULL`) fetched before this. */
+  rawPagesBefore?: Date | undefined;
+  /** Finished runs (any outcome but 'running') that finished before this. */
+  runsBefore?: Date | undefined;
+  /** Failures recorded before this, and the invalid bodies only they name. */
+  failuresBefore?: Date | undefined;
+  /** Count, delete nothing. */
+  dryRun?: boolean;
+  /** Rows per statement: each batch commits on its own, so no long lock or huge transaction. */
+  batchSize?: number;
+}
+
+export interface PruneCount {
+  rows: number;
+  /** Stored size of the bodies (raw_pages only). */
+  bytes?: number;
+}
+
+export interface PruneResult {
+  rawPages?: PruneCount;
+  runs?: PruneCount;
+  failures?: PruneCount;
+  /** Invalid bodies whose last failure went. */
+  failedBodies?: PruneCount;
+}
+
+const DEFAULT_BATCH = 1_000;
+
+/** The rows each part may delete, as a WHERE clause over `t`. */
+function keptOut(part: 'rawPages' | 'runs' | 'failures' | 'failedBodies', before: Date): SQL {
+  const cutoff = sql`${before.toISOString()}::timestamptz`;
+  switch (part) {
+    case 'rawPages':
+      return sql`t.error IS NULL AND t.fetched_at < ${cutoff}`;
+    case 'runs':
+      return sql`t.outcome <> 'running' AND t.finished_at < ${cutoff}
+        AND NOT EXISTS (SELECT 1 FROM crawl_checkpoints c WHERE c.run_id = t.id)
+        AND EXISTS (SELECT 1 FROM crawl_runs newer
+          WHERE newer.provider = t.provider AND newer.user_id = t.user_id AND newer.id > t.id)`;
+    case 'failures':
+      return sql`t.failed_at < ${cutoff}`;
+    case 'failedBodies':
+      // The failures a prune keeps are those from the cut-off on, so a dry run counts the
+      // same bodies. Hashed once per statement: crawl_failures has no index on raw_page_id.
+      return sql`t.error IS NOT NULL AND t.fetched_at < ${cutoff}
+        AND t.id NOT IN (SELECT raw_page_id FROM crawl_failures
+          WHERE raw_page_id IS NOT NULL AND failed_at >= ${cutoff})`;
+  }
+}
+
+const TABLE = {
+  rawPages: sql.raw('raw_pages'),
+  runs: sql.raw('crawl_runs'),
+  failures: sql.raw('crawl_failures'),
+  failedBodies: sql.raw('raw_pages'),
+} as const;
+
+async function countPart(db: BirdfeedDb, part: keyof typeof TABLE, before: Date) {
+  const bodies = part === 'rawPages' || part === 'failedBodies';
+  const size = bodies ? sql`coalesce(sum(pg_column_size(t.body)), 0)::bigint::text` : sql`'0'`;
+  const [row] = rowsOf<{ rows: number; bytes: string }>(
+    await db.execute(sql`SELECT count(*)::int AS rows, ${size} AS bytes
+      FROM ${TABLE[part]} t WHERE ${keptOut(part, before)}`),
+  );
+  return bodies
+    ? { rows: row?.rows ?? 0, bytes: Number(row?.bytes ?? 0) }
+    : { rows: row?.rows ?? 0 };
+}
+
+/**
+ * Deletes in id order, a batch a statement: the candidates are read along the primary key
+ * from where the last batch stopped, so the whole table is walked once however many batches.
+ */
+async function deletePart(
+  db: BirdfeedDb,
+  part: keyof typeof TABLE,
+  before: Date,
+  batchSize: number,
+): Promise<PruneCount> {
+  const bodies = part === 'rawPages' || part === 'failedBodies';
+  const size = bodies ? sql`pg_column_size(d.body)` : sql`0`;
+  let after = '0';
+  const total: PruneCount = bodies ? { rows: 0, bytes: 0 } : { rows: 0 };
+  for (;;) {
+    const [row] = rowsOf<{ rows: number; bytes: string; candidates: number; last: string | null }>(
+      await db.execute(sql`WITH batch AS (
+          SELECT t.id FROM ${TABLE[part]} t
+          WHERE t.id > ${after}::bigint AND ${keptOut(part, before)}
+          ORDER BY t.id LIMIT ${batchSize}
+        ), gone AS (
+          DELETE FROM ${TABLE[part]} d USING batch b WHERE d.id = b.id
+          RETURNING d.id, ${size} AS bytes
+        )
+        SELECT (SELECT count(*)::int FROM gone) AS rows,
+          (SELECT coalesce(sum(bytes), 0)::bigint::text FROM gone) AS bytes,
+          (SELECT count(*)::int FROM batch) AS candidates,
+          (SELECT max(id)::text FROM batch) AS last`),
+    );
+    total.rows += row?.rows ?? 0;
+    if (total.bytes !== undefined) total.bytes += Number(row?.bytes ?? 0);
+    if ((row?.candidates ?? 0) < batchSize || row?.last == null) return total;
+    after = row.last;
+  }
+}
+
+export async function pruneHistory(db: BirdfeedDb, options: PruneOptions): Promise<PruneResult> {
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  const apply = (part: keyof typeof TABLE, before: Date) =>
+    options.dryRun === true ? countPart(db, part, before) : deletePart(db, part, before, batchSize);
+  const result: PruneResult = {};
+  if (options.rawPagesBefore !== undefined) {
+    result.rawPages = await apply('rawPages', options.rawPagesBefore);
+  }
+  if (options.runsBefore !== undefined) {
+    result.runs = await apply('runs', options.runsBefore);
+  }
+  if (options.failuresBefore !== undefined) {
+    result.failures = await apply('failures', options.failuresBefore);
+    result.failedBodies = await apply('failedBodies', options.failuresBefore);
+  }
+  return result;
+}

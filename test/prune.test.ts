@@ -1,0 +1,163 @@
+import { type Database, migrate, openDatabase, pruneHistory, rowsOf, sql } from '@birdfeed/db';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { runCli } from './support/run-cli.ts';
+
+/**
+ * `birdfeed prune`: deletes old bodies, runs and failures, and nothing the crawl or `status`
+ * still uses. The rows are named by what each is (old/new, written/invalid, named or not).
+ */
+
+let testDb: TestDatabase;
+let database: Database;
+let env: Record<string, string>;
+
+const OLD = sql`now() - interval '100 days'`;
+const NEW = sql`now() - interval '1 day'`;
+
+async function seed(): Promise<void> {
+  const db = database.db;
+  await db.execute(sql`TRUNCATE raw_pages, crawl_runs, crawl_failures, crawl_checkpoints`);
+  await db.execute(sql`INSERT INTO raw_pages (id, provider, user_id, fetched_at, request_url, status, body, error)
+    VALUES (1, 'x', 1, ${OLD}, 'http://p/1', 200, repeat('a', 5000), NULL),
+           (2, 'x', 1, ${NEW}, 'http://p/2', 200, 'new body', NULL),
+           (3, 'x', 1, ${OLD}, 'http://p/3', 200, 'bad, named by an old failure', 'invalid'),
+           (4, 'x', 1, ${OLD}, 'http://p/4', 200, 'bad, named by a new failure', 'invalid'),
+           (5, 'x', 1, ${OLD}, 'http://p/5', 200, 'bad, named by nothing', 'invalid')`);
+  await db.execute(sql`INSERT INTO crawl_failures (id, provider, user_id, error_name, error_message, raw_page_id, failed_at)
+    VALUES (1, 'x', 1, 'InvalidResponseError', 'old', 3, ${OLD}),
+           (2, 'x', 1, 'InvalidResponseError', 'new', 4, ${NEW})`);
+  await db.execute(sql`INSERT INTO crawl_runs (id, provider, user_id, kind, started_at, finished_at, outcome)
+    VALUES (1, 'x', 1, 'incremental', ${OLD}, ${OLD}, 'succeeded'),
+           (2, 'x', 1, 'incremental', ${OLD}, ${OLD}, 'failed'),
+           (3, 'x', 1, 'incremental', ${OLD}, NULL, 'running'),
+           (4, 'x', 1, 'incremental', ${NEW}, ${NEW}, 'succeeded'),
+           (5, 'x', 2, 'backfill', ${OLD}, ${OLD}, 'succeeded')`);
+  // Run 2 is the one x/1's checkpoint points at; run 5 is x/2's only (newest) run.
+  await db.execute(
+    sql`INSERT INTO crawl_checkpoints (provider, user_id, run_id) VALUES ('x', 1, 2)`,
+  );
+}
+
+async function ids(table: 'raw_pages' | 'crawl_runs' | 'crawl_failures'): Promise<number[]> {
+  const rows = rowsOf<{ id: number }>(
+    await database.db.execute(sql`SELECT id::int AS id FROM ${sql.raw(table)} ORDER BY id`),
+  );
+  return rows.map((row) => row.id);
+}
+
+async function everything() {
+  return {
+    raw: await ids('raw_pages'),
+    runs: await ids('crawl_runs'),
+    failures: await ids('crawl_failures'),
+  };
+}
+
+const ALL = ['--raw-pages', '90d', '--runs', '90d', '--failures', '90d'];
+
+beforeAll(async () => {
+  testDb = await createTestDatabase('prune');
+  database = await openDatabase({ url: testDb.url, maxConnections: 2 });
+  await migrate(database.db);
+  env = { DATABASE_URL: testDb.url, LOG_LEVEL: 'silent' };
+});
+
+afterAll(async () => {
+  await database?.close();
+  await testDb?.drop();
+});
+
+describe('birdfeed prune', () => {
+  beforeEach(seed);
+
+  it('--dry-run counts what would go and deletes nothing', async () => {
+    const before = await everything();
+    const run = await runCli('birdfeed', ['prune', ...ALL, '--dry-run'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /raw_pages: would delete 1 body \(\d+(\.\d)? (B|KB)\) fetched before /,
+    );
+    expect(run.stdout).toMatch(/crawl_runs: would delete 1 run finished before /);
+    expect(run.stdout).toMatch(
+      /crawl_failures: would delete 1 failure before .*, and 2 invalid bodies \(\d+ B\) only they named/,
+    );
+    expect(await everything()).toEqual(before);
+  });
+
+  it('deletes old written bodies, finished runs no one needs, old failures and the bodies only they name', async () => {
+    const run = await runCli('birdfeed', ['prune', ...ALL], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/raw_pages: deleted 1 body/);
+    expect(run.stdout).toMatch(/crawl_runs: deleted 1 run/);
+    expect(run.stdout).toMatch(/deleted 1 failure .* and 2 invalid bodies/);
+    expect(await everything()).toEqual({
+      // 2: new; 4: invalid, named by a failure that stays.
+      raw: [2, 4],
+      // 2: the checkpoint's run; 3: running; 4: x/1's newest; 5: x/2's only run.
+      runs: [2, 3, 4, 5],
+      failures: [2],
+    });
+    // Run again: nothing left to delete.
+    const again = await runCli('birdfeed', ['prune', ...ALL], env);
+    expect(again.stdout).toMatch(/raw_pages: deleted 0 bodies/);
+    expect(await everything()).toEqual({ raw: [2, 4], runs: [2, 3, 4, 5], failures: [2] });
+  });
+
+  it('each flag prunes its own table only', async () => {
+    const run = await runCli('birdfeed', ['prune', '--runs', '30d'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(/raw_pages|crawl_failures/);
+    expect(await everything()).toEqual({
+      raw: [1, 2, 3, 4, 5],
+      runs: [2, 3, 4, 5],
+      failures: [1, 2],
+    });
+  });
+
+  it.each([
+    [[], /nothing to prune: give --raw-pages, --runs or --failures/],
+    [['--raw-pages', '90'], /--raw-pages "90": must be an age above 0 with a unit/],
+    [['--runs', '0d'], /--runs "0d": must be an age above 0/],
+    [['--failures=-5d'], /--failures "-5d": must be an age/],
+    [['--raw-pages', '90d', '--raw-pages', '30d'], /--raw-pages given twice/],
+    [['--raw-pages', '90d', 'now'], /Unexpected argument 'now'/],
+  ])('refuses %j naming the flag, exit 2, nothing deleted', async (args, message) => {
+    const before = await everything();
+    const run = await runCli('birdfeed', ['prune', ...args], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toMatch(/usage: birdfeed prune/);
+    expect(await everything()).toEqual(before);
+  });
+
+  it('refuses a database without the migrations, naming what to run, and creates nothing', async () => {
+    const bare = await createTestDatabase('prune_bare');
+    try {
+      const run = await runCli('birdfeed', ['prune', '--runs', '1d'], {
+        DATABASE_URL: bare.url,
+        LOG_LEVEL: 'silent',
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^prune: .*birdfeed migrate/m);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await bare.drop();
+    }
+  });
+
+  it('walks a table in batches to the end', async () => {
+    const db = database.db;
+    await db.execute(sql`INSERT INTO raw_pages (id, provider, user_id, fetched_at, request_url, status, body)
+      SELECT 100 + g, 'x', 1, now() - (200 - g) * interval '1 day', 'http://p', 200, 'b'
+      FROM generate_series(1, 130) g`);
+    // 100 + 1..100 are 199..100 days old; 100 + 101..130 are 99..70 days old.
+    const result = await pruneHistory(db, {
+      rawPagesBefore: new Date(Date.now() - 99.5 * 86_400_000),
+      batchSize: 7,
+    });
+    expect(result.rawPages?.rows).toBe(101); // the 100 generated + seed row 1
+    const left = await ids('raw_pages');
+    expect(left.filter((id) => id > 100)).toEqual(Array.from({ length: 30 }, (_, i) => 201 + i));
+  });
+});
