@@ -195,6 +195,32 @@ describe('the birdfeed CLI', () => {
     );
   });
 
+  it('a NUL character in a tweet is stored as U+FFFD instead of failing the page', async () => {
+    const body = readFileSync(DOCS, 'utf8');
+    const withNul = body.replace(/"text": ?"/, (quote) => `${quote}nul\\u0000here `);
+    expect(withNul).not.toBe(body);
+    const path = join(cwd, 'nul.json');
+    writeFileSync(path, withNul);
+    const db = await createTestDatabase('ingest_nul');
+    try {
+      const result = await birdfeed(['ingest', '--provider', 'agntdata', path], cwd, {
+        DATABASE_URL: db.url,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const database = await openDatabase({ url: db.url });
+      try {
+        const rows = rowsOf<{ text: string }>(
+          await database.db.execute(sql`SELECT text FROM tweets WHERE text LIKE 'nul%'`),
+        );
+        expect(rows.map((row) => row.text.slice(0, 9))).toEqual(['nul\uFFFDhere ']);
+      } finally {
+        await database.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('a value no column takes names the file and the path; the next file is still ingested', async () => {
     const wide = JSON.parse(readFileSync(DOCS, 'utf8')) as {
       results: Array<{

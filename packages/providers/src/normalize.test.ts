@@ -244,6 +244,19 @@ describe('agntdata → canonical page', () => {
 });
 
 describe('X → canonical page', () => {
+  it('stores a NUL character as U+FFFD (Postgres cannot hold it); an escaped backslash before u0000 stays text', () => {
+    const fixture = readFixture('x-v2/twitter-api-py/user_tweets_all_fields.json');
+    const withNul = fixture
+      .replace('"Live now! ', '"Live\\u0000now! ')
+      .replace('"Twitter Web App"', '"Web\\\\u0000App"');
+    expect(withNul).not.toBe(fixture);
+    const page = normalizeRaw('x', withNul, { userId: '2244994945', observedAt });
+    const first = page.tweets.find((t) => t.id === '1374405406261268481');
+    expect(first?.text).toBe('Live\uFFFDnow! https://t.co/9BbWekeWq2');
+    expect(first?.source).toBe('Web\\u0000App');
+    expect(JSON.stringify(page)).not.toContain('\\u0000now');
+  });
+
   it('normalizes a page with every field and expansion', () => {
     const page = normalizeRaw('x', readFixture('x-v2/twitter-api-py/user_tweets_all_fields.json'), {
       userId: '2244994945',

@@ -52,10 +52,20 @@ export function safeParseJson<S extends z.ZodType>(
   return result.success ? result.data : undefined;
 }
 
-/** JSON.parse that turns a syntax error into InvalidResponseError at path `$`. */
+/** A `\u0000` escape not itself escaped (`\\u0000` is a backslash, then the text "u0000"). */
+const NUL_ESCAPE = /(?<=(?:^|[^\\])(?:\\\\)*)\\u0000/g;
+
+/**
+ * JSON.parse that turns a syntax error into InvalidResponseError at path `$`. A NUL character
+ * (`\u0000`) in a string becomes U+FFFD: Postgres text and jsonb cannot hold NUL, and one such
+ * tweet would otherwise make its whole page unstorable, the account `failing`, every tweet on
+ * the page lost. The raw body, kept as received, still has the original escape.
+ */
 export function parseJsonBody(provider: ProviderName, rawBody: string): unknown {
   try {
-    return JSON.parse(rawBody);
+    return JSON.parse(
+      rawBody.includes('\\u0000') ? rawBody.replace(NUL_ESCAPE, '\\ufffd') : rawBody,
+    );
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new InvalidResponseError(provider, `${provider} response is not JSON at $: ${reason}`, {
