@@ -73,6 +73,36 @@ describe('the birdfeed CLI', () => {
     expect(JSON.parse(given.stdout)).toMatchObject({ userId: '12' });
   });
 
+  it('an observation time in the future or before 2006 is refused, from the flag or the file', async () => {
+    // Observed "later" than any real fetch, its counts would win every comparison for good.
+    for (const [at, reason] of [
+      ['2062-06-01T12:00:00Z', 'in the future'],
+      ['0000-01-01T00:00:00Z', 'before the first tweet'],
+    ] as const) {
+      const result = await birdfeed(
+        ['normalize', '--provider', 'agntdata', '--observed-at', at, DOCS],
+        cwd,
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`--observed-at ${at}: ${reason}`);
+    }
+    const file = join(cwd, 'future.jsonl');
+    writeFileSync(
+      file,
+      '{"data":[],"meta":{"result_count":0},"__twarc":{"retrieved_at":"2099-01-01T00:00:00+00:00"}}\n',
+    );
+    const fromFile = await birdfeed(['normalize', '--provider', 'x', file], cwd);
+    expect(fromFile.code).toBe(1);
+    expect(fromFile.stderr).toMatch(
+      /future\.jsonl: .*twarc retrieved_at 2099-01-01T00:00:00\.000Z is in the future; pass --observed-at/,
+    );
+    const given = await birdfeed(
+      ['normalize', '--provider', 'x', '--observed-at', '2026-06-01T12:00:00Z', file],
+      cwd,
+    );
+    expect(given.code, given.stderr).toBe(0);
+  });
+
   it('migrate applies once, then has nothing to do', async () => {
     const env = { DATABASE_URL: testDb.url };
     const first = await birdfeed(['migrate'], cwd, env);

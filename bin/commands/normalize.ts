@@ -24,8 +24,9 @@ file, the recording and the JSON path.
                      null for a page that names nobody)
   --observed-at ISO  when the pages were fetched, with date, time and zone
                      (2026-06-01T12:00:00Z, 2026-06-01T14:00:00+02:00); default: the
-                     recording's Date header, else the file's modification time, so
-                     re-reading a file is the same observation
+                     recording's Date header (or twarc's retrieved_at), else the file's
+                     modification time, so re-reading a file is the same observation;
+                     never in the future (it would outrank every later fetch)
   --pretty           indent the JSON
 `;
 
@@ -104,14 +105,53 @@ function isErrorBody(provider: ProviderName, body: string): boolean {
   return parsed !== undefined && !/"data"\s*:/.test(body);
 }
 
-function observedAtOf(recording: Recording, options: NormalizeFileOptions): Date {
+/** X's first tweet; nothing was observed before it. */
+const FIRST_OBSERVABLE = Date.parse('2006-03-21T00:00:00Z');
+/** Clocks disagree a little; a day more than that is a wrong time, not skew. */
+const FUTURE_SKEW_MS = 86_400_000;
+
+/**
+ * Why `at` cannot be when a page was fetched, or undefined. A page observed in the future
+ * would win every later comparison (the newest observation's metrics win): its counts would
+ * stay in the tables for good.
+ */
+export function outsideObservable(at: Date, now = Date.now()): string | undefined {
+  if (at.getTime() < FIRST_OBSERVABLE) return 'before the first tweet (2006-03-21)';
+  if (at.getTime() > now + FUTURE_SKEW_MS) return 'in the future';
+  return undefined;
+}
+
+function observedAtOf(file: string, recording: Recording, options: NormalizeFileOptions): Date {
   if (options.observedAt !== undefined) return options.observedAt;
   const header = recording.headers?.date;
   const parsed = header === undefined ? Number.NaN : Date.parse(header);
-  if (!Number.isNaN(parsed)) return new Date(parsed);
+  if (!Number.isNaN(parsed))
+    return checkedObservation(file, recording, `Date header ${header}`, parsed);
   // The file's modification time is when it was saved, which may be years after the fetch.
-  if (recording.retrievedAt !== undefined) return recording.retrievedAt;
+  if (recording.retrievedAt !== undefined) {
+    const at = recording.retrievedAt;
+    return checkedObservation(
+      file,
+      recording,
+      `twarc retrieved_at ${at.toISOString()}`,
+      at.getTime(),
+    );
+  }
   return options.savedAt ?? new Date();
+}
+
+function checkedObservation(file: string, recording: Recording, what: string, at: number): Date {
+  const outside = outsideObservable(new Date(at));
+  if (outside !== undefined) {
+    throw new ObservationTimeError(
+      `${file}: ${recording.label}: its ${what} is ${outside}; pass --observed-at with when it was fetched`,
+    );
+  }
+  return new Date(at);
+}
+
+class ObservationTimeError extends Error {
+  override readonly name = 'ObservationTimeError';
 }
 
 /** The account a saved page belongs to, when the caller did not say. */
@@ -143,7 +183,7 @@ export function normalizeFile(
     try {
       page = normalizeRaw(provider, recording.body, {
         userId: options.userId ?? UNKNOWN_OWNER,
-        observedAt: observedAtOf(recording, options),
+        observedAt: observedAtOf(file, recording, options),
       });
     } catch (error) {
       if (error instanceof InvalidResponseError) {
@@ -274,6 +314,8 @@ export function parseRecordingArgs(
     } catch (error) {
       return (error as Error).message;
     }
+    const outside = outsideObservable(observedAt);
+    if (outside !== undefined) return `--observed-at ${observedAtText}: ${outside}`;
   }
   return {
     provider: provider as ProviderName,
