@@ -67,11 +67,31 @@ export const httpUrl = (fallback: string) =>
     )
     .default(fallback);
 
+/**
+ * An integer variable in plain digits, from `min` to `max`; empty = unset. Not `Number()`'s
+ * reading: `WORKER_CONCURRENCY=0x10` would run 16 workers and `1e1` ten, where the same
+ * value as a flag is refused.
+ */
+export const optionalInt = (min: number, max = 2_147_483_647) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+    z
+      .string()
+      .trim()
+      .regex(
+        /^\d{1,16}$/,
+        'must be a whole number in plain digits, e.g. 5000 (not 1e3, 0x10 or 5.0)',
+      )
+      .transform(Number)
+      .pipe(z.number().min(min).max(max))
+      .optional(),
+  );
+
 /** A positive integer variable with its default; apps extend the schema with more of these. */
-export const positiveInt = (fallback: number) =>
+export const positiveInt = (fallback: number, min = 1) =>
   // At most 2^31 - 1: every one of them may end up in a timer (ms) or a pool size, and Node's
   // timers turn a longer delay into 1 ms.
-  z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
+  optionalInt(min).transform((value) => value ?? fallback);
 /**
  * The name (not the token) of a provider credential: queue and limiter names are built from it,
  * so a worker and the scheduler meet on the same queue only when both use the same label.
@@ -108,8 +128,9 @@ export const envSchema = z.object({
   X_RATE_LIMIT_WINDOW_MS: positiveInt(15 * 60 * 1000),
   AGNTDATA_RATE_LIMIT_PER_MINUTE: positiveInt(60),
   /** Stop starting new agntdata runs once today's spend reaches this many cents; unset = no cap. */
-  AGNTDATA_DAILY_BUDGET_CENTS: z.coerce.number().int().nonnegative().optional(),
-  SCHEDULER_TICK_MS: positiveInt(5000),
+  AGNTDATA_DAILY_BUDGET_CENTS: optionalInt(0),
+  /** At least 100 ms: every tick is a Postgres transaction. */
+  SCHEDULER_TICK_MS: positiveInt(5000, 100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -83,3 +83,34 @@ describe('provider base URLs', () => {
     expect(parseEnv({}).AGNTDATA_BASE_URL).toBe('https://api.agntdata.dev');
   });
 });
+
+describe('integer variables', () => {
+  it.each([
+    ['WORKER_CONCURRENCY', '0x10', /WORKER_CONCURRENCY: must be a whole number in plain digits/],
+    ['WORKER_CONCURRENCY', '1e1', /WORKER_CONCURRENCY: must be a whole number in plain digits/],
+    ['WORKER_X_PAGE_SIZE', '5.0', /WORKER_X_PAGE_SIZE: must be a whole number/],
+    ['WORKER_X_PAGE_SIZE', '101', /WORKER_X_PAGE_SIZE: .*100/],
+    ['X_RATE_LIMIT_MAX', '0', /X_RATE_LIMIT_MAX: .*1/],
+    ['AGNTDATA_DAILY_BUDGET_CENTS', '-5', /AGNTDATA_DAILY_BUDGET_CENTS: must be a whole number/],
+  ])('refuses %s=%j, naming it', (name, value, message) => {
+    expect(refusal(parseWorkerEnv, { [name]: value })).toMatch(message);
+  });
+
+  it('refuses a scheduler tick under 100 ms (each tick is a Postgres transaction)', () => {
+    expect(refusal(parseSchedulerEnv, { SCHEDULER_TICK_MS: '5' })).toMatch(
+      /SCHEDULER_TICK_MS: .*100/,
+    );
+  });
+
+  it('reads plain digits (trimmed), and an empty value as unset', () => {
+    const env = parseWorkerEnv({
+      WORKER_CONCURRENCY: ' 8 ',
+      WORKER_X_PAGE_SIZE: '',
+      AGNTDATA_DAILY_BUDGET_CENTS: '0',
+    });
+    expect(env.WORKER_CONCURRENCY).toBe(8);
+    expect(env.WORKER_X_PAGE_SIZE).toBe(100);
+    expect(env.AGNTDATA_DAILY_BUDGET_CENTS).toBe(0);
+    expect(parseWorkerEnv({}).AGNTDATA_DAILY_BUDGET_CENTS).toBeUndefined();
+  });
+});

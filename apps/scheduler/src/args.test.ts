@@ -9,12 +9,11 @@ describe('parseDuration', () => {
     ['1.5s', 1_500],
     ['2m', 120_000],
     ['1h', 3_600_000],
-    ['250', 250],
   ])('%s = %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['', '5x', '-1s', '0s', 'soon'])('refuses %j', (text) => {
+  it.each(['', '5x', '-1s', '0s', 'soon', '250', '5'])('refuses %j', (text) => {
     expect(() => parseDuration(text)).toThrow(RangeError);
   });
 });
@@ -31,6 +30,10 @@ describe('birdfeed scheduler arguments', () => {
 
   it('names the bad argument', () => {
     expect(() => parseSchedulerArgs(['--tick', 'often'])).toThrow(/--tick/);
+    expect(() => parseSchedulerArgs(['--tick', '5'])).toThrow(
+      /--tick: "5" is not a duration \(give a unit/,
+    );
+    expect(() => parseSchedulerArgs(['--tick', '5ms'])).toThrow(/--tick 5ms: at least 100ms/);
     // Longer than a Node timer holds: refused, not turned into a 1 ms loop.
     expect(() => parseSchedulerArgs(['--tick', '1000h'])).toThrow(/--tick.*at most 24 days/);
     expect(() => parseSchedulerArgs(['--provider', 'mastodon'])).toThrow(SchedulerStartError);

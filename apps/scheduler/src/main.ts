@@ -26,7 +26,8 @@ schedulers may run), opens a run for each and enqueues its first page on the pro
 A target with a run still in flight is left alone. AGNTDATA_DAILY_BUDGET_CENTS stops new
 agntdata runs for the rest of the (UTC) day once reached.
 
-  --tick        time between ticks: 500ms, 5s, 1m (default SCHEDULER_TICK_MS, 5s)
+  --tick        time between ticks, with a unit: 500ms, 5s, 1m; at least 100ms
+                (default SCHEDULER_TICK_MS, 5s)
   --once        run one tick, print what it did and exit
   --provider    schedule only this provider (repeatable; default both)
 
@@ -42,6 +43,8 @@ export interface SchedulerArgs {
   once: boolean;
   providers: ProviderName[] | null;
 }
+
+const MIN_TICK_MS = 100;
 
 export function parseSchedulerArgs(argv: string[]): SchedulerArgs | 'help' {
   const { values } = parseCommandArgs({
@@ -62,6 +65,11 @@ export function parseSchedulerArgs(argv: string[]): SchedulerArgs | 'help' {
       tickMs = parseDuration(values.tick);
     } catch (error) {
       throw new SchedulerStartError(`--tick: ${(error as Error).message}`);
+    }
+    if (tickMs < MIN_TICK_MS) {
+      throw new SchedulerStartError(
+        `--tick ${values.tick}: at least ${MIN_TICK_MS}ms (every tick is a Postgres transaction)`,
+      );
     }
   }
   const providers = (values.provider ?? []).map((value) => {

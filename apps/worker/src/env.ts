@@ -1,5 +1,11 @@
-import { z } from 'zod';
-import { credentialLabel, envSchema, parseEnvWith, positiveInt } from '../../../bin/env.ts';
+import type { z } from 'zod';
+import {
+  credentialLabel,
+  envSchema,
+  optionalInt,
+  parseEnvWith,
+  positiveInt,
+} from '../../../bin/env.ts';
 
 /**
  * The worker's environment: the shared `birdfeed` schema plus the knobs only a worker has.
@@ -14,11 +20,11 @@ export const workerEnvSchema = envSchema.extend({
   WORKER_LOCK_DURATION_MS: positiveInt(30_000),
   WORKER_STALLED_INTERVAL_MS: positiveInt(15_000),
   /** Base of the exponential retry delay for 5xx/timeouts; unset = the job catalog's (1 s). */
-  WORKER_BACKOFF_BASE_MS: z.coerce.number().int().positive().optional(),
+  WORKER_BACKOFF_BASE_MS: optionalInt(1),
   /** Tweets asked per X page (5..100). */
-  WORKER_X_PAGE_SIZE: z.coerce.number().int().min(5).max(100).default(100),
+  WORKER_X_PAGE_SIZE: optionalInt(5, 100).transform((value) => value ?? 100),
   /** Results asked per agntdata page (1..100). */
-  WORKER_AGNTDATA_PAGE_SIZE: z.coerce.number().int().min(1).max(100).default(20),
+  WORKER_AGNTDATA_PAGE_SIZE: optionalInt(1, 100).transform((value) => value ?? 20),
   /** Names (not the tokens) of the credentials: one queue and one limiter per credential. */
   X_CREDENTIAL_LABEL: credentialLabel,
   AGNTDATA_CREDENTIAL_LABEL: credentialLabel,
