@@ -21,13 +21,14 @@ Tweets, users, media, gaps and the metrics history are never touched. Rows go in
 reuses the space (after autovacuum); the files shrink only with VACUUM FULL.
 `;
 
+const MAX_AGE_DAYS = 36_500;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
 
 /** `90d` → the instant 90 days before `now`. */
 export function parseAge(flag: string, text: string, now: Date): Date {
   const value = text.trim().toLowerCase();
   let seconds = 0;
-  if (/^(?:\d{1,6}[smhd])+$/.test(value)) {
+  if (/^(?:\d{1,9}[smhd]){1,4}$/.test(value)) {
     for (const [, amount, unit] of value.matchAll(/(\d+)([smhd])/g)) {
       seconds += Number(amount) * (UNIT_SECONDS[unit as string] ?? 0);
     }
@@ -36,6 +37,10 @@ export function parseAge(flag: string, text: string, now: Date): Date {
     throw new Error(
       `--${flag} ${JSON.stringify(text)}: must be an age above 0 with a unit s, m, h or d, e.g. 90d, 12h, 1d12h`,
     );
+  }
+  // Older than anything birdfeed stored, and far from the edge of Postgres's timestamps.
+  if (seconds > MAX_AGE_DAYS * 86_400) {
+    throw new Error(`--${flag} ${JSON.stringify(text)}: at most ${MAX_AGE_DAYS}d (100 years)`);
   }
   return new Date(now.getTime() - seconds * 1_000);
 }
