@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,6 +205,22 @@ describe('the birdfeed CLI', () => {
       `normalize: ${dir}: is a directory (pass the files in it, e.g. ${dir}/*)`,
     );
     expect(normalize.stdout).toContain('"provider":"agntdata"');
+  });
+
+  it('a file too large for one string says so and how to split it (a sparse file: nothing is read)', async () => {
+    const huge = join(cwd, 'huge.jsonl');
+    const fd = openSync(huge, 'w');
+    ftruncateSync(fd, 600 * 1_048_576);
+    closeSync(fd);
+    try {
+      const result = await birdfeed(['normalize', '--provider', 'x', huge], cwd);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /normalize: .*huge\.jsonl: too large to read at once \(600 MiB; at most \d+ MiB\): split it, e\.g\. split -l 10000/,
+      );
+    } finally {
+      rmSync(huge);
+    }
   });
 
   it('normalize --provider x refuses what is not an X response and skips an error-only 200', async () => {

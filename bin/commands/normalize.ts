@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InvalidPageError, pageRows } from '@birdfeed/db';
@@ -257,9 +258,18 @@ export async function normalizeRecordingFile(
   let text: string;
   let savedAt: Date;
   try {
+    const stats = await stat(file);
+    savedAt = stats.mtime;
+    // Past this Node cannot hold the file as one string ("Invalid string length").
+    if (stats.isFile() && stats.size > constants.MAX_STRING_LENGTH) {
+      throw new UnreadableFileError(
+        file,
+        `too large to read at once (${Math.round(stats.size / 1_048_576)} MiB; at most ${Math.floor(constants.MAX_STRING_LENGTH / 1_048_576)} MiB): split it, e.g. split -l 10000 ${file} part- for a JSONL file`,
+      );
+    }
     text = await readFile(file, 'utf8');
-    savedAt = (await stat(file)).mtime;
   } catch (error) {
+    if (error instanceof UnreadableFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? '';
     const reason = READ_ERRORS[code]?.(file) ?? (error as Error).message;
     throw new UnreadableFileError(file, reason, { cause: error });
