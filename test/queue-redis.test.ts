@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
+import { migrate, openDatabase } from '@birdfeed/db';
 import {
   assertNoEviction,
   createRedisConnection,
@@ -16,7 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkerEnv } from '../apps/worker/src/env.ts';
 import { startWorkers } from '../apps/worker/src/main.ts';
 import { deleteRedisPrefix, spawnApp } from '../apps/worker/test/harness.ts';
+import { createTestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
+import { runCli } from './support/run-cli.ts';
 
 /**
  * The Redis checks against real servers: the shared test Redis (noeviction) and a throwaway
@@ -141,6 +144,45 @@ describe('redis unreachable', () => {
     expect(Date.now() - started).toBeLessThan(8_000);
     await expect(verifyRedis(TEST_REDIS_URL)).resolves.toBe('noeviction');
     await expect(verifyRedis(evictingUrl)).rejects.toBeInstanceOf(RedisPolicyError);
+  });
+
+  it('a server that accepts and never answers, or a database Redis lacks, is refused in time', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      const error = await verifyRedis(`redis://127.0.0.1:${port}`, 1_000).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect((error as Error).message).toMatch(/127\.0\.0\.1:\d+: no answer within 1 s/);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      // `birdfeed status` still prints the database part, and the queue part says why not.
+      const testDb = await createTestDatabase('status_silent_redis');
+      try {
+        const database = await openDatabase({ url: testDb.url });
+        await migrate(database.db);
+        await database.close();
+        const status = await runCli('birdfeed', ['status'], {
+          DATABASE_URL: testDb.url,
+          REDIS_URL: `redis://127.0.0.1:${port}`,
+          LOG_LEVEL: 'silent',
+        });
+        expect(status.code, status.stderr).toBe(0);
+        expect(status.stdout).toMatch(/no answer within 5 s/);
+      } finally {
+        await testDb.drop();
+      }
+    } finally {
+      silent.close();
+    }
+    // ioredis reports a failed SELECT as an error event and carries on with database 0.
+    const wrongDb = new URL(TEST_REDIS_URL);
+    wrongDb.pathname = '/99';
+    await expect(verifyRedis(wrongDb.toString())).rejects.toThrow(
+      /selects database 99, which this Redis refuses: ERR DB index is out of range/,
+    );
   });
 
   it('`birdfeed scheduler` exits 1 when Redis cannot be reached', async () => {

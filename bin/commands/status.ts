@@ -83,7 +83,15 @@ export async function main(argv: string[]): Promise<number> {
 async function readQueues(redisUrl: string | undefined, prefix: string): Promise<QueueReport> {
   if (redisUrl === undefined) return { configured: false, reason: 'REDIS_URL is not set' };
   // Loaded only when asked for: without Redis, status never loads BullMQ.
-  const { createRedisConnection, queueStatus, redactRedisUrl } = await import('@birdfeed/jobs');
+  const { createRedisConnection, probeRedis, queueStatus, redactRedisUrl } = await import(
+    '@birdfeed/jobs'
+  );
+  try {
+    // A Redis that accepts and never answers would otherwise hang status for good.
+    await probeRedis(redisUrl, async () => undefined);
+  } catch (error) {
+    return { configured: true, error: error instanceof Error ? error.message : String(error) };
+  }
   const connection = createRedisConnection({
     url: redisUrl,
     role: 'producer',

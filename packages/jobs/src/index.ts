@@ -50,6 +50,7 @@ export {
   checkEvictionPolicy,
   createRedisConnection,
   type EvictionCheck,
+  probeRedis,
   REQUIRED_EVICTION_POLICY,
   type RedisConnectionOptions,
   RedisPolicyError,

@@ -125,11 +125,17 @@ export class RedisUnavailableError extends Error {
 }
 
 /**
- * The start-up check of a worker or scheduler: can Redis be reached, and does it keep every
- * key (noeviction)? Uses a throwaway connection that does not retry, so a wrong REDIS_URL
- * fails the start within `timeoutMs` instead of hanging in ioredis' reconnect loop.
+ * Connects on a throwaway connection that does not retry, and proves Redis answers: within
+ * `timeoutMs` in all (ioredis' connectTimeout ends at the TCP handshake, and a server that
+ * accepts and never replies — a wrong port, a proxy — would keep its ready check waiting
+ * for ever), and on the database REDIS_URL names (ioredis reports a failed SELECT as an error
+ * event and goes on with database 0, where another deployment's queues may be).
  */
-export async function verifyRedis(url: string, timeoutMs = 5_000): Promise<string> {
+export async function probeRedis<T>(
+  url: string,
+  use: (redis: Redis) => Promise<T>,
+  timeoutMs = 5_000,
+): Promise<T> {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -138,16 +144,45 @@ export async function verifyRedis(url: string, timeoutMs = 5_000): Promise<strin
     enableOfflineQueue: false,
   });
   redis.on('error', () => {});
-  try {
+  const unavailable = (reason: string) =>
+    new RedisUnavailableError(`cannot reach Redis at ${redactRedisUrl(url)}: ${reason}`);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(unavailable(`no answer within ${timeoutMs / 1_000} s`)),
+      timeoutMs,
+    );
+  });
+  const check = async () => {
     try {
       await redis.connect();
     } catch (error) {
-      throw new RedisUnavailableError(
-        `cannot reach Redis at ${redactRedisUrl(url)}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw unavailable(error instanceof Error ? error.message : String(error));
     }
-    return await assertNoEviction(redis);
+    const db = redis.options.db ?? 0;
+    if (db !== 0) {
+      try {
+        await redis.select(db);
+      } catch (error) {
+        throw new RedisUnavailableError(
+          `REDIS_URL ${redactRedisUrl(url)} selects database ${db}, which this Redis refuses: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    return use(redis);
+  };
+  try {
+    return await Promise.race([check(), deadline]);
   } finally {
+    clearTimeout(timer);
     redis.disconnect();
   }
+}
+
+/**
+ * The start-up check of a worker or scheduler: can Redis be reached (probeRedis), and does it
+ * keep every key (noeviction)? A wrong REDIS_URL fails the start within `timeoutMs`.
+ */
+export async function verifyRedis(url: string, timeoutMs = 5_000): Promise<string> {
+  return probeRedis(url, assertNoEviction, timeoutMs);
 }
