@@ -1,3 +1,5 @@
+import { TWITTER_EPOCH_MS } from './snowflake.ts';
+
 /**
  * The sandbox's own clock. Sandbox time runs `timeScale` times faster than the wall clock
  * (so a 15-minute rate-limit window passes in 15 s at scale 60), can be frozen for exact
@@ -12,6 +14,27 @@ export interface ClockState {
   frozen: boolean;
 }
 
+/** The first and last instants a snowflake id can encode (41 bits of ms from X's epoch). */
+export const MIN_SANDBOX_MS = TWITTER_EPOCH_MS;
+export const MAX_SANDBOX_MS = TWITTER_EPOCH_MS + 2 ** 41 - 1;
+/** A day a second: years of sandbox time within hours; past it the clock soon leaves the range. */
+export const MAX_TIME_SCALE = 100_000;
+
+/** What is wrong with a clock that would read `nowMs` at `timeScale`, or undefined. */
+export function clockProblem(nowMs: number, timeScale: number): string | undefined {
+  if (!(timeScale > 0 && timeScale <= MAX_TIME_SCALE)) {
+    return `time scale must be above 0 and at most ${MAX_TIME_SCALE}, got ${timeScale}`;
+  }
+  if (!(nowMs >= MIN_SANDBOX_MS && nowMs <= MAX_SANDBOX_MS)) {
+    const at =
+      Number.isFinite(nowMs) && Math.abs(nowMs) < 8.64e15
+        ? new Date(nowMs).toISOString()
+        : String(nowMs);
+    return `sandbox time must stay between ${new Date(MIN_SANDBOX_MS).toISOString()} and ${new Date(MAX_SANDBOX_MS).toISOString()} (what a snowflake id can hold), got ${at}`;
+  }
+  return undefined;
+}
+
 export class SandboxClock {
   private realAnchor: number;
   private sandboxAnchor: number;
@@ -19,7 +42,8 @@ export class SandboxClock {
   private isFrozen: boolean;
 
   constructor(options: { startMs: number; timeScale: number; frozen: boolean }) {
-    if (!(options.timeScale > 0)) throw new RangeError('timeScale must be > 0');
+    const problem = clockProblem(options.startMs, options.timeScale);
+    if (problem !== undefined) throw new RangeError(problem);
     this.realAnchor = Date.now();
     this.sandboxAnchor = options.startMs;
     this.scale = options.timeScale;
@@ -51,6 +75,8 @@ export class SandboxClock {
 
   advance(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError('advance needs a finite ms >= 0');
+    const problem = clockProblem(this.now() + ms, this.scale);
+    if (problem !== undefined) throw new RangeError(problem);
     this.reanchor();
     this.sandboxAnchor += ms;
   }
@@ -61,9 +87,8 @@ export class SandboxClock {
   }
 
   setTimeScale(timeScale: number): void {
-    if (!(timeScale > 0) || !Number.isFinite(timeScale)) {
-      throw new RangeError('timeScale must be a finite number > 0');
-    }
+    const problem = clockProblem(this.now(), timeScale);
+    if (problem !== undefined) throw new RangeError(problem);
     this.reanchor();
     this.scale = timeScale;
   }

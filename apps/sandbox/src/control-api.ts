@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clockProblem } from './clock.ts';
 import { type FaultRule, parseFaultSpec, validateFaultRule } from './faults.ts';
 import { json, type SandboxResponse } from './responses.ts';
 import type { ServerParts } from './server.ts';
@@ -61,6 +62,13 @@ export function controlRequest(
           : typeof request.advance === 'number'
             ? request.advance
             : parseDuration(request.advance);
+      // The clock it would become, checked whole: a time past what a Date or a snowflake
+      // holds left every later request failing ("Invalid time value") until a restart.
+      const problem = clockProblem(
+        clock.now() + (request.advanceMs ?? 0) + (advance ?? 0),
+        request.timeScale ?? clock.timeScale,
+      );
+      if (problem !== undefined) throw new RangeError(`POST /_sandbox/clock: ${problem}`);
       if (request.timeScale !== undefined) clock.setTimeScale(request.timeScale);
       if (request.frozen !== undefined) clock.setFrozen(request.frozen);
       if (request.advanceMs !== undefined) clock.advance(request.advanceMs);

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs, parseTimestampFlag } from '../../../bin/commands/command-args.ts';
 import { parseDuration } from './control-api.ts';
 import { parseSandboxEnv } from './env.ts';
 import { FaultSpecError, parseFaultSpec } from './faults.ts';
@@ -45,54 +45,71 @@ class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * A number flag written plainly: `Number()` alone reads `0x1000` as 4096, `1e300` as a scale
+ * no clock survives and `' '` as 0.
+ */
 function number(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed))
-    throw new UsageError(`--${name}: expected a number, got "${value}"`);
-  return parsed;
+  if (!/^\d{1,15}(\.\d{1,15})?$/.test(value)) {
+    throw new UsageError(
+      `--${name}: expected a number in plain digits (e.g. 60, 0.5), got "${value}"`,
+    );
+  }
+  return Number(value);
+}
+
+/** The flags; an option given twice, unknown or without its value is a usage error. */
+function parseFlags(argv: string[]) {
+  try {
+    return parseCommandArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        accounts: { type: 'string' },
+        seed: { type: 'string' },
+        'tweets-per-account': { type: 'string' },
+        'no-special-accounts': { type: 'boolean' },
+        'time-scale': { type: 'string' },
+        frozen: { type: 'boolean' },
+        epoch: { type: 'string' },
+        faults: { type: 'string' },
+        'x-rate-limit': { type: 'string' },
+        'agntdata-rpm': { type: 'string' },
+        'agntdata-credits': { type: 'string' },
+        enveloped: { type: 'boolean' },
+        'x-token': { type: 'string', multiple: true },
+        'agntdata-key': { type: 'string', multiple: true },
+        'short-page-rate': { type: 'string' },
+        'empty-page-rate': { type: 'string' },
+        'cursor-ttl': { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 export function parseSandboxArgs(
   argv: string[],
   env: NodeJS.ProcessEnv = {},
 ): SandboxOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      accounts: { type: 'string' },
-      seed: { type: 'string' },
-      'tweets-per-account': { type: 'string' },
-      'no-special-accounts': { type: 'boolean' },
-      'time-scale': { type: 'string' },
-      frozen: { type: 'boolean' },
-      epoch: { type: 'string' },
-      faults: { type: 'string' },
-      'x-rate-limit': { type: 'string' },
-      'agntdata-rpm': { type: 'string' },
-      'agntdata-credits': { type: 'string' },
-      enveloped: { type: 'boolean' },
-      'x-token': { type: 'string', multiple: true },
-      'agntdata-key': { type: 'string', multiple: true },
-      'short-page-rate': { type: 'string' },
-      'empty-page-rate': { type: 'string' },
-      'cursor-ttl': { type: 'string' },
-    },
-  });
+  const { values } = parseFlags(argv);
   if (values.help === true) return 'help';
   const fromEnv = parseSandboxEnv(env);
   const faults = values.faults ?? fromEnv.SANDBOX_FAULTS;
   if (faults !== undefined) parseFaultSpec(faults);
   let epochMs: number | undefined;
   if (values.epoch !== undefined) {
-    epochMs = Date.parse(values.epoch);
-    if (Number.isNaN(epochMs))
-      throw new UsageError(`--epoch: expected an ISO date, got "${values.epoch}"`);
+    try {
+      epochMs = parseTimestampFlag('epoch', values.epoch).getTime();
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
   }
   const options: SandboxOptions = {
     port: number('port', values.port) ?? fromEnv.SANDBOX_PORT ?? 4010,

@@ -101,6 +101,14 @@ describe('time', () => {
       ['clock', { timeScale: 7, advance: 'bogus' }, /duration "bogus"/],
       ['clock', { tmeScale: 5 }, /unknown field "tmeScale"/],
       ['clock', { timeScale: -1 }, /timeScale/],
+      // Past what a snowflake (or a Date) holds: applied, it failed every later request.
+      ['clock', { advance: '999999999d' }, /sandbox time must stay between .* got/],
+      ['clock', { advance: 1e308 }, /sandbox time must stay between/],
+      [
+        'clock',
+        { timeScale: 1e300, frozen: false },
+        /time scale must be above 0 and at most 100000/,
+      ],
       ['faults', { spec: 5 }, /spec/],
       ['faults', { clera: true }, /unknown field "clera"/],
       ['faults', { clear: true, spec: 'explode:0.5' }, /explode/],
@@ -228,6 +236,29 @@ describe('CLI', () => {
     expect(() => parseSandboxArgs(['--accounts', 'many'])).toThrow(/--accounts/);
     expect(() => parseSandboxArgs(['--faults', 'boom:1'])).toThrow(/unknown kind/);
     expect(() => parseSandboxArgs(['--bogus'])).toThrow();
+    for (const [args, message] of [
+      [['--accounts', '3', '--accounts', '5'], /--accounts given twice/],
+      [['--port', '0x1000'], /--port: expected a number in plain digits/],
+      [['--time-scale', '1e300'], /--time-scale: expected a number in plain digits/],
+      [['--epoch', '12'], /--epoch "12": must be an ISO-8601 timestamp/],
+      [['--epoch', '2026-02-30T00:00:00Z'], /--epoch "2026-02-30T00:00:00Z"/],
+    ] as const) {
+      expect(() => parseSandboxArgs([...args]), args.join(' ')).toThrow(message);
+    }
+    // Empty means unset, as for every birdfeed variable: not port 0, not 0 accounts.
+    expect(parseSandboxArgs([], { SANDBOX_PORT: '', SANDBOX_ACCOUNTS: ' ' })).toMatchObject({
+      port: 4010,
+    });
+    expect(parseSandboxArgs([], { SANDBOX_ACCOUNTS: ' ' })).not.toHaveProperty('accounts');
+    expect(() => parseSandboxArgs([], { SANDBOX_PORT: '0x10' })).toThrow(/SANDBOX_PORT/);
+  });
+
+  it('refuses to start with a clock no snowflake id can hold, or more accounts than it can make', async () => {
+    await expect(startSandbox({ epochMs: Date.UTC(2090, 0, 1) })).rejects.toThrow(
+      /sandbox time must stay between 2010-11-04T01:42:54\.657Z and 2080-/,
+    );
+    await expect(startSandbox({ timeScale: 200_000 })).rejects.toThrow(/at most 100000/);
+    await expect(startSandbox({ accounts: 100_000_000 })).rejects.toThrow(/from 0 to 100000/);
   });
 
   it('prints the URL, the credentials and account ids, but never custom tokens', async () => {
