@@ -213,7 +213,8 @@ describe('provider errors through the worker', () => {
             job_id: string | null;
             attempt: number;
             raw_page_id: string | null;
-          }>('SELECT error_name, job_id, attempt, raw_page_id::text FROM crawl_failures')
+            status: number | null;
+          }>('SELECT error_name, job_id, attempt, raw_page_id::text, status FROM crawl_failures')
         ).rows;
         return rows.length > 0 && rows[0]?.job_id !== null ? rows : undefined;
       },
@@ -221,7 +222,12 @@ describe('provider errors through the worker', () => {
       'the failure to be recorded',
     );
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ error_name: 'InvalidResponseError', attempt: 1 });
+    // The provider answered 200 with a body we refuse: the failure says 200, as its raw page.
+    expect(failures[0]).toMatchObject({
+      error_name: 'InvalidResponseError',
+      attempt: 1,
+      status: 200,
+    });
     expect(failures[0]?.job_id).toMatch(new RegExp(`^x\\.${userId}\\.\\d+\\.0$`));
     expect(failures[0]?.raw_page_id).not.toBeNull();
     const failedJobs = (await queue.getJobs(['failed'])) as Job[];

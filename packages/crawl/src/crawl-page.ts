@@ -534,12 +534,14 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
     // are written. Then the job fails visibly.
     const described = describeError(error);
     const problem = `${described.message} (at ${error.path})`;
+    // A body is validated only once the provider answered 2xx; the clients leave 200 unsaid.
+    const status = error.status ?? 200;
     const { failureId, failing } = await db.transaction(async (tx) => {
       const rawPageId = await recordRawPage(tx, {
         ...key,
         runId: run.id,
         requestUrl: requestUrlOf(error, ctx.request, key.provider),
-        status: error.status ?? 200,
+        status,
         body: error.rawBody,
         error: problem,
       });
@@ -565,7 +567,7 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
         runId: run.id,
         errorName: described.name,
         errorMessage: failing === null ? problem : `${problem}; target marked failing: ${failing}`,
-        status: error.status ?? null,
+        status,
         rawPageId,
       });
       return { failureId, failing };
