@@ -111,6 +111,15 @@ describe('birdfeed watchlist / crawl --once / status', () => {
     expect(lines.filter((line) => / succeeded /.test(line))).toHaveLength(3);
     expect(lines.find((line) => line.includes(suspended?.id as string))).toMatch(/unavailable/);
     expect(first.stdout).toContain(`x        ${b?.id} succeeded backfill pages=1 read=50`);
+    // A deeper backfill after the first window is kept but reads nothing older: said so.
+    const deeper = await birdfeed(['watchlist', 'add', b?.id as string, '--backfill', '500']);
+    expect(deeper.code, deeper.stderr).toBe(0);
+    expect(deeper.stdout).toMatch(/^updated: .*backfill 500/);
+    expect(deeper.stderr).toContain(
+      `note: x/${b?.id} finished its backfill already: --backfill 500 is kept but fetches no older tweets`,
+    );
+    const again = await birdfeed(['watchlist', 'add', b?.id as string, '--every', '20m']);
+    expect(again.stderr).toBe('');
 
     // Nothing is due any more: exit 0, and the suspended account is not asked for again.
     const before = sandbox.requests().length;

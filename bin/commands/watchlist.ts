@@ -7,6 +7,7 @@ import {
 } from '@birdfeed/crawl';
 import {
   DEFAULT_BACKFILL_DEPTH,
+  getCheckpoint,
   listTargets,
   MAX_BACKFILL_DEPTH,
   setTargetEnabled,
@@ -28,7 +29,8 @@ const USAGE = `usage:
 add       watch an account (a decimal user id) on one provider (default x); adding it again
           updates the options given. --every: how often to crawl (15m, 1h, 1h30m, 90s;
           default 15m). --backfill: how many tweets a new target reads first (1..${MAX_BACKFILL_DEPTH},
-          default ${DEFAULT_BACKFILL_DEPTH}). --priority: higher runs first (-1000..1000, default 0;
+          default ${DEFAULT_BACKFILL_DEPTH}; raising it after the backfill finished reads no older
+          tweets). --priority: higher runs first (-1000..1000, default 0;
           a negative one is written --priority=-5, since -5 alone reads as an option).
 enable    crawl it again, also after it was marked not_found/suspended/protected/deleted/failing.
 disable   stop crawling it (its data and checkpoint stay).
@@ -202,6 +204,15 @@ export async function main(argv: string[]): Promise<number> {
             tags,
           });
           process.stdout.write(`${created ? 'added' : 'updated'}: ${describeTarget(target)}\n`);
+          if (!created && backfillDepth !== undefined) {
+            const checkpoint = await getCheckpoint(db, { provider, userId });
+            if (checkpoint?.backfillDone === true) {
+              // The depth bounds a target's first window; later runs only read what is new.
+              process.stderr.write(
+                `watchlist: note: ${provider}/${userId} finished its backfill already: --backfill ${backfillDepth} is kept but fetches no older tweets\n`,
+              );
+            }
+          }
           return 0;
         });
       }
