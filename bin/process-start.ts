@@ -3,6 +3,7 @@ import type { Database } from '@birdfeed/db';
 import {
   createRedisConnection,
   type RedisConnectionOptions,
+  RedisOutageLog,
   RedisPolicyError,
   RedisUnavailableError,
   redactRedisUrl,
@@ -104,16 +105,22 @@ export async function connectCheckedRedis(options: {
   command: string;
   role: RedisConnectionOptions['role'];
   logger: Logger;
-}): Promise<Redis> {
+}): Promise<{ redis: Redis; outage: RedisOutageLog }> {
   const { url, logger } = options;
   const policy = await verifyRedis(url);
   logger.info({ redis: redactRedisUrl(url), maxmemoryPolicy: policy }, 'redis eviction policy ok');
-  return createRedisConnection({
+  let redis: Redis | undefined;
+  const outage = new RedisOutageLog(logger, redactRedisUrl(url), () => redis?.status === 'ready');
+  redis = createRedisConnection({
     url,
     role: options.role,
     connectionName: `birdfeed-${options.command}-${process.pid}`,
-    onError: (error) => logger.warn({ err: error.message }, 'redis connection error'),
+    onError: (error) => {
+      if (!outage.report(error)) logger.warn({ err: error.message }, 'redis connection error');
+    },
   });
+  redis.on('ready', () => outage.recovered());
+  return { redis, outage };
 }
 
 /** quit() waits for a connection that is not there; disconnect() does not. */

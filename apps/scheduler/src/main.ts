@@ -17,7 +17,7 @@ import {
 } from '../../../bin/process-start.ts';
 import { parseDuration } from './duration.ts';
 import { parseSchedulerEnv, type SchedulerEnv } from './env.ts';
-import { runTick, type SchedulerState, type TickResult } from './tick.ts';
+import { emptyTickResult, runTick, type SchedulerState, type TickResult } from './tick.ts';
 
 const USAGE = `usage: birdfeed scheduler [--tick 5s] [--once] [--provider x|agntdata]...
 
@@ -110,7 +110,7 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
       'DATABASE_URL is not set: the scheduler reads the watchlist from Postgres (without a server, use `birdfeed crawl --once`)',
     );
   }
-  const redis = await connectCheckedRedis({
+  const { redis, outage } = await connectCheckedRedis({
     url: env.REDIS_URL,
     command: 'scheduler',
     role: 'producer',
@@ -146,15 +146,20 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
   const db = database.db;
   const state: SchedulerState = { budgetLoggedDay: null };
   return {
-    tick: () =>
-      runTick({
+    tick: async () => {
+      // Redis away (the outage log has said so): claiming targets now would only push each
+      // one 90 s ahead and log its enqueue failure, every tick, for the whole outage.
+      if (outage.down) return emptyTickResult();
+      return runTick({
         db,
         queues,
         logger,
         batch: env.SCHEDULER_BATCH,
         agntdataDailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
         state,
-      }),
+        redisOutage: outage,
+      });
+    },
     close: closeAll,
   };
 }

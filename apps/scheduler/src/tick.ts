@@ -15,6 +15,7 @@ import {
   type CrawlQueue,
   crawlJobPriority,
   enqueueFirstPage,
+  type RedisOutageLog,
   targetDeduplicationId,
 } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
@@ -42,6 +43,8 @@ export interface TickOptions {
   state: SchedulerState;
   /** @defaultValue () => new Date() */
   now?: () => Date;
+  /** Where a lost Redis is reported once, instead of a line per target. */
+  redisOutage?: RedisOutageLog;
 }
 
 export interface TickResult {
@@ -75,9 +78,8 @@ async function budgetReason(
  * run for each and enqueue its first page. The first page carries the target's deduplication
  * id, like every later page of the run: a target never has two runs in flight.
  */
-export async function runTick(options: TickOptions): Promise<TickResult> {
-  const now = (options.now ?? (() => new Date()))();
-  const result: TickResult = {
+export function emptyTickResult(): TickResult {
+  return {
     claimed: 0,
     enqueued: 0,
     inFlight: 0,
@@ -85,6 +87,11 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
     skippedProviders: {},
     errors: 0,
   };
+}
+
+export async function runTick(options: TickOptions): Promise<TickResult> {
+  const now = (options.now ?? (() => new Date()))();
+  const result = emptyTickResult();
   const providers: ProviderName[] = [];
   for (const provider of options.queues.keys()) {
     const reason = await budgetReason(options, provider, now);
@@ -128,6 +135,8 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
         const released = await releaseClaim(options.db, target, CLAIM_RETRY_SECONDS).catch(
           () => false,
         );
+        // Redis lost mid-tick: the outage log says it once, not once per target.
+        if (options.redisOutage?.report(error) === true) continue;
         options.logger.error(
           { err: error, provider: target.provider, userId: target.userId },
           released

@@ -8,6 +8,7 @@ import {
   openCrawlQueue,
   parseJob,
   pauseReasonKey,
+  type RedisOutageLog,
 } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import { type Job, Worker } from 'bullmq';
@@ -25,6 +26,8 @@ export interface LimiterOptions {
 
 export interface CrawlWorkerOptions {
   connection: Redis;
+  /** Where connection errors go, one outage at a time, instead of a line per retry. */
+  redisOutage?: RedisOutageLog;
   prefix: string;
   provider: ProviderName;
   /** @defaultValue 'default' */
@@ -342,6 +345,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     log.warn({ jobId }, 'job stalled (its worker died or hung); it runs again');
   });
   worker.on('error', (error) => {
+    if (options.redisOutage?.report(error) === true) return;
     log.error({ err: { name: error.name, message: error.message } }, 'worker error');
   });
 

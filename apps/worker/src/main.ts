@@ -110,7 +110,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
     }
   }
 
-  const redis = await connectCheckedRedis({
+  const { redis, outage } = await connectCheckedRedis({
     url: env.REDIS_URL,
     command: 'worker',
     role: 'worker',
@@ -143,6 +143,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
       workers.push(
         await createCrawlWorker({
           connection: redis,
+          redisOutage: outage,
           prefix: env.BIRDFEED_QUEUE_PREFIX,
           provider,
           credentialLabel: credentialLabelFor(env, provider),

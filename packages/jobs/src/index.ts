@@ -60,3 +60,8 @@ export {
   redactUrl,
   verifyRedis,
 } from './redis-connection.ts';
+export {
+  isRedisConnectionError,
+  type OutageLogger,
+  RedisOutageLog,
+} from './redis-outage.ts';
