@@ -239,14 +239,49 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
       sql`select followers_count::int from user_metrics where user_id = 800 order by observed_at`,
     );
     expect(users.map((h) => h.followers_count)).toEqual([100, 200, 100]);
-    // A late page equal to the newest values adds only its own row (the value changed at 01:00).
+    // A late page equal to the row after it: the change happened by 03:00, so 30@03 replaces
+    // 30@04, which no longer marks a change (one row per change, never two identical ones).
     await observe(4, 30, 100);
     expect((await observe(3, 30, 100)).tweetMetrics).toBe(1);
-    const after = await rows<{ like_count: number }>(
+    const after = await rows<{ like_count: number; observed_at: string }>(
       db,
-      sql`select like_count::int from tweet_metrics where tweet_id = 801 order by observed_at`,
+      sql`select like_count::int, observed_at from tweet_metrics where tweet_id = 801 order by observed_at`,
     );
-    expect(after.map((h) => h.like_count)).toEqual([10, 20, 10, 30, 30]);
+    expect(after.map((h) => [new Date(h.observed_at).getUTCHours(), h.like_count])).toEqual([
+      [0, 10],
+      [1, 20],
+      [2, 10],
+      [3, 30],
+    ]);
+  });
+
+  it('a row first seen on a newer page, then on an older one with the same counts, has one history row', async () => {
+    // Two workers carrying the same author: the page fetched second committed first.
+    const at = (minute: number) => new Date(Date.UTC(2025, 7, 1, 12, minute));
+    const observe = (minute: number) =>
+      upsertPage(
+        db,
+        page({
+          observedAt: at(minute),
+          users: [user('950', { followersCount: 5, followingCount: 7 })],
+          tweets: [tweet('951', { authorId: '950', likeCount: 3 })],
+        }),
+      );
+    await observe(2);
+    await observe(1);
+    for (const [table, key, id] of [
+      ['user_metrics', 'user_id', 950],
+      ['tweet_metrics', 'tweet_id', 951],
+    ] as const) {
+      const history = await rows<{ observed_at: string }>(
+        db,
+        sql`select observed_at from ${sql.raw(table)} where ${sql.raw(key)} = ${id} order by observed_at`,
+      );
+      expect(
+        history.map((h) => new Date(h.observed_at).getUTCMinutes()),
+        table,
+      ).toEqual([1]);
+    }
   });
 
   it("a late page's closing history row does not restate a metric only the other provider reports", async () => {

@@ -60,7 +60,10 @@ const userHistory: HistorySpec<CanonicalUser> = {
  * newest values (the row in `tweets`/`users`, as it was before this statement) at their own
  * time, when no history row follows the late one and they differ from it: t0=10, t2=10 (no
  * row: unchanged), t1=20 written last gives 10@t0, 20@t1, 10@t2 instead of 10@t0, 20@t1.
- * Count the three CTEs.
+ * And when the history row right after a late one holds the very same values, it no longer
+ * marks a change and `<name>_redundant` deletes it: 20@t2 written first (say, by the worker
+ * whose page was fetched second), then 20@t1, leaves 20@t1 alone, not two identical rows.
+ * Count the three inserting CTEs.
  */
 /** Rows that report at least one metric: the ones whose history a page may extend. */
 function reporting<R>(spec: HistorySpec<R>, rows: R[]): R[] {
@@ -119,7 +122,8 @@ function historyCte<R>(
       `) as i(id, ${names.join(', ')}) join ${entityCte} e on e.k = i.id), ` +
         `${name}_fresh as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where i.created returning 1), ` +
         `${name} as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where not i.created and not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= i.observed_at order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning ${columns}), ` +
-        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.observed_at, ${lateValues} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1)`,
+        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.observed_at, ${lateValues} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1), ` +
+        `${name}_redundant as (delete from ${spec.table} m using ${name} l where m.${spec.key} = l.${spec.key} and m.observed_at = (select min(n.observed_at) from ${spec.table} n where n.${spec.key} = l.${spec.key} and n.observed_at > l.observed_at) and ${names.map((n) => `m.${n} is not distinct from l.${n}`).join(' and ')})`,
     ),
   ]);
 }
