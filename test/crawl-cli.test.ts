@@ -377,7 +377,7 @@ describe('crawl --once next to another process crawling the same target', () => 
     expect((await run(['watchlist', 'disable', userId])).code).toBe(0);
     const disabled = await run(['crawl', '--once', '--user', userId, '--provider', 'x']);
     expect(disabled.code).toBe(1);
-    expect(disabled.stdout).toContain(`since_id=${sinceId} error: CrawlOnceError: disabled`);
+    expect(disabled.stdout).toContain(`since_id=${sinceId} error: disabled (enable it with`);
     expect(await sinceIdOf(userId)).toBe(sinceId);
   });
 });

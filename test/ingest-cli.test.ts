@@ -112,6 +112,26 @@ describe('the birdfeed CLI', () => {
     expect(given.code, given.stderr).toBe(0);
   });
 
+  it('a body read with the wrong --provider says which to use; a byte-order mark is no error', async () => {
+    const xBody = fileURLToPath(
+      new URL(
+        '../../shared/fixtures/real/x-v2/twitter-api-py/user_tweets_all_fields.json',
+        import.meta.url,
+      ),
+    );
+    const asAgntdata = await birdfeed(['normalize', '--provider', 'agntdata', xBody], cwd);
+    expect(asAgntdata.code).toBe(1);
+    expect(asAgntdata.stderr).toContain('this looks like an X API response: try --provider x');
+    const asX = await birdfeed(['normalize', '--provider', 'x', DOCS], cwd);
+    expect(asX.code).toBe(1);
+    expect(asX.stderr).toContain('this looks like an agntdata response: try --provider agntdata');
+    const bom = join(cwd, 'bom.json');
+    writeFileSync(bom, `\uFEFF${readFileSync(DOCS, 'utf8')}`);
+    const withBom = await birdfeed(['normalize', '--provider', 'agntdata', bom], cwd);
+    expect(withBom.code, withBom.stderr).toBe(0);
+    expect(JSON.parse(withBom.stdout)).toMatchObject({ userId: '44196397' });
+  });
+
   it('migrate applies once, then has nothing to do', async () => {
     const env = { DATABASE_URL: testDb.url };
     const first = await birdfeed(['migrate'], cwd, env);

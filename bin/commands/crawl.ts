@@ -232,7 +232,11 @@ function summaryLine(summary: TargetCrawlSummary): string {
   if (summary.cursorRestarts > 0) parts.push(`cursor_restarts=${summary.cursorRestarts}`);
   for (const gap of summary.gaps)
     parts.push(`GAP(${gap.sinceId ?? '-'}..${gap.oldestId ?? '-'}, ${gap.reason})`);
-  if (summary.error !== null)
-    parts.push(`error: ${summary.errorName ?? 'Error'}: ${summary.error}`);
+  if (summary.error !== null) {
+    // The one-shot's own refusals (not watched, disabled, marked) read as a sentence; a
+    // provider's or the database's error keeps its name, which says where it came from.
+    const name = summary.errorName === 'CrawlOnceError' ? '' : `${summary.errorName ?? 'Error'}: `;
+    parts.push(`error: ${name}${summary.error}`);
+  }
   return parts.filter((part) => part !== '').join(' ');
 }

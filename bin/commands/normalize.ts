@@ -122,6 +122,22 @@ export function outsideObservable(at: Date, now = Date.now()): string | undefine
   return undefined;
 }
 
+/** A body of the other provider's shape, read with the wrong --provider: say which to use. */
+function otherProviderHint(provider: ProviderName, body: string): string {
+  const head = body.slice(0, 4_096);
+  if (
+    provider === 'agntdata' &&
+    /"(data|includes|meta)"\s*:/.test(head) &&
+    !/"results"\s*:/.test(head)
+  ) {
+    return ' (this looks like an X API response: try --provider x)';
+  }
+  if (provider === 'x' && /"results"\s*:/.test(head) && !/"data"\s*:/.test(head)) {
+    return ' (this looks like an agntdata response: try --provider agntdata)';
+  }
+  return '';
+}
+
 function observedAtOf(file: string, recording: Recording, options: NormalizeFileOptions): Date {
   if (options.observedAt !== undefined) return options.observedAt;
   const header = recording.headers?.date;
@@ -192,9 +208,13 @@ export function normalizeFile(
           result.skipped.push({ label: recording.label, reason: 'a provider error body' });
           continue;
         }
-        throw new RecordingFileError(file, recording.label, error.path, error.message, {
-          cause: error,
-        });
+        throw new RecordingFileError(
+          file,
+          recording.label,
+          error.path,
+          `${error.message}${otherProviderHint(provider, recording.body)}`,
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -267,7 +287,8 @@ export async function normalizeRecordingFile(
         `too large to read at once (${Math.round(stats.size / 1_048_576)} MiB; at most ${Math.floor(constants.MAX_STRING_LENGTH / 1_048_576)} MiB): split it, e.g. split -l 10000 ${file} part- for a JSONL file`,
       );
     }
-    text = await readFile(file, 'utf8');
+    // A byte-order mark (Windows editors save one) is no part of the JSON.
+    text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
   } catch (error) {
     if (error instanceof UnreadableFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? '';
