@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, rect, snowflakeId } from './schema-parse.ts';
+import { count, isCalendarDate, rect, snowflakeId } from './schema-parse.ts';
 
 /**
  * Raw agntdata `POST /user/medias` bodies, as documented in
@@ -12,9 +12,40 @@ import { count, rect, snowflakeId } from './schema-parse.ts';
 export const AGNTDATA_DATE_PATTERN =
   /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-]\d{4}) (\d{4})$/;
 
-export const agntdataDate = z.string().regex(AGNTDATA_DATE_PATTERN, {
-  message: 'expected a date like "Wed May 21 07:19:23 +0000 2025"',
-});
+const MONTH_NAMES = [
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'May',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Oct',
+  'Nov',
+  'Dec',
+];
+
+export const agntdataDate = z
+  .string()
+  .regex(AGNTDATA_DATE_PATTERN, {
+    message: 'expected a date like "Wed May 21 07:19:23 +0000 2025"',
+  })
+  .refine(
+    (value) => {
+      const [, , month, day, hh, mm, ss, , year] = AGNTDATA_DATE_PATTERN.exec(value) ?? [];
+      return isCalendarDate(
+        Number(year),
+        MONTH_NAMES.indexOf(month as string) + 1,
+        Number(day),
+        Number(hh),
+        Number(mm),
+        Number(ss),
+      );
+    },
+    { message: 'not a real day and time (e.g. Feb 30)' },
+  );
 
 export const agntdataUserSchema = z.looseObject({
   user_id: snowflakeId,

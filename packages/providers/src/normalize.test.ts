@@ -244,6 +244,24 @@ describe('agntdata → canonical page', () => {
 });
 
 describe('X → canonical page', () => {
+  it('refuses a date that does not exist (Feb 30) instead of rolling it over, naming where', () => {
+    const x = readFixture('x-v2/twitter-api-py/user_tweets_all_fields.json').replace(
+      '"2021-03-23T16:59:18.000Z"',
+      '"2021-02-30T16:59:18.000Z"',
+    );
+    expect(() => normalizeRaw('x', x, { userId: '2244994945', observedAt })).toThrow(
+      /created_at.*real day/,
+    );
+    const agntdata = readFixture(DOCS).replace(
+      '"Wed May 21 07:19:23 +0000 2025"',
+      '"Wed Feb 30 07:19:23 +0000 2025"',
+    );
+    expect(agntdata).not.toBe(readFixture(DOCS));
+    expect(() => normalizeRaw('agntdata', agntdata, { userId: '44196397', observedAt })).toThrow(
+      /results\[0\]\.creation_date.*real day/,
+    );
+  });
+
   it('stores a NUL character as U+FFFD (Postgres cannot hold it); an escaped backslash before u0000 stays text', () => {
     const fixture = readFixture('x-v2/twitter-api-py/user_tweets_all_fields.json');
     const withNul = fixture

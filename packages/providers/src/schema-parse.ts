@@ -95,3 +95,45 @@ export function validateBody<S extends z.ZodType>(
     { path, rawBody, cause: result.error },
   );
 }
+
+/**
+ * A date whose day exists and whose time is on the clock. `Date` rolls the rest over without
+ * a word: 2021-02-30 becomes 2021-03-02, and a tweet would be stored as posted on another day.
+ */
+export function isCalendarDate(
+  year: number,
+  month: number,
+  day: number,
+  hours = 0,
+  minutes = 0,
+  seconds = 0,
+): boolean {
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hours <= 23 &&
+    minutes <= 59 &&
+    seconds <= 60
+  );
+}
+
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/;
+
+/** An ISO 8601 date `Date.parse` reads, on a real day and time. */
+export function isIsoCalendarDate(value: string): boolean {
+  if (Number.isNaN(Date.parse(value))) return false;
+  const match = ISO_DATE_TIME.exec(value);
+  if (match === null) return true; // another form Date.parse takes; nothing to roll over
+  const [, year, month, day, hours, minutes, seconds] = match.map(Number);
+  return isCalendarDate(
+    year as number,
+    month as number,
+    day as number,
+    Number.isNaN(hours) ? 0 : (hours as number),
+    Number.isNaN(minutes) ? 0 : (minutes as number),
+    Number.isNaN(seconds) ? 0 : (seconds as number),
+  );
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, snowflakeId } from './schema-parse.ts';
+import { count, isIsoCalendarDate, snowflakeId } from './schema-parse.ts';
 
 /**
  * Raw X API v2 bodies (GET /2/users/:id/tweets and the user lookup endpoints), as documented in
@@ -12,8 +12,8 @@ import { count, snowflakeId } from './schema-parse.ts';
  * Error bodies stay loose: their readers look at fields beyond the named ones.
  */
 
-const isoDate = z.string().refine((value) => !Number.isNaN(Date.parse(value)), {
-  message: 'expected an ISO 8601 date',
+const isoDate = z.string().refine(isIsoCalendarDate, {
+  message: 'expected an ISO 8601 date on a real day and time',
 });
 
 export const xTweetPublicMetricsSchema = z.object({
