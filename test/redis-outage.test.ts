@@ -10,6 +10,7 @@ import {
 } from '../apps/worker/test/harness.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import { testRedisPrefix } from './support/redis.ts';
+import { runCli } from './support/run-cli.ts';
 
 /**
  * A Redis outage, as a worker and a scheduler running for months meet one: a redis-server of
@@ -101,6 +102,16 @@ describe('a Redis outage', () => {
       // Redis came back empty (no persistence here); a target added now is crawled.
       await upsertTarget(fixture.database.db, { provider: 'x', userId: second?.id as string });
       await waitUntil(() => succeededRuns(second?.id as string), 60_000, 'a run after the outage');
+
+      // The queue's limiter is back in the empty Redis: status shows the budget, not 'unknown'.
+      const status = await runCli('birdfeed', ['status', '--json'], env);
+      expect(status.code, status.stderr).toBe(0);
+      const queues = (
+        JSON.parse(status.stdout) as {
+          queues: { queues: Array<{ provider: string; limiter: { max: number | null } }> };
+        }
+      ).queues.queues;
+      expect(queues.find((queue) => queue.provider === 'x')?.limiter.max).toBe(1500);
 
       for (const [name, app] of [
         ['worker', worker],

@@ -8,6 +8,7 @@ import {
   openCrawlQueue,
   parseJob,
   pauseReasonKey,
+  queueRegistryKey,
   type RedisOutageLog,
 } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
@@ -128,6 +129,20 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
   // The limiter lives in Redis, in the queue's meta: every worker process on every machine
   // reads the same counter, so together they start at most `max` pages per window.
   await queue.setGlobalRateLimit(options.limiter.max, options.limiter.windowMs);
+  // A Redis that comes back empty (no persistence, a failover) lost the queue's registry entry
+  // and its limiter: `status` showed 'limiter unknown' (or no queue) until a worker restarted.
+  const reassert = () => {
+    void Promise.all([
+      options.connection.sadd(queueRegistryKey(options.prefix), queue.name),
+      queue.setGlobalRateLimit(options.limiter.max, options.limiter.windowMs),
+    ]).catch((error: unknown) => {
+      log.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'could not restore the queue limiter',
+      );
+    });
+  };
+  options.connection.on('ready', reassert);
 
   const pendingRecords = new Set<Promise<void>>();
   const track = (work: Promise<void>) => {
@@ -361,6 +376,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     queue,
     async close() {
       const errors: unknown[] = [];
+      options.connection.off('ready', reassert);
       for (const timer of wakeTimers) clearTimeout(timer);
       wakeTimers.clear();
       // worker.close() waits for the pages in flight: their upserts, checkpoint and next job.
