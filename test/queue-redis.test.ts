@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkerEnv } from '../apps/worker/src/env.ts';
 import { startWorkers } from '../apps/worker/src/main.ts';
 import { deleteRedisPrefix, spawnApp } from '../apps/worker/test/harness.ts';
+import { freePort } from './support/net.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 import { runCli } from './support/run-cli.ts';
@@ -28,18 +29,6 @@ import { runCli } from './support/run-cli.ts';
 
 let evicting: ChildProcess | undefined;
 let evictingUrl = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   const port = await freePort();

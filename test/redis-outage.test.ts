@@ -10,6 +10,7 @@ import {
   spawnApp,
   waitUntil,
 } from '../apps/worker/test/harness.ts';
+import { freePort } from './support/net.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import { testRedisPrefix } from './support/redis.ts';
 import { runCli } from './support/run-cli.ts';
@@ -20,18 +21,6 @@ import { runCli } from './support/run-cli.ts';
  * when Redis goes and once when it is back — not a line per reconnect attempt per connection
  * (≈ 155 lines in 25 s before) or per due target per tick — and goes on crawling.
  */
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function startRedis(port: number): ChildProcess {
   return spawn(

@@ -1,6 +1,6 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnApp } from '../apps/worker/test/harness.ts';
+import { freePort } from './support/net.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
@@ -14,18 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await empty?.drop();
 });
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const baseEnv = () => ({
   PATH: process.env.PATH ?? '',
@@ -47,7 +35,7 @@ describe('start-up checks', () => {
   });
 
   it('a database that does not answer: the address (without password) and the error', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const app = spawnApp('worker', [], {
       ...baseEnv(),
       DATABASE_URL: `postgres://postgres:pw-secret@127.0.0.1:${port}/nowhere`,
