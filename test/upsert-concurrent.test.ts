@@ -150,3 +150,40 @@ describe('metrics written by two writers at once', () => {
     expect(rows).toEqual(history);
   });
 });
+
+describe('a late page inside a caller transaction (birdfeed ingest) beside another writer', () => {
+  it('never deletes a history row the other writer still needs', async () => {
+    const { db } = database;
+    const pageAt = (hour: number, likes: number) =>
+      page({ observedAt: at(hour), tweets: [tweet('920', { authorId: '78', likeCount: likes })] });
+    await upsertPage(db, pageAt(0, 10));
+    await upsertPage(db, pageAt(4, 20));
+    const { held, release, inside, entered } = holdOpen();
+    // A: an ingest-style transaction writes 30 at 03:00 and stays open.
+    const a = db.transaction(async (tx) => {
+      await upsertPage(tx, pageAt(3, 30));
+      entered();
+      await held;
+    });
+    await inside;
+    // B: another file's transaction writes 20 at 02:00; its statement cannot see A's 30@03,
+    // so 20@04 must not look like a repeat of its 20@02 to it.
+    const b = db.transaction(async (tx) => {
+      await upsertPage(tx, pageAt(2, 20));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    await Promise.all([a, b]);
+    const rows = rowsOf<{ hour: number; value: number }>(
+      await db.execute(
+        sql`select extract(hour from observed_at at time zone 'UTC')::int as hour, like_count::int as value from tweet_metrics where tweet_id = 920 order by observed_at`,
+      ),
+    );
+    expect(rows).toEqual([
+      { hour: 0, value: 10 },
+      { hour: 2, value: 20 },
+      { hour: 3, value: 30 },
+      { hour: 4, value: 20 },
+    ]);
+  });
+});

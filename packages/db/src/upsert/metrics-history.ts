@@ -63,6 +63,11 @@ const userHistory: HistorySpec<CanonicalUser> = {
  * And when the history row right after a late one holds the very same values, it no longer
  * marks a change and `<name>_redundant` deletes it: 20@t2 written first (say, by the worker
  * whose page was fetched second), then 20@t1, leaves 20@t1 alone, not two identical rows.
+ * Only with `collapse`: the statement must run after every other writer of its rows has
+ * committed (the history locks of upsertPage). A writer without them (`birdfeed ingest`, in
+ * its file's transaction) could judge from a snapshot that misses a row another writer is
+ * committing — 30@t1.5 in flight, it would delete 20@t2 as equal to its 20@t1, and the
+ * history would say 30 from t1.5 on. Without it, two identical rows are harmless to read.
  * Count the three inserting CTEs.
  */
 /** Rows that report at least one metric: the ones whose history a page may extend. */
@@ -78,12 +83,18 @@ export const tweetsReportingMetrics = (tweets: CanonicalTweet[]) =>
   reportingIds(tweetHistory, tweets);
 export const usersReportingMetrics = (users: CanonicalUser[]) => reportingIds(userHistory, users);
 
+export interface HistoryOptions {
+  /** Delete the history row a late one makes redundant (see above). */
+  collapse: boolean;
+}
+
 function historyCte<R>(
   spec: HistorySpec<R>,
   rows: R[],
   observedAt: Date,
   name: string,
   entityCte: string,
+  options: HistoryOptions,
 ): SQL | null {
   const observed = reporting(spec, rows);
   if (observed.length === 0) return null;
@@ -122,8 +133,10 @@ function historyCte<R>(
       `) as i(id, ${names.join(', ')}) join ${entityCte} e on e.k = i.id), ` +
         `${name}_fresh as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where i.created returning 1), ` +
         `${name} as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where not i.created and not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= i.observed_at order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning ${columns}), ` +
-        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.observed_at, ${lateValues} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1), ` +
-        `${name}_redundant as (delete from ${spec.table} m using ${name} l where m.${spec.key} = l.${spec.key} and m.observed_at = (select min(n.observed_at) from ${spec.table} n where n.${spec.key} = l.${spec.key} and n.observed_at > l.observed_at) and ${names.map((n) => `m.${n} is not distinct from l.${n}`).join(' and ')})`,
+        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.observed_at, ${lateValues} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1)` +
+        (options.collapse
+          ? `, ${name}_redundant as (delete from ${spec.table} m using ${name} l where m.${spec.key} = l.${spec.key} and m.observed_at = (select min(n.observed_at) from ${spec.table} n where n.${spec.key} = l.${spec.key} and n.observed_at > l.observed_at) and ${names.map((n) => `m.${n} is not distinct from l.${n}`).join(' and ')})`
+          : ''),
     ),
   ]);
 }
@@ -133,8 +146,9 @@ export function tweetMetricsCte(
   observedAt: Date,
   name: string,
   tweetsCte: string,
+  options: HistoryOptions,
 ): SQL | null {
-  return historyCte(tweetHistory, tweets, observedAt, name, tweetsCte);
+  return historyCte(tweetHistory, tweets, observedAt, name, tweetsCte, options);
 }
 
 export function userMetricsCte(
@@ -142,6 +156,7 @@ export function userMetricsCte(
   observedAt: Date,
   name: string,
   usersCte: string,
+  options: HistoryOptions,
 ): SQL | null {
-  return historyCte(userHistory, users, observedAt, name, usersCte);
+  return historyCte(userHistory, users, observedAt, name, usersCte, options);
 }

@@ -5,6 +5,7 @@ import { type Statement as SQL, stmt as sql } from '../statement.ts';
 import { mediaTable, tweetsTable, usersTable } from './entity-specs.ts';
 import { facesCtes, focusRectsCtes } from './faces.ts';
 import {
+  type HistoryOptions,
   tweetMetricsCte,
   tweetsReportingMetrics,
   userMetricsCte,
@@ -107,9 +108,9 @@ function statement(ctes: (SQL | null)[], counts: Record<string, string>): SQL | 
 const count = (cte: string, where = '') =>
   `(select count(*) from ${cte}${where === '' ? '' : ` where ${where}`})::int`;
 
-function usersStatement(rows: PageRows, observedAt: Date): SQL | null {
+function usersStatement(rows: PageRows, observedAt: Date, history: HistoryOptions): SQL | null {
   if (rows.users.length === 0) return null;
-  const metrics = userMetricsCte(rows.users, observedAt, 'um', 'us');
+  const metrics = userMetricsCte(rows.users, observedAt, 'um', 'us', history);
   return statement([entityCte(usersTable, rows.users, { name: 'us', observedAt }), metrics], {
     users_new: count('us', 'created'),
     users_updated: count('us', 'not created'),
@@ -122,6 +123,7 @@ function pageStatement(
   page: CanonicalPage,
   rows: PageRows,
   raw: UpsertPageOptions['raw'],
+  history: HistoryOptions,
 ): SQL | null {
   const observedAt = page.observedAt;
   const ctes: (SQL | null)[] = [];
@@ -130,7 +132,7 @@ function pageStatement(
     ctes.push(entityCte(tweetsTable, rows.tweets, { name: 'tw', observedAt }));
     counts.tweets_new = count('tw', 'created');
     counts.tweets_updated = count('tw', 'not created');
-    const metrics = tweetMetricsCte(rows.tweets, observedAt, 'tm', 'tw');
+    const metrics = tweetMetricsCte(rows.tweets, observedAt, 'tm', 'tw', history);
     ctes.push(metrics);
     if (metrics !== null)
       counts.tweet_metrics = `(${count('tm_fresh')} + ${count('tm')} + ${count('tm_after')})`;
@@ -260,10 +262,13 @@ export async function upsertPage(
 ): Promise<UpsertResult> {
   const rows = pageRows(page);
   const result: UpsertResult = { ...emptyUpsertCounts(), rawPageId: null };
-  const usersSql = usersStatement(rows, page.observedAt);
-  const pageSql = pageStatement(page, rows, options.raw);
-
   const inCallerTransaction = db instanceof PgTransaction;
+  // Only a statement that runs after every other writer of its rows committed (the history
+  // locks below) may delete a history row it judges redundant: see metrics-history.ts.
+  const history = { collapse: !inCallerTransaction };
+  const usersSql = usersStatement(rows, page.observedAt, history);
+  const pageSql = pageStatement(page, rows, options.raw, history);
+
   // A caller's transaction (`birdfeed ingest`: one per file) would keep every page's locks until
   // it commits, a hundred-odd a page, and Postgres's one shared lock table (~7,800 entries with
   // the defaults) runs out at a few dozen pages: "out of shared memory" for a large file. Its
