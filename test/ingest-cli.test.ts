@@ -7,6 +7,7 @@ import {
   openSync,
   readFileSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,6 +80,15 @@ describe('the birdfeed CLI', () => {
     expect(guessed.code).toBe(0);
     expect(JSON.parse(guessed.stdout)).toMatchObject({ userId: null, tweets: [] });
     const given = await birdfeed(['normalize', '--provider', 'x', '--user-id', '12', file], cwd);
+    // The last fallback, the file's modification time, is held to the same rule.
+    const plain = join(cwd, 'future-mtime.json');
+    writeFileSync(plain, '{"data":[],"meta":{"result_count":0}}');
+    utimesSync(plain, new Date('2099-01-01T00:00:00Z'), new Date('2099-01-01T00:00:00Z'));
+    const fromMtime = await birdfeed(['normalize', '--provider', 'x', plain], cwd);
+    expect(fromMtime.code).toBe(1);
+    expect(fromMtime.stderr).toMatch(
+      /file's modification time 2099-01-01T00:00:00\.000Z is in the future/,
+    );
     expect(JSON.parse(given.stdout)).toMatchObject({ userId: '12' });
   });
 

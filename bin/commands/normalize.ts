@@ -154,7 +154,16 @@ function observedAtOf(file: string, recording: Recording, options: NormalizeFile
       at.getTime(),
     );
   }
-  return options.savedAt ?? new Date();
+  if (options.savedAt !== undefined) {
+    const at = options.savedAt;
+    return checkedObservation(
+      file,
+      recording,
+      `file's modification time ${at.toISOString()}`,
+      at.getTime(),
+    );
+  }
+  return new Date();
 }
 
 function checkedObservation(file: string, recording: Recording, what: string, at: number): Date {

@@ -136,7 +136,7 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
           () => false,
         );
         // Redis lost mid-tick: the outage log says it once, not once per target.
-        if (options.redisOutage?.report(error) === true) continue;
+        if (options.redisOutage?.reportIfDown(error) === true) continue;
         options.logger.error(
           { err: error, provider: target.provider, userId: target.userId },
           released

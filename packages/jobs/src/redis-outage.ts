@@ -88,6 +88,16 @@ export class RedisOutageLog {
     return true;
   }
 
+  /**
+   * For code that talks to Postgres as well as Redis (the scheduler's tick): node-postgres
+   * raises the same ECONNREFUSED/ECONNRESET, so an error is taken for Redis's only while the
+   * Redis connection is actually down; otherwise false, and the caller logs it.
+   */
+  reportIfDown(error: unknown): boolean {
+    if (this.connected()) return false;
+    return this.report(error);
+  }
+
   /** Redis answers again (the connection's 'ready'). */
   recovered(): void {
     if (this.downSince === undefined) return;
