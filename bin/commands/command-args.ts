@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { isSnowflakeId } from '@birdfeed/model';
+import { isCalendarDate, isSnowflakeId } from '@birdfeed/model';
 
 /**
  * The argument checks every `birdfeed` command shares. Each throws a plain Error whose message
@@ -65,14 +65,15 @@ export function parseTimestampFlag(flag: string, text: string): Date {
   const match = ISO_TIMESTAMP.exec(text);
   if (match === null) throw bad();
   const [, year, month, day, hour, minute, second, , offsetHours, offsetMinutes] = match;
-  const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
   if (
-    Number(month) < 1 ||
-    Number(month) > 12 ||
-    Number(day) < 1 ||
-    Number(day) > daysInMonth ||
-    Number(hour) > 23 ||
-    Number(minute) > 59 ||
+    !isCalendarDate(
+      Number(year),
+      Number(month),
+      Number(day),
+      Number(hour),
+      Number(minute),
+      Number(second ?? 0),
+    ) ||
     Number(second ?? 0) > 59 ||
     Number(offsetHours ?? 0) > 23 ||
     Number(offsetMinutes ?? 0) > 59

@@ -188,3 +188,27 @@ export function isSnowflakeId(value: string): boolean {
     (value.length < MAX_BIGINT_TEXT.length || value <= MAX_BIGINT_TEXT)
   );
 }
+
+/**
+ * A date whose day exists and whose time is on the clock. `Date` rolls the rest over without
+ * a word: 2021-02-30 becomes 2021-03-02, and a tweet would be stored as posted on another day.
+ */
+export function isCalendarDate(
+  year: number,
+  month: number,
+  day: number,
+  hours = 0,
+  minutes = 0,
+  seconds = 0,
+): boolean {
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hours <= 23 &&
+    minutes <= 59 &&
+    seconds <= 60
+  );
+}

@@ -1,5 +1,6 @@
+import { isCalendarDate } from '@birdfeed/model';
 import { z } from 'zod';
-import { count, isCalendarDate, rect, snowflakeId } from './schema-parse.ts';
+import { count, rect, snowflakeId } from './schema-parse.ts';
 
 /**
  * Raw agntdata `POST /user/medias` bodies, as documented in

@@ -1,4 +1,4 @@
-import { isSnowflakeId, type ProviderName } from '@birdfeed/model';
+import { isCalendarDate, isSnowflakeId, type ProviderName } from '@birdfeed/model';
 import { z } from 'zod';
 import { InvalidResponseError } from './errors.ts';
 
@@ -93,30 +93,6 @@ export function validateBody<S extends z.ZodType>(
     provider,
     `invalid ${what} at ${path}: ${issue?.message ?? 'does not match the schema'}${more}`,
     { path, rawBody, cause: result.error },
-  );
-}
-
-/**
- * A date whose day exists and whose time is on the clock. `Date` rolls the rest over without
- * a word: 2021-02-30 becomes 2021-03-02, and a tweet would be stored as posted on another day.
- */
-export function isCalendarDate(
-  year: number,
-  month: number,
-  day: number,
-  hours = 0,
-  minutes = 0,
-  seconds = 0,
-): boolean {
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  return (
-    month >= 1 &&
-    month <= 12 &&
-    day >= 1 &&
-    day <= daysInMonth &&
-    hours <= 23 &&
-    minutes <= 59 &&
-    seconds <= 60
   );
 }
 
