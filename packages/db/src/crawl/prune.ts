@@ -35,48 +35,60 @@ export interface PruneResult {
 
 const DEFAULT_BATCH = 1_000;
 
-/** The rows each part may delete, as a WHERE clause over `t`. */
-function keptOut(part: 'rawPages' | 'runs' | 'failures' | 'failedBodies', before: Date): SQL {
-  const cutoff = sql`${before.toISOString()}::timestamptz`;
-  switch (part) {
-    case 'rawPages':
-      return sql`t.error IS NULL AND t.fetched_at < ${cutoff}`;
-    case 'runs':
-      // Both lookups are index probes (the checkpoint's key; the runs' (provider, user_id,
-      // started_at) index read backwards): a target holds ~35,000 runs a year at 15 minutes.
-      return sql`t.outcome <> 'running' AND t.finished_at < ${cutoff}
-        AND NOT EXISTS (SELECT 1 FROM crawl_checkpoints c
-          WHERE c.provider = t.provider AND c.user_id = t.user_id AND c.run_id = t.id)
-        AND t.started_at < (SELECT max(newest.started_at) FROM crawl_runs newest
-          WHERE newest.provider = t.provider AND newest.user_id = t.user_id)`;
-    case 'failures':
-      return sql`t.failed_at < ${cutoff}`;
-    case 'failedBodies':
-      // The failures a prune keeps are those from the cut-off on, so a dry run counts the
-      // same bodies. Hashed once per statement: crawl_failures has no index on raw_page_id.
-      return sql`t.error IS NOT NULL AND t.fetched_at < ${cutoff}
-        AND t.id NOT IN (SELECT raw_page_id FROM crawl_failures
-          WHERE raw_page_id IS NOT NULL AND failed_at >= ${cutoff})`;
-  }
+interface Part {
+  table: SQL;
+  /** raw_pages: the stored size of the bodies is reported too. */
+  bodies: boolean;
+  /** The rows this part may delete, as a WHERE clause over `t`. */
+  deletable(cutoff: SQL): SQL;
 }
 
-const TABLE = {
-  rawPages: sql.raw('raw_pages'),
-  runs: sql.raw('crawl_runs'),
-  failures: sql.raw('crawl_failures'),
-  failedBodies: sql.raw('raw_pages'),
-} as const;
+const PARTS = {
+  rawPages: {
+    table: sql.raw('raw_pages'),
+    bodies: true,
+    deletable: (cutoff) => sql`t.error IS NULL AND t.fetched_at < ${cutoff}`,
+  },
+  runs: {
+    table: sql.raw('crawl_runs'),
+    bodies: false,
+    // Both lookups are index probes (the checkpoint's key; the runs' (provider, user_id,
+    // started_at) index read backwards): a target holds ~35,000 runs a year at 15 minutes.
+    deletable: (cutoff) => sql`t.outcome <> 'running' AND t.finished_at < ${cutoff}
+      AND NOT EXISTS (SELECT 1 FROM crawl_checkpoints c
+        WHERE c.provider = t.provider AND c.user_id = t.user_id AND c.run_id = t.id)
+      AND t.started_at < (SELECT max(newest.started_at) FROM crawl_runs newest
+        WHERE newest.provider = t.provider AND newest.user_id = t.user_id)`,
+  },
+  failures: {
+    table: sql.raw('crawl_failures'),
+    bodies: false,
+    deletable: (cutoff) => sql`t.failed_at < ${cutoff}`,
+  },
+  failedBodies: {
+    table: sql.raw('raw_pages'),
+    bodies: true,
+    // The failures a prune keeps are those from the cut-off on, so a dry run counts the
+    // same bodies. Hashed once per statement: crawl_failures has no index on raw_page_id.
+    deletable: (cutoff) => sql`t.error IS NOT NULL AND t.fetched_at < ${cutoff}
+      AND t.id NOT IN (SELECT raw_page_id FROM crawl_failures
+        WHERE raw_page_id IS NOT NULL AND failed_at >= ${cutoff})`,
+  },
+} satisfies Record<string, Part>;
 
-async function countPart(db: BirdfeedDb, part: keyof typeof TABLE, before: Date) {
-  const bodies = part === 'rawPages' || part === 'failedBodies';
-  const size = bodies ? sql`coalesce(sum(pg_column_size(t.body)), 0)::bigint::text` : sql`'0'`;
+type PartName = keyof typeof PARTS;
+
+const cutoffOf = (before: Date) => sql`${before.toISOString()}::timestamptz`;
+
+async function countPart(db: BirdfeedDb, name: PartName, before: Date): Promise<PruneCount> {
+  const part: Part = PARTS[name];
+  const size = part.bodies ? sql`coalesce(sum(pg_column_size(t.body)), 0)::bigint::text` : sql`'0'`;
   const [row] = rowsOf<{ rows: number; bytes: string }>(
     await db.execute(sql`SELECT count(*)::int AS rows, ${size} AS bytes
-      FROM ${TABLE[part]} t WHERE ${keptOut(part, before)}`),
+      FROM ${part.table} t WHERE ${part.deletable(cutoffOf(before))}`),
   );
-  return bodies
-    ? { rows: row?.rows ?? 0, bytes: Number(row?.bytes ?? 0) }
-    : { rows: row?.rows ?? 0 };
+  const rows = row?.rows ?? 0;
+  return part.bodies ? { rows, bytes: Number(row?.bytes ?? 0) } : { rows };
 }
 
 /**
@@ -85,22 +97,22 @@ async function countPart(db: BirdfeedDb, part: keyof typeof TABLE, before: Date)
  */
 async function deletePart(
   db: BirdfeedDb,
-  part: keyof typeof TABLE,
+  name: PartName,
   before: Date,
   batchSize: number,
 ): Promise<PruneCount> {
-  const bodies = part === 'rawPages' || part === 'failedBodies';
-  const size = bodies ? sql`pg_column_size(d.body)` : sql`0`;
+  const part: Part = PARTS[name];
+  const size = part.bodies ? sql`pg_column_size(d.body)` : sql`0`;
   let after = '0';
-  const total: PruneCount = bodies ? { rows: 0, bytes: 0 } : { rows: 0 };
+  const total: PruneCount = part.bodies ? { rows: 0, bytes: 0 } : { rows: 0 };
   for (;;) {
     const [row] = rowsOf<{ rows: number; bytes: string; candidates: number; last: string | null }>(
       await db.execute(sql`WITH batch AS (
-          SELECT t.id FROM ${TABLE[part]} t
-          WHERE t.id > ${after}::bigint AND ${keptOut(part, before)}
+          SELECT t.id FROM ${part.table} t
+          WHERE t.id > ${after}::bigint AND ${part.deletable(cutoffOf(before))}
           ORDER BY t.id LIMIT ${batchSize}
         ), gone AS (
-          DELETE FROM ${TABLE[part]} d USING batch b WHERE d.id = b.id
+          DELETE FROM ${part.table} d USING batch b WHERE d.id = b.id
           RETURNING d.id, ${size} AS bytes
         )
         SELECT (SELECT count(*)::int FROM gone) AS rows,
@@ -117,7 +129,7 @@ async function deletePart(
 
 export async function pruneHistory(db: BirdfeedDb, options: PruneOptions): Promise<PruneResult> {
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  const apply = (part: keyof typeof TABLE, before: Date) =>
+  const apply = (part: PartName, before: Date) =>
     options.dryRun === true ? countPart(db, part, before) : deletePart(db, part, before, batchSize);
   const result: PruneResult = {};
   if (options.rawPagesBefore !== undefined) {
