@@ -64,3 +64,33 @@ export async function openCommandDatabase(
     throw error;
   }
 }
+
+type CrawlDb = Awaited<ReturnType<typeof import('@birdfeed/crawl').openCrawlDatabase>>['db'];
+
+/**
+ * Runs a one-shot command's `body` on the crawl database (DATABASE_URL or the embedded one),
+ * closed afterwards. A database that lacks a migration this code needs is one line naming the
+ * command and what to run, exit 1. @birdfeed/crawl is loaded here, not by `migrate`/`ingest`.
+ */
+export async function withCrawlDatabase(
+  command: string,
+  env: Env,
+  body: (db: CrawlDb) => Promise<number>,
+): Promise<number> {
+  const { MigrationsMissingError, openCrawlDatabase } = await import('@birdfeed/crawl');
+  let database: Awaited<ReturnType<typeof openCrawlDatabase>>;
+  try {
+    database = await openCrawlDatabase(databaseOptions(env));
+  } catch (error) {
+    if (error instanceof MigrationsMissingError) {
+      process.stderr.write(`${command}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  try {
+    return await body(database.db);
+  } finally {
+    await database.close();
+  }
+}

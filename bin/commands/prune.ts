@@ -1,8 +1,7 @@
-import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
 import { type PruneCount, type PruneResult, pruneHistory } from '@birdfeed/db';
 import { parseEnv } from '../env.ts';
 import { parseCommandArgs } from './command-args.ts';
-import { databaseOptions } from './database-options.ts';
+import { withCrawlDatabase } from './database-options.ts';
 
 const USAGE = `usage: birdfeed prune [--raw-pages AGE] [--runs AGE] [--failures AGE] [--dry-run]
 
@@ -123,21 +122,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`prune: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  let result: PruneResult;
-  try {
-    const database = await openCrawlDatabase(databaseOptions(parseEnv()));
-    try {
-      result = await pruneHistory(database.db, { ...before, dryRun });
-    } finally {
-      await database.close();
-    }
-  } catch (error) {
-    if (error instanceof MigrationsMissingError) {
-      process.stderr.write(`prune: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
-  process.stdout.write(report(result, before, dryRun));
-  return 0;
+  return withCrawlDatabase('prune', parseEnv(), async (db) => {
+    const result = await pruneHistory(db, { ...before, dryRun });
+    process.stdout.write(report(result, before, dryRun));
+    return 0;
+  });
 }

@@ -1,10 +1,10 @@
-import { formatEvery, MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
+import { formatEvery } from '@birdfeed/crawl';
 import { type StatusReport, statusReport, type TargetStatus } from '@birdfeed/db';
 import type { QueueStatus } from '@birdfeed/jobs';
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { parseEnv } from '../env.ts';
 import { parseCommandArgs } from './command-args.ts';
-import { databaseOptions } from './database-options.ts';
+import { withCrawlDatabase } from './database-options.ts';
 
 const USAGE = `usage: birdfeed status [--json] [--provider x|agntdata]
 
@@ -56,21 +56,12 @@ export async function main(argv: string[]): Promise<number> {
     provider = values.provider as ProviderName;
   }
   const env = parseEnv();
-  let report: StatusReport;
-  try {
-    const database = await openCrawlDatabase(databaseOptions(env));
-    try {
-      report = await statusReport(database.db, { provider });
-    } finally {
-      await database.close();
-    }
-  } catch (error) {
-    if (error instanceof MigrationsMissingError) {
-      process.stderr.write(`status: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  let report: StatusReport | undefined;
+  const code = await withCrawlDatabase('status', env, async (db) => {
+    report = await statusReport(db, { provider });
+    return 0;
+  });
+  if (report === undefined) return code;
   const queues = await readQueues(env.REDIS_URL, env.BIRDFEED_QUEUE_PREFIX);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...report, queues }, null, 2)}\n`);

@@ -1,10 +1,4 @@
-import {
-  formatEvery,
-  IntervalFormatError,
-  MigrationsMissingError,
-  openCrawlDatabase,
-  parseEvery,
-} from '@birdfeed/crawl';
+import { formatEvery, IntervalFormatError, parseEvery } from '@birdfeed/crawl';
 import {
   DEFAULT_BACKFILL_DEPTH,
   getCheckpoint,
@@ -17,7 +11,7 @@ import {
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { parseEnv } from '../env.ts';
 import { isUserId, parseCommandArgs, parseIntegerFlag } from './command-args.ts';
-import { databaseOptions } from './database-options.ts';
+import { withCrawlDatabase } from './database-options.ts';
 
 const USAGE = `usage:
   birdfeed watchlist add <user_id> [--provider x|agntdata] [--every 15m] [--backfill N]
@@ -193,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
             `--username ${JSON.stringify(values.username)}: letters, digits and _ only`,
           );
         }
-        return await withDatabase(async (db) => {
+        return await withCrawlDatabase('watchlist', parseEnv(), async (db) => {
           const { target, created } = await upsertTarget(db, {
             provider,
             userId,
@@ -220,7 +214,7 @@ export async function main(argv: string[]): Promise<number> {
         if (positionals.length > 0)
           throw new UsageError(`watchlist list: unexpected ${JSON.stringify(positionals[0])}`);
         const provider = parseProvider(values.provider);
-        return await withDatabase(async (db) => {
+        return await withCrawlDatabase('watchlist', parseEnv(), async (db) => {
           const targets = await listTargets(db, { provider });
           if (values.json === true) {
             process.stdout.write(`${JSON.stringify(targets, null, 2)}\n`);
@@ -240,7 +234,7 @@ export async function main(argv: string[]): Promise<number> {
         if (positionals.length > 1)
           throw new UsageError(`watchlist ${action}: unexpected ${JSON.stringify(positionals[1])}`);
         const provider = parseProvider(values.provider);
-        return await withDatabase(async (db) => {
+        return await withCrawlDatabase('watchlist', parseEnv(), async (db) => {
           const changed = await setTargetEnabled(db, { userId, provider }, action === 'enable');
           if (changed.length === 0) {
             process.stderr.write(
@@ -263,23 +257,6 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`watchlist: ${error.message}\n`);
       return 2;
     }
-    if (error instanceof MigrationsMissingError) {
-      process.stderr.write(`watchlist: ${error.message}\n`);
-      return 1;
-    }
     throw error;
-  }
-}
-
-async function withDatabase(
-  body: (db: Awaited<ReturnType<typeof openCrawlDatabase>>['db']) => Promise<number>,
-): Promise<number> {
-  const env = parseEnv();
-  const target = databaseOptions(env);
-  const database = await openCrawlDatabase(target);
-  try {
-    return await body(database.db);
-  } finally {
-    await database.close();
   }
 }
