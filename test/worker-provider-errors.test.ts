@@ -252,7 +252,8 @@ describe('provider errors through the worker', () => {
     const [userId] = await setup('fivexx', { accounts: 1, tweetsPerAccount: 30 });
     fixture.sandbox.faults.add('503*3@x');
     const env = fixture.env({ WORKER_X_PAGE_SIZE: '10', WORKER_BACKOFF_BASE_MS: '50' });
-    workers = await startWorkers({ env: parseWorkerEnv(env), concurrency: 1, logger: silent });
+    const log = capture();
+    workers = await startWorkers({ env: parseWorkerEnv(env), concurrency: 1, logger: log.logger });
     expect((await tick(env)).enqueued).toBe(1);
     await waitUntil(
       async () => ((await runOutcomes(fixture)).succeeded === 1 ? true : undefined),
@@ -262,6 +263,16 @@ describe('provider errors through the worker', () => {
     const completed = (await queue.getJobs(['completed'])) as Job[];
     // The first page failed three times, then completed.
     expect(completed.find((job) => job.data.page === 0)?.attemptsMade).toBe(4);
+    // One warning per failed attempt (the job's, naming the status), not one more per request.
+    const warnings = log.lines.filter((line) => line.level === 40);
+    expect(warnings.map((line) => line.msg)).toEqual(
+      Array(3).fill('page failed, will retry with backoff'),
+    );
+    expect(JSON.stringify(warnings)).toContain('503');
+    const failedRequests = log.lines.filter((line) => line.msg === 'provider request failed');
+    expect(failedRequests.map((line) => [line.level, line.status])).toEqual(
+      Array(3).fill([30, 503]),
+    );
     expect((await fixture.pool.query('SELECT 1 FROM crawl_failures')).rowCount).toBe(0);
     expect(isExact(await diffWithTruth(fixture, userId as string, 'x'))).toBe(true);
   });

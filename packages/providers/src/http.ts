@@ -190,11 +190,14 @@ export interface RequestLogLine {
   error?: string;
 }
 
-/** One structured line per request; never headers, options or bodies. */
+/**
+ * One structured line per request; never headers, options or bodies. Info even when the
+ * request failed: whoever handles the failure (the worker's job, the one-shot's retry, the
+ * crawl step) logs it once at warn or error with what happens next, so a retried 5xx is one
+ * warning, not two.
+ */
 export function logRequest(logger: Logger | undefined, line: RequestLogLine, message: string) {
-  if (logger === undefined) return;
-  if (line.error === undefined) logger.info(line, message);
-  else logger.warn(line, message);
+  logger?.info(line, message);
 }
 
 /** The request a client is making, as its log lines name it. */
