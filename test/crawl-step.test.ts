@@ -606,3 +606,92 @@ describe('crawl step (agntdata semantics)', () => {
     expect(spend?.cost_cents).toBeGreaterThanOrEqual(5);
   });
 });
+
+describe('windows that find nothing, empty pages and pinned tweets', () => {
+  it.each(['x', 'agntdata'] as const)(
+    '%s: a target whose first window found nothing reads all it posts later, not cut at the depth',
+    async (provider) => {
+      const key = await newTarget(provider, 10);
+      const client = timelineOf(key, [], 5);
+      const first = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+      expect(first).toMatchObject({ outcome: 'succeeded', kind: 'backfill', tweetsNew: 0 });
+      expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: null, backfillDone: true });
+
+      const from = provider === 'x' ? 7_000n : 8_000n;
+      client.add(...range(from, 41));
+      const second = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+      // It was a backfill again (since_id still NULL), stopped at 10 of 41 and moved since_id
+      // to the newest: 31 tweets lost, no gap.
+      expect(second).toMatchObject({
+        outcome: 'succeeded',
+        kind: 'incremental',
+        tweetsNew: 41,
+        gaps: [],
+      });
+      expect(await storedTweetIds(key.userId)).toHaveLength(41);
+      expect((await getCheckpoint(db, key))?.sinceId).toBe(String(from + 40n));
+      const [run] = await query<{ kind: string }>(
+        'SELECT kind FROM crawl_runs WHERE user_id = $1 ORDER BY id DESC LIMIT 1',
+        [key.userId],
+      );
+      expect(run?.kind).toBe('incremental');
+    },
+  );
+
+  it('agntdata: an empty page with a continuation token mid-window does not end it', async () => {
+    const key = await newTarget('agntdata');
+    const client = timelineOf(key, range(9_000n, 15), 5);
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('9014');
+    client.add(...range(9_100n, 30));
+    client.faults.push({ kind: 'none' }, { kind: 'empty-page' });
+    client.requests.length = 0;
+    const run = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    // The empty second page ended the window: 25 tweets skipped, a gap, since_id at 9129.
+    expect(run).toMatchObject({ outcome: 'succeeded', tweetsNew: 30, gaps: [] });
+    expect(await storedTweetIds(key.userId)).toHaveLength(45);
+    expect(client.requests).toHaveLength(8); // 6 pages of new tweets, the empty one, 9014's
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('9129');
+  });
+
+  it.each([
+    ['x', 10],
+    ['agntdata', 3],
+  ] as const)(
+    '%s: the window ends at empty page number %i in a row, with an empty_pages gap',
+    async (provider, limit) => {
+      const key = await newTarget(provider);
+      const base = provider === 'x' ? 11_000n : 12_000n;
+      const id = (offset: number) => String(base + BigInt(offset));
+      const client = timelineOf(key, range(base, 15), 5);
+      await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+      client.add(...range(base + 100n, 30));
+      client.faults.push({ kind: 'none' }, ...Array(limit).fill({ kind: 'empty-page' }));
+      client.requests.length = 0;
+      const run = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+      expect(client.requests).toHaveLength(1 + limit);
+      // The smallest id the window listed: on its first page, not its last (empty) one.
+      const gap = { sinceId: id(14), oldestId: id(125), reason: 'empty_pages' };
+      expect(run.gaps).toEqual([gap]);
+      expect(await listGaps(db, key)).toMatchObject([gap]);
+      expect(await getCheckpoint(db, key)).toMatchObject({
+        sinceId: id(129),
+        windowEmptyPages: 0,
+        windowOldestId: null,
+      });
+    },
+  );
+
+  it('agntdata: no gap when the list ends above since_id but holds an older pinned tweet', async () => {
+    const key = await newTarget('agntdata');
+    const client = timelineOf(key, [300_000n], 5, { pinned: 300_000n });
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('300000');
+    client.add(300_010n, 300_020n);
+    // One page: the pinned tweet (= since_id) first, then the two new ones, no token.
+    const run = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(run).toMatchObject({ outcome: 'succeeded', tweetsNew: 2, gaps: [] });
+    expect(await listGaps(db, key)).toEqual([]);
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('300020');
+  });
+});

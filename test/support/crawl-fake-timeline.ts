@@ -24,6 +24,8 @@ export interface FakeTimelineOptions {
 }
 
 export type Fault =
+  /** This request is served as usual (the faults after it hit the later requests). */
+  | { kind: 'none' }
   | { kind: 'invalid-cursor' }
   | { kind: 'unavailable'; reason: 'suspended' | 'not_found' }
   | { kind: 'invalid-body' }

@@ -21,7 +21,6 @@ import {
   recordRawPage,
   reserveSpend,
   resetWindow,
-  rowsOf,
   type SpendReservation,
   spendDay,
   spentToday,
@@ -36,7 +35,6 @@ import {
   InvalidCursorError,
   InvalidResponseError,
 } from '@birdfeed/providers';
-import { sql } from 'drizzle-orm';
 import {
   describeError,
   markFailureRecorded,
@@ -57,6 +55,18 @@ export const X_TIMELINE_CAP = 3200;
  * scheduled run would buy that page again.
  */
 export const INVALID_PAGES_BEFORE_FAILING = 3;
+
+/**
+ * Empty pages in a row (each with a next token) after which the window ends. An empty page is
+ * not the end of a timeline (the tweets below it can still come), but a provider that hands
+ * out a token under nothing forever (at the very end of a timeline, or the same token again)
+ * would be asked forever: X spends the credential's rate limit on it, agntdata bills every
+ * page. A window that ends this way records a gap (`empty_pages`).
+ */
+export const EMPTY_PAGES_BEFORE_END: Readonly<Record<ProviderName, number>> = {
+  x: 10,
+  agntdata: 3,
+};
 
 export interface CrawlPageOptions {
   db: BirdfeedDb;
@@ -219,11 +229,17 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
           windowPages: 0,
           windowFetched: 0,
           windowAuthorTweets: null,
+          windowOldestId: null,
+          windowEmptyPages: 0,
           windowStartedAt: opensWindowAt,
           runId: run.id,
         };
 
-  const kind: CrawlKind = current.sinceId === null ? 'backfill' : 'incremental';
+  // A backfill until the first window completes, not while since_id is NULL: a first window
+  // that found nothing (an account yet to post, or to post media) leaves it NULL, and capping
+  // the next windows at the backfill depth would lose what the account posted meanwhile.
+  const kind: CrawlKind =
+    current.backfillDone || current.sinceId !== null ? 'incremental' : 'backfill';
   const request = buildRequest(target, current, kind, options);
   const failed: FetchErrorContext = {
     db,
@@ -259,25 +275,41 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   const reachedSinceId = sinceId !== null && last !== null && compareIds(last, sinceId) <= 0;
   const depthReached = kind === 'backfill' && windowFetched >= target.backfillDepth;
   const nextCursor = page.cursor.next;
-  // A page with no results but a next token (X does this) does not end the window.
-  const windowEnds = nextCursor === null || reachedSinceId || depthReached;
+  // A page with no results but a next token (X does this) does not end the window, unless it
+  // is the EMPTY_PAGES_BEFORE_END-th such page in a row.
+  const emptyPages = ids.length === 0 && nextCursor !== null ? current.windowEmptyPages + 1 : 0;
+  const stuck = emptyPages >= EMPTY_PAGES_BEFORE_END[key.provider];
+  const exhausted = nextCursor === null || stuck;
+  const windowEnds = exhausted || reachedSinceId || depthReached;
+  const windowOldest = minOf(current.windowOldestId, oldest);
 
   const authorTweets = key.provider === 'x' ? authorTweetCount(page, key.userId) : null;
   let gap: CrawlGapFound | null = null;
-  if (kind === 'incremental' && nextCursor === null && !reachedSinceId) {
+  if (stuck && !reachedSinceId && !depthReached) {
+    // Given up on empty pages (a backfill too): the tweets below them may still exist.
+    gap = { sinceId, oldestId: windowOldest, reason: 'empty_pages' };
+  } else if (kind === 'incremental' && exhausted && !reachedSinceId) {
     // X serves the newest 3,200 as of each request: every tweet posted while the window was
     // read raised the floor by one, so the window fetched that many fewer than the cap.
     const firstCount = current.windowAuthorTweets ?? authorTweets;
     const postedMeanwhile =
       firstCount !== null && authorTweets !== null ? Math.max(0, authorTweets - firstCount) : 0;
+    // agntdata ran out of pages above since_id. Not a gap when there is nothing to reach (a
+    // window without since_id read the whole list) or when the list held a tweet at or below
+    // since_id (a pinned one): the service still serves old tweets, so the ones it no longer
+    // lists between since_id and the window's oldest were deleted, not cut off.
     const capHit =
       key.provider === 'x'
         ? windowFetched + postedMeanwhile >= (options.timelineCap ?? X_TIMELINE_CAP)
-        : windowFetched > 0; // agntdata ran out of pages before reaching since_id
+        : sinceId !== null &&
+          windowFetched > 0 &&
+          !(windowOldest !== null && compareIds(windowOldest, sinceId) <= 0);
     if (capHit) {
       gap = {
         sinceId,
-        oldestId: oldest ?? (await oldestStoredSince(db, key.userId, sinceId)),
+        // The smallest id the window listed (its last page may be empty); NULL only for a
+        // window opened before the checkpoint kept it (migration 0004).
+        oldestId: windowOldest,
         reason: key.provider === 'x' ? 'x_timeline_cap' : 'agntdata_exhausted',
       };
     }
@@ -316,6 +348,8 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
                 windowNewestId,
                 fetched: ids.length,
                 authorTweets,
+                oldestId: oldest,
+                emptyPages,
               },
           progress: {
             pages: 1,
@@ -718,31 +752,16 @@ function maxOf(a: string | null, b: string | null): string | null {
   return compareIds(a, b) >= 0 ? a : b;
 }
 
+function minOf(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return compareIds(a, b) <= 0 ? a : b;
+}
+
 function maxId(ids: string[]): string | null {
   return ids.reduce<string | null>((best, id) => maxOf(best, id), null);
 }
 
 function minId(ids: string[]): string | null {
-  return ids.reduce<string | null>(
-    (best, id) => (best === null || compareIds(id, best) < 0 ? id : best),
-    null,
-  );
-}
-
-/**
- * The oldest tweet of the account stored above the checkpoint: the window's oldest when its
- * last page came back empty (the pages before it were written by earlier steps).
- */
-async function oldestStoredSince(
-  db: BirdfeedExecutor,
-  userId: string,
-  sinceId: string | null,
-): Promise<string | null> {
-  const above = sinceId === null ? sql`true` : sql`id > ${sinceId}::bigint`;
-  const rows = rowsOf<{ id: string | null }>(
-    await db.execute(
-      sql`SELECT min(id)::text AS id FROM tweets WHERE author_id = ${userId}::bigint AND ${above}`,
-    ),
-  );
-  return rows[0]?.id ?? null;
+  return ids.reduce<string | null>((best, id) => minOf(best, id), null);
 }

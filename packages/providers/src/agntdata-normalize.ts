@@ -90,10 +90,9 @@ export function normalizeAgntdataMedias(
     if (result.retweet_status) addTweet(builder, result.retweet_status, false);
     if (result.quoted_status) addTweet(builder, result.quoted_status, false);
   }
-  // An empty page ends the walk even if the service still hands out a token: following it
-  // would only return the same nothing and cost another cent.
-  const token = body.continuation_token;
-  const cursor = body.results.length > 0 && token ? token : null;
+  // An empty page with a token is not the end of the list: the crawl step decides how many
+  // such pages (each billed) it follows (EMPTY_PAGES_BEFORE_END).
+  const cursor = body.continuation_token || null;
   return builder.build('agntdata', ctx, {
     timelineIds: body.results.map((result) => result.tweet_id),
     cursor,

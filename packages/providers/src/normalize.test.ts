@@ -171,12 +171,12 @@ describe('agntdata → canonical page', () => {
     expect(got.userId).toBe(big);
   });
 
-  it('ends the walk on an empty page even with a token', () => {
+  it('keeps the token of an empty page (the crawl step bounds how many it follows)', () => {
     const got = normalizeAgntdataMedias(
       { results: [], continuation_token: 'still-here' },
       { userId: '1', observedAt },
     );
-    expect(got.cursor.next).toBeNull();
+    expect(got.cursor.next).toBe('still-here');
     expect(got.newestId).toBeNull();
     expect(got.tweets).toEqual([]);
   });

@@ -23,6 +23,10 @@ export interface CrawlCheckpoint extends TargetKey {
   windowFetched: number;
   /** X: the account's tweet_count on the window's first page that reported it. */
   windowAuthorTweets: number | null;
+  /** The smallest timeline id listed so far in the window (ids at or below since_id too). */
+  windowOldestId: string | null;
+  /** Pages in a row, up to the last one, that came back empty with a next token. */
+  windowEmptyPages: number;
   runId: string | null;
   updatedAt: Date;
 }
@@ -38,6 +42,8 @@ export interface CheckpointRow {
   backfill_done: boolean;
   backfill_fetched: number;
   window_author_tweets: number | null;
+  window_oldest_id: string | null;
+  window_empty_pages: number;
   run_id: string | null;
   updated_at: Date | string;
 }
@@ -45,7 +51,14 @@ export interface CheckpointRow {
 export const CHECKPOINT_COLUMNS = sql.raw(
   `provider, user_id::text AS user_id, since_id::text AS since_id,
    window_newest_id::text AS window_newest_id, cursor, window_started_at, window_pages,
-   backfill_done, backfill_fetched, window_author_tweets, run_id::text AS run_id, updated_at`,
+   backfill_done, backfill_fetched, window_author_tweets, window_oldest_id::text AS window_oldest_id,
+   window_empty_pages, run_id::text AS run_id, updated_at`,
+);
+
+/** A window's counters back to nothing read (a window opened, completed or restarted). */
+export const CLEAR_WINDOW_COUNTERS = sql.raw(
+  `window_pages = 0, backfill_fetched = 0, window_author_tweets = NULL, window_oldest_id = NULL,
+   window_empty_pages = 0, invalid_streak = 0`,
 );
 
 export function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
@@ -60,6 +73,8 @@ export function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
     backfillDone: row.backfill_done,
     windowFetched: row.backfill_fetched,
     windowAuthorTweets: row.window_author_tweets,
+    windowOldestId: row.window_oldest_id,
+    windowEmptyPages: row.window_empty_pages,
     runId: row.run_id,
     updatedAt: toDate(row.updated_at),
   };
@@ -123,27 +138,6 @@ export async function ensureCheckpoint(
   return checkpoint;
 }
 
-/**
- * Opens a window (step 1): no cursor, no newest id yet, counters at zero, owned by `runId`.
- * Null when the checkpoint is no longer at `version` (someone else opened it).
- */
-export async function beginWindow(
-  db: BirdfeedExecutor,
-  key: TargetKey,
-  version: CheckpointVersion,
-  options: { runId: string; startedAt: Date },
-): Promise<CrawlCheckpoint | null> {
-  return updateReturning(
-    db,
-    sql`UPDATE crawl_checkpoints SET
-      window_started_at = ${options.startedAt.toISOString()}::timestamptz,
-      window_newest_id = NULL, cursor = NULL, window_pages = 0, backfill_fetched = 0,
-      window_author_tweets = NULL, invalid_streak = 0, run_id = ${options.runId}::bigint, updated_at = now()
-    WHERE ${keyCondition(key)} AND ${versionCondition(version)}
-    RETURNING ${CHECKPOINT_COLUMNS}`,
-  );
-}
-
 /** Hands an open window to another run (a run that died is replaced; the cursor stays). */
 export async function attachRun(
   db: BirdfeedExecutor,
@@ -152,54 +146,6 @@ export async function attachRun(
 ): Promise<void> {
   await db.execute(sql`UPDATE crawl_checkpoints SET run_id = ${runId}::bigint, updated_at = now()
     WHERE ${keyCondition(key)}`);
-}
-
-export interface PageProgress {
-  /** The next (older) page's cursor. */
-  cursor: string;
-  windowNewestId: string | null;
-  /** Timeline tweets on this page. */
-  fetched: number;
-}
-
-/** Step 2: a page of an open window was written; remember where the next one starts. */
-export async function savePageProgress(
-  db: BirdfeedExecutor,
-  key: TargetKey,
-  version: CheckpointVersion,
-  progress: PageProgress,
-): Promise<CrawlCheckpoint | null> {
-  return updateReturning(
-    db,
-    sql`UPDATE crawl_checkpoints SET
-      cursor = ${progress.cursor}, window_newest_id = ${progress.windowNewestId}::bigint,
-      window_pages = window_pages + 1, backfill_fetched = backfill_fetched + ${progress.fetched},
-      invalid_streak = 0, updated_at = now()
-    WHERE ${keyCondition(key)} AND ${versionCondition(version)}
-    RETURNING ${CHECKPOINT_COLUMNS}`,
-  );
-}
-
-/**
- * Step 3: the whole window has been read. `since_id` becomes the window's newest id (or stays
- * where it was when the window brought nothing newer) and the window is cleared.
- */
-export async function completeWindow(
-  db: BirdfeedExecutor,
-  key: TargetKey,
-  version: CheckpointVersion,
-  options: { sinceId: string | null; backfillDone?: boolean | undefined },
-): Promise<CrawlCheckpoint | null> {
-  const backfill = options.backfillDone === true ? sql`true` : sql`backfill_done`;
-  return updateReturning(
-    db,
-    sql`UPDATE crawl_checkpoints SET
-      since_id = ${options.sinceId}::bigint, window_newest_id = NULL, cursor = NULL,
-      window_started_at = NULL, window_pages = 0, backfill_fetched = 0,
-      window_author_tweets = NULL, invalid_streak = 0, backfill_done = ${backfill}, run_id = NULL, updated_at = now()
-    WHERE ${keyCondition(key)} AND ${versionCondition(version)}
-    RETURNING ${CHECKPOINT_COLUMNS}`,
-  );
 }
 
 /**
@@ -217,8 +163,8 @@ export async function resetWindow(
   return updateReturning(
     db,
     sql`UPDATE crawl_checkpoints SET
-      window_newest_id = NULL, cursor = NULL, window_pages = 0, backfill_fetched = 0,
-      window_author_tweets = NULL, invalid_streak = 0, window_started_at = ${startedAt}, updated_at = now()
+      window_newest_id = NULL, cursor = NULL, ${CLEAR_WINDOW_COUNTERS},
+      window_started_at = ${startedAt}, updated_at = now()
     WHERE ${keyCondition(key)} ${version === null ? sql`` : sql`AND ${versionCondition(version)}`}
     RETURNING ${CHECKPOINT_COLUMNS}`,
   );

@@ -4,7 +4,11 @@ import { type BirdfeedExecutor, rowsOf } from '../database.ts';
 import { toDate } from './targets.ts';
 import type { TargetKey } from './types.ts';
 
-export type GapReason = 'x_timeline_cap' | 'agntdata_exhausted' | (string & {});
+/**
+ * `empty_pages`: the window gave up on a run of empty pages with a next token
+ * (EMPTY_PAGES_BEFORE_END in crawl-page.ts) before reaching since_id.
+ */
+export type GapReason = 'x_timeline_cap' | 'agntdata_exhausted' | 'empty_pages' | (string & {});
 
 export interface CrawlGap extends TargetKey {
   id: string;

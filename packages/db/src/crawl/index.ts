@@ -1,17 +1,13 @@
 export type {
   CheckpointVersion,
   CrawlCheckpoint,
-  PageProgress,
 } from './checkpoints.ts';
 export {
   attachRun,
-  beginWindow,
-  completeWindow,
   countInvalidPage,
   ensureCheckpoint,
   getCheckpoint,
   resetWindow,
-  savePageProgress,
 } from './checkpoints.ts';
 export type { CrawlFailure, FailureInput } from './failures.ts';
 export { listFailures, recordFailure, updateFailureJob } from './failures.ts';

@@ -25,6 +25,16 @@ export interface OpenRunOptions {
 }
 
 /**
+ * A target backfills until its first window completes (crawl-page.ts decides the same way): a
+ * first window that found nothing leaves since_id NULL, and the runs after it are incremental.
+ */
+const RUN_KIND = sql.raw(
+  `CASE WHEN (SELECT since_id FROM existing) IS NULL
+     AND NOT coalesce((SELECT backfill_done FROM existing), false)
+   THEN 'backfill' ELSE 'incremental' END`,
+);
+
+/**
  * The target's run still in progress (the one its checkpoint names, when it is `running`), or a
  * new one attached to the checkpoint: a backfill when the checkpoint has no since_id yet, an
  * incremental run otherwise. The checkpoint row is created when the target has none.
@@ -53,7 +63,7 @@ export async function openOrAdoptRun(
   const [row] = await executePrepared<RunRow>(
     db,
     sql`WITH existing AS (
-        SELECT since_id, run_id FROM crawl_checkpoints
+        SELECT since_id, backfill_done, run_id FROM crawl_checkpoints
         WHERE provider = ${key.provider}::text AND user_id = ${key.userId}::bigint
       ), adopted AS (
         SELECT ${RUN_COLUMNS} FROM crawl_runs
@@ -61,7 +71,7 @@ export async function openOrAdoptRun(
       ), started AS (
         INSERT INTO crawl_runs (provider, user_id, kind)
         SELECT ${key.provider}::text, ${key.userId}::bigint,
-          CASE WHEN (SELECT since_id FROM existing) IS NULL THEN 'backfill' ELSE 'incremental' END
+          ${RUN_KIND}
         WHERE NOT EXISTS (SELECT 1 FROM adopted)
         RETURNING ${RUN_COLUMNS}
       ), attached AS (
@@ -110,7 +120,7 @@ async function openUnlessBusyLocked(
   const [row] = await executePrepared<GuardedRow>(
     db,
     sql`WITH existing AS (
-        SELECT since_id, run_id, updated_at FROM crawl_checkpoints
+        SELECT since_id, backfill_done, run_id, updated_at FROM crawl_checkpoints
         WHERE provider = ${key.provider}::text AND user_id = ${key.userId}::bigint
       ), running AS (
         SELECT r.id, greatest(r.started_at, e.updated_at, (
@@ -138,7 +148,7 @@ async function openUnlessBusyLocked(
       ), started AS (
         INSERT INTO crawl_runs (provider, user_id, kind)
         SELECT ${key.provider}::text, ${key.userId}::bigint,
-          CASE WHEN (SELECT since_id FROM existing) IS NULL THEN 'backfill' ELSE 'incremental' END
+          ${RUN_KIND}
         WHERE NOT EXISTS (SELECT 1 FROM running)
         RETURNING ${RUN_COLUMNS}, false AS in_use, started_at AS last_activity_at
       ), attached AS (

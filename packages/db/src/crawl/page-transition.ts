@@ -4,6 +4,7 @@ import {
   CHECKPOINT_COLUMNS,
   type CheckpointRow,
   type CheckpointVersion,
+  CLEAR_WINDOW_COUNTERS,
   type CrawlCheckpoint,
   keyCondition,
   toCheckpoint,
@@ -22,6 +23,10 @@ export type WindowMove =
       fetched: number;
       /** The account's tweet_count on this page (X), kept from the window's first page on. */
       authorTweets: number | null;
+      /** The smallest timeline id on this page (null: none): the window keeps the smallest. */
+      oldestId: string | null;
+      /** Empty pages with a next token in a row, this one included (0: this one was not). */
+      emptyPages: number;
     }
   /** Step 3: the whole window was read; since_id moves, the window is cleared, the run ends. */
   | { kind: 'complete'; sinceId: string | null; backfillDone: boolean };
@@ -56,21 +61,23 @@ function checkpointSet(input: PageTransition): SQL {
   if (move.kind === 'complete') {
     const backfill = move.backfillDone ? sql`true` : sql`backfill_done`;
     return sql`since_id = ${move.sinceId}::bigint, window_newest_id = NULL, cursor = NULL,
-      window_started_at = NULL, window_pages = 0, backfill_fetched = 0, window_author_tweets = NULL,
-      invalid_streak = 0, backfill_done = ${backfill}, run_id = NULL, updated_at = now()`;
+      window_started_at = NULL, ${CLEAR_WINDOW_COUNTERS}, backfill_done = ${backfill},
+      run_id = NULL, updated_at = now()`;
   }
   if (input.opensWindowAt !== null) {
-    // beginWindow and savePageProgress in one: the counters start from this page.
+    // The window opens with this page: its counters start from it.
     return sql`window_started_at = ${input.opensWindowAt.toISOString()}::timestamptz,
       cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,
       window_pages = 1, backfill_fetched = ${move.fetched}::int,
-      window_author_tweets = ${move.authorTweets}::int, invalid_streak = 0,
+      window_author_tweets = ${move.authorTweets}::int, window_oldest_id = ${move.oldestId}::bigint,
+      window_empty_pages = ${move.emptyPages}::int, invalid_streak = 0,
       run_id = ${input.runId}::bigint, updated_at = now()`;
   }
   return sql`cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,
     window_pages = window_pages + 1, backfill_fetched = backfill_fetched + ${move.fetched}::int,
     window_author_tweets = coalesce(window_author_tweets, ${move.authorTweets}::int),
-    invalid_streak = 0, updated_at = now()`;
+    window_oldest_id = least(window_oldest_id, ${move.oldestId}::bigint),
+    window_empty_pages = ${move.emptyPages}::int, invalid_streak = 0, updated_at = now()`;
 }
 
 /**

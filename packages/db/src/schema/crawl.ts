@@ -84,6 +84,16 @@ export const crawlCheckpoints = pgTable(
      */
     windowAuthorTweets: integer('window_author_tweets'),
     /**
+     * The smallest timeline id the window has listed so far: the oldest end of a gap when the
+     * window runs out before since_id (its last page may be empty).
+     */
+    windowOldestId: snowflake('window_oldest_id'),
+    /**
+     * Pages in a row that came back empty with a next token. agntdata bills each one: after
+     * a few the window ends (crawl-page.ts, EMPTY_PAGES_BEFORE_END).
+     */
+    windowEmptyPages: integer('window_empty_pages').notNull().default(0),
+    /**
      * Invalid bodies in a row at this very position (reset by every page written): at
      * INVALID_PAGES_BEFORE_FAILING the target is marked 'failing' instead of buying the same
      * bad page again every interval.
