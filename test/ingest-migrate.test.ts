@@ -170,3 +170,52 @@ describe('a database migrated by an older birdfeed', () => {
     await ok.close();
   });
 });
+
+describe('migration 0005 (metrics_observed_at)', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('migrate_0005');
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('dates the counts already stored at their row observed_at, and leaves rows without counts NULL', async () => {
+    const upTo0004 = mkdtempSync(join(tmpdir(), 'birdfeed-0004-migrations-'));
+    cpSync(MIGRATIONS_FOLDER, upTo0004, { recursive: true });
+    const journal = JSON.parse(readFileSync(join(upTo0004, 'meta/_journal.json'), 'utf8')) as {
+      entries: { tag: string }[];
+    };
+    journal.entries = journal.entries.filter((entry) => entry.tag < '0005');
+    writeFileSync(join(upTo0004, 'meta/_journal.json'), JSON.stringify(journal));
+    const opened = await openDatabase({ url: database.url });
+    await migrate(opened.db, { migrationsFolder: upTo0004 });
+    await opened.close();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const seen = "'2024-01-02T03:04:05Z', '2024-01-01Z', '2024-01-02T03:04:05Z'";
+      await client.query(`INSERT INTO users (id, username, followers_count, observed_at, first_seen_at, last_seen_at)
+        VALUES (1, 'counted', 10, ${seen}), (2, 'lookup_only', NULL, ${seen})`);
+      await client.query(`INSERT INTO tweets (id, like_count, observed_at, first_seen_at, last_seen_at)
+        VALUES (3, 5, ${seen}), (4, NULL, ${seen})`);
+      const current = await openDatabase({ url: database.url });
+      expect((await migrate(current.db)).applied).toContain('0005_metrics_observed_at');
+      await current.close();
+      const { rows } = await client.query<{ id: string; at: string | null }>(
+        `SELECT id::text, to_char(metrics_observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at
+         FROM users UNION ALL
+         SELECT id::text, to_char(metrics_observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+         FROM tweets ORDER BY 1`,
+      );
+      expect(rows).toEqual([
+        { id: '1', at: '2024-01-02 03:04:05' },
+        { id: '2', at: null },
+        { id: '3', at: '2024-01-02 03:04:05' },
+        { id: '4', at: null },
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+});

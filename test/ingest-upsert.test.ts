@@ -185,6 +185,77 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
     expect(history.map((h) => h.like_count)).toEqual([10, 20]);
   });
 
+  it('an observation that reports no count (a user lookup) moves neither clock nor history', async () => {
+    const at = (day: number) => new Date(Date.UTC(2025, 8, day));
+    const full = (day: number, followers: number, description: string, likes: number) =>
+      upsertPage(
+        db,
+        page({
+          observedAt: at(day),
+          users: [user('1900', { followersCount: followers, description })],
+          tweets: [tweet('1901', { authorId: '1900', likeCount: likes })],
+        }),
+      );
+    await full(1, 100, 'first bio', 10);
+    // Day 20: only id, username and name (and a tweet without public_metrics).
+    await upsertPage(
+      db,
+      page({
+        observedAt: at(20),
+        users: [{ id: '1900', username: 'u1900', name: 'Nineteen Hundred' }],
+        tweets: [tweet('1901', { authorId: '1900' })],
+      }),
+    );
+    // Day 10, written last: newer than everything day 1 said, older than day 20's name.
+    await full(10, 150, 'second bio', 15);
+    const [u] = await rows<Record<string, unknown>>(
+      db,
+      sql`select followers_count::int, description, name, observed_at, metrics_observed_at
+        from users where id = 1900`,
+    );
+    expect(u).toMatchObject({ followers_count: 150, description: 'second bio' });
+    expect(new Date(u!.metrics_observed_at as string).toISOString()).toBe(at(10).toISOString());
+    const [t] = await rows<Record<string, unknown>>(
+      db,
+      sql`select like_count::int, metrics_observed_at from tweets where id = 1901`,
+    );
+    expect(t?.like_count).toBe(15);
+    expect(new Date(t!.metrics_observed_at as string).toISOString()).toBe(at(10).toISOString());
+    // No row says day 1's counts held on day 20: nobody saw counts then.
+    const history = await rows<{ day: number; followers_count: number }>(
+      db,
+      sql`select extract(day from observed_at at time zone 'UTC')::int as day, followers_count::int
+        from user_metrics where user_id = 1900 order by observed_at`,
+    );
+    expect(history).toEqual([
+      { day: 1, followers_count: 100 },
+      { day: 10, followers_count: 150 },
+    ]);
+    const likes = await rows<{ day: number }>(
+      db,
+      sql`select extract(day from observed_at at time zone 'UTC')::int as day
+        from tweet_metrics where tweet_id = 1901 order by observed_at`,
+    );
+    expect(likes.map((h) => h.day)).toEqual([1, 10]);
+  });
+
+  it('of two observations at the same instant, the table and the history keep the same one', async () => {
+    const at = new Date(Date.UTC(2025, 9, 1));
+    const observe = (likes: number) =>
+      upsertPage(db, page({ observedAt: at, tweets: [tweet('1951', { likeCount: likes })] }));
+    await observe(10);
+    await observe(20);
+    const [t] = await rows<{ like_count: number }>(
+      db,
+      sql`select like_count::int from tweets where id = 1951`,
+    );
+    const history = await rows<{ like_count: number }>(
+      db,
+      sql`select like_count::int from tweet_metrics where tweet_id = 1951`,
+    );
+    expect(history).toEqual([{ like_count: t?.like_count }]);
+  });
+
   it('writes a metrics history row only when a value changed', async () => {
     const at = (hour: number) => new Date(Date.UTC(2025, 5, 1, hour));
     const observe = (hour: number, likes: number, views?: number) =>

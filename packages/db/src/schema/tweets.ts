@@ -46,8 +46,17 @@ export const tweets = pgTable(
     editHistoryTweetIds: snowflake('edit_history_tweet_ids').array(),
     /** True once the tweet was seen as a timeline result (not only inside another tweet). */
     fromTimeline: boolean('from_timeline').notNull().default(false),
-    /** When the stored counts were observed; an older observation never overwrites them. */
+    /**
+     * The newest observation of the row (its other fields: an older one only fills a field the
+     * row has no value for). An observation that reports no count (a partial object, such as a
+     * user lookup with only id, name and username) does not move it.
+     */
     observedAt: at('observed_at').notNull(),
+    /**
+     * When the stored counts were observed (NULL: never reported); an older observation never
+     * overwrites them. Their history is in `tweet_metrics`.
+     */
+    metricsObservedAt: at('metrics_observed_at'),
     firstSeenAt: at('first_seen_at').notNull(),
     lastSeenAt: at('last_seen_at').notNull(),
   },

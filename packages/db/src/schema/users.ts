@@ -6,8 +6,9 @@ const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' 
 const count = (name: string) => bigint(name, { mode: 'number' });
 
 /**
- * One row per account ever seen, as author, timeline owner or referenced user. Counts are the
- * newest observation's (`observed_at`); their history is in `user_metrics`.
+ * One row per account ever seen, as author, timeline owner or referenced user. Counts are those
+ * of the newest observation that reported counts (`metrics_observed_at`); their history is in
+ * `user_metrics`.
  */
 export const users = pgTable(
   'users',
@@ -28,8 +29,17 @@ export const users = pgTable(
     verifiedType: text('verified_type'),
     protected: boolean('protected'),
     createdAt: at('created_at'),
-    /** When the stored counts were observed; an older observation never overwrites them. */
+    /**
+     * The newest observation of the row (its other fields: an older one only fills a field the
+     * row has no value for). An observation that reports no count (a partial object, such as a
+     * user lookup with only id, name and username) does not move it.
+     */
     observedAt: at('observed_at').notNull(),
+    /**
+     * When the stored counts were observed (NULL: never reported); an older observation never
+     * overwrites them. Their history is in `user_metrics`.
+     */
+    metricsObservedAt: at('metrics_observed_at'),
     firstSeenAt: at('first_seen_at').notNull(),
     lastSeenAt: at('last_seen_at').notNull(),
   },

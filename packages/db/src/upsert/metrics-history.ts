@@ -58,7 +58,8 @@ const userHistory: HistorySpec<CanonicalUser> = {
  * would otherwise say its value held until the next history row — or forever, when the newer
  * observations were unchanged and so left no row. `<name>_after` then also writes the entity's
  * newest values (the row in `tweets`/`users`, as it was before this statement) at their own
- * time, when no history row follows the late one and they differ from it: t0=10, t2=10 (no
+ * time (`metrics_observed_at`: a partial observation that reported no count moves only
+ * `observed_at`), when no history row follows the late one and they differ from it: t0=10, t2=10 (no
  * row: unchanged), t1=20 written last gives 10@t0, 20@t1, 10@t2 instead of 10@t0, 20@t1.
  * And when the history row right after a late one holds the very same values, it no longer
  * marks a change and `<name>_redundant` deletes it: 20@t2 written first (say, by the worker
@@ -133,7 +134,7 @@ function historyCte<R>(
       `) as i(id, ${names.join(', ')}) join ${entityCte} e on e.k = i.id), ` +
         `${name}_fresh as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where i.created returning 1), ` +
         `${name} as (insert into ${spec.table} (${columns}) select ${values} from ${name}_in i where not i.created and not exists (select 1 from (select * from ${spec.table} m where m.${spec.key} = i.id and m.observed_at <= i.observed_at order by m.observed_at desc limit 1) p where ${matches} offset 0) on conflict do nothing returning ${columns}), ` +
-        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.observed_at, ${lateValues} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1)` +
+        `${name}_after as (insert into ${spec.table} (${columns}) select e.id, e.metrics_observed_at, ${lateValues} from ${name} l join ${spec.entity} e on e.id = l.${spec.key} where e.metrics_observed_at > l.observed_at and not (${lateMatches}) and not exists (select 1 from ${spec.table} m where m.${spec.key} = l.${spec.key} and m.observed_at > l.observed_at) on conflict do nothing returning 1)` +
         (options.collapse
           ? `, ${name}_redundant as (delete from ${spec.table} m using ${name} l where m.${spec.key} = l.${spec.key} and m.observed_at = (select min(n.observed_at) from ${spec.table} n where n.${spec.key} = l.${spec.key} and n.observed_at > l.observed_at) and ${names.map((n) => `m.${n} is not distinct from l.${n}`).join(' and ')})`
           : ''),

@@ -15,6 +15,8 @@ export interface MergedColumn<R> {
   type: ArrayType;
   /** The row's value; `undefined` = this observation did not report the field. */
   value(row: R): unknown;
+  /** A count, merged by the table's `metricsClock` instead of `observed_at`. */
+  metric?: true;
 }
 
 export interface EntityTable<R> {
@@ -34,6 +36,13 @@ export interface EntityTable<R> {
   }[];
   /** Columns of the row as written that the CTE returns besides `k` and `created`. */
   returning?: string[];
+  /**
+   * The column holding when the `metric` columns were observed: set by an observation that
+   * reports at least one of them, NULL until one does. An observation that reports none is
+   * partial (a user lookup with only id, name and username): it does not move `observed_at`
+   * either, so the fuller observations before and after it still order the other fields.
+   */
+  metricsClock?: string;
 }
 
 /** Turns a JS value into the element a `$n::type[]` array parameter carries. */
@@ -114,8 +123,14 @@ export function castFromParam(type: ArrayType, expression: string): string {
  * (`faces: { orig: [] }`) or `focusRects: []` deletes the stored boxes, `undefined` leaves
  * them (see faces.ts).
  */
-function mergeSet(column: string): string {
-  return `${column} = case when excluded.observed_at >= t.observed_at then coalesce(excluded.${column}, t.${column}) else coalesce(t.${column}, excluded.${column}) end`;
+function mergeSet(column: string, clock = 'observed_at'): string {
+  // Strictly newer: of two observations at the same instant the first written stays, as in
+  // the metrics history (its insert does nothing on the same (id, observed_at)).
+  const newer =
+    clock === 'observed_at'
+      ? 'excluded.observed_at > t.observed_at'
+      : `(t.${clock} is null or excluded.${clock} > t.${clock})`;
+  return `${column} = case when ${newer} then coalesce(excluded.${column}, t.${column}) else coalesce(t.${column}, excluded.${column}) end`;
 }
 
 export interface EntityCteOptions {
@@ -143,7 +158,22 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
       columnValues.push(values);
     }
   }
-  const extra = spec.extra ?? [];
+  const clock = spec.metricsClock;
+  const metrics = clock === undefined ? [] : spec.merged.filter((column) => column.metric);
+  const extra = [
+    ...(spec.extra ?? []),
+    ...(clock === undefined
+      ? []
+      : [
+          {
+            name: clock,
+            type: 'timestamptz' as const,
+            value: (row: R, at: Date) =>
+              metrics.some((column) => column.value(row) !== undefined) ? at : null,
+            onConflict: `greatest(t.${clock}, excluded.${clock})`,
+          },
+        ]),
+  ];
   const names = [spec.key.name, ...columns.map((c) => c.name), ...extra.map((c) => c.name)];
   const types = [spec.key.type, ...columns.map((c) => c.type), ...extra.map((c) => c.type)];
   const params = [
@@ -162,9 +192,13 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
   const aliases = names.map((_, index) => `c${index}`);
   const selectList = aliases.map((alias, index) => castFromParam(types[index]!, `i.${alias}`));
   const sets = [
-    ...columns.map((column) => mergeSet(column.name)),
+    ...columns.map((column) =>
+      mergeSet(column.name, column.metric && clock !== undefined ? clock : 'observed_at'),
+    ),
     ...extra.map((column) => `${column.name} = ${column.onConflict}`),
-    'observed_at = greatest(t.observed_at, excluded.observed_at)',
+    clock === undefined
+      ? 'observed_at = greatest(t.observed_at, excluded.observed_at)'
+      : `observed_at = case when excluded.${clock} is null then t.observed_at else greatest(t.observed_at, excluded.observed_at) end`,
     'first_seen_at = least(t.first_seen_at, excluded.first_seen_at)',
     'last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)',
   ];
