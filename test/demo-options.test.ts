@@ -1,8 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { migrate, openDatabase, sql, upsertPage, upsertTarget } from '@birdfeed/db';
+import { migrate, openDatabase, rowsOf, sql, upsertPage, upsertTarget } from '@birdfeed/db';
 import { RedisPolicyError } from '@birdfeed/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
@@ -23,6 +26,7 @@ import { EnvError } from '../bin/env.ts';
 import { page, tweet } from '../packages/db/test/support/pages.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL } from './support/redis.ts';
+import { runCli } from './support/run-cli.ts';
 
 describe('demo options', () => {
   it('defaults: auto Redis, PGlite under ./.birdfeed, the fixed demo ports', () => {
@@ -209,10 +213,60 @@ describe('demo watchlist', () => {
       expect(first.stdout).toContain('4 added, 0 already there');
       const second = await cli();
       expect(second.stdout).toContain('0 added, 4 already there');
+      // A real account on the same database: the demo profile's workers would crawl it
+      // against the sandbox.
+      const again = await openDatabase({ url: other.url });
+      try {
+        await upsertTarget(again.db, { provider: 'x', userId: '44196397' });
+        const refused = await cli();
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain(
+          "DATABASE_URL's database watches 1 account(s) the demo did not add (x:44196397)",
+        );
+        const [row] = rowsOf<{ n: number }>(
+          await again.db.execute(sql`SELECT count(*)::int AS n FROM watch_targets`),
+        );
+        expect(row?.n).toBe(5);
+      } finally {
+        await again.close();
+      }
     } finally {
       await other.drop();
     }
   });
+
+  it('`birdfeed demo` on a DATABASE_URL that watches real accounts refuses, changing nothing', async () => {
+    const other = await createTestDatabase('demo_foreign');
+    const home = mkdtempSync(join(tmpdir(), 'birdfeed-demo-foreign-'));
+    try {
+      const database = await openDatabase({ url: other.url });
+      await migrate(database.db);
+      await upsertTarget(database.db, { provider: 'agntdata', userId: '44196397' });
+      await upsertTarget(database.db, { provider: 'x', userId: '44196397', tags: ['mine'] });
+      const targets = async () =>
+        rowsOf(await database.db.execute(sql`SELECT * FROM watch_targets ORDER BY provider`));
+      const before = await targets();
+      const run = await runCli('birdfeed', ['demo', '--redis', 'off', '--plain'], {
+        DATABASE_URL: other.url,
+        BIRDFEED_HOME: home,
+        BIRDFEED_DEMO_PG_PORT: '0',
+        BIRDFEED_DEMO_SANDBOX_PORT: '0',
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        'watches 2 account(s) the demo did not add (agntdata:44196397, x:44196397)',
+      );
+      expect(await targets()).toEqual(before);
+      const [runs] = rowsOf<{ n: number }>(
+        await database.db.execute(sql`SELECT count(*)::int AS n FROM crawl_runs`),
+      );
+      expect(runs?.n).toBe(0);
+      await database.close();
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+      await other.drop();
+    }
+  }, 90_000);
 
   it('starts a sandbox big enough for the accounts asked, however many', async () => {
     for (const count of [1, 18, 50, 200]) {

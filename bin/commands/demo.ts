@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CrawlClient, openCrawlDatabase } from '@birdfeed/crawl';
-import { type Database, lockDataDir, migrate, openDatabase } from '@birdfeed/db';
+import { type BirdfeedDb, type Database, lockDataDir, migrate, openDatabase } from '@birdfeed/db';
 import { createRedisConnection, queueStatus } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import { createAgntdataClient, createXClient } from '@birdfeed/providers';
@@ -22,7 +22,12 @@ import {
   pgliteDir,
 } from '../demo/demo-options.ts';
 import { readDemoState, writeDemoState } from '../demo/demo-state.ts';
-import { loadDemoWatchlist, pickDemoTargets, sandboxAccountsFor } from '../demo/demo-watchlist.ts';
+import {
+  foreignTargets,
+  loadDemoWatchlist,
+  pickDemoTargets,
+  sandboxAccountsFor,
+} from '../demo/demo-watchlist.ts';
 import { runInProcessCrawl } from '../demo/in-process-crawl.ts';
 import { type RunningPgliteWireServer, startPgliteWireServer } from '../demo/pglite-wire-server.ts';
 import { type BudgetLeft, ProgressPrinter, readProgress } from '../demo/progress.ts';
@@ -82,7 +87,12 @@ async function loadWatchlistOnly(options: DemoOptions): Promise<number> {
     return await fillWatchlist(options, options.sandboxUrl);
   } catch (error) {
     const name = (error as Error).name;
-    if (name !== 'MigrationsMissingError' && name !== 'SandboxAccountsError') throw error;
+    if (
+      name !== 'MigrationsMissingError' &&
+      name !== 'SandboxAccountsError' &&
+      !(error instanceof DemoUsageError)
+    )
+      throw error;
     process.stderr.write(`birdfeed demo --watchlist-only: ${(error as Error).message}\n`);
     return 1;
   } finally {
@@ -97,6 +107,7 @@ async function fillWatchlist(options: DemoOptions, sandboxUrl: string): Promise<
       : { url: options.databaseUrl, description: redact(options.databaseUrl) },
   );
   try {
+    if (options.databaseUrl !== undefined) await refuseForeignTargets(database.db);
     const targets = await pickDemoTargets(sandboxUrl, options.accounts);
     const loaded = await loadDemoWatchlist(database.db, targets, options);
     process.stdout.write(
@@ -106,6 +117,19 @@ async function fillWatchlist(options: DemoOptions, sandboxUrl: string): Promise<
   } finally {
     await database.close();
   }
+}
+
+/**
+ * A DATABASE_URL that also watches real accounts is not the demo's: everything due in it would
+ * be crawled against the sandbox (the demo's processes, or the compose demo profile's).
+ */
+async function refuseForeignTargets(db: BirdfeedDb): Promise<void> {
+  const foreign = await foreignTargets(db);
+  if (foreign.count === 0) return;
+  const more = foreign.count > foreign.examples.length ? ', …' : '';
+  throw new DemoUsageError(
+    `DATABASE_URL's database watches ${foreign.count} account(s) the demo did not add (${foreign.examples.join(', ')}${more}): the demo crawls every target of its database against the sandbox, so it would mark them not_found and write sandbox pages beside their data. Nothing was changed. Give the demo a database of its own: an empty one, or unset DATABASE_URL for the embedded PGlite.`,
+  );
 }
 
 function count(targets: { provider: ProviderName }[], provider: ProviderName): number {
@@ -285,6 +309,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
     // --- migrate and the watchlist --------------------------------------------------------------
     const database: Database = await openDatabase({ url: databaseUrl, maxConnections: 4 });
     cleanups.push({ name: 'database pool', run: () => database.close() });
+    if (databaseKind === 'postgres') await refuseForeignTargets(database.db);
     const migrated = await migrate(database.db);
     const targets = await pickDemoTargets(sandbox.url, options.accounts);
     const loaded = await loadDemoWatchlist(database.db, targets, options);

@@ -1,4 +1,4 @@
-import { type BirdfeedDb, getTarget, upsertTarget } from '@birdfeed/db';
+import { type BirdfeedDb, getTarget, rowsOf, sql, upsertTarget } from '@birdfeed/db';
 import type { ProviderName } from '@birdfeed/model';
 import { z } from 'zod';
 
@@ -93,4 +93,24 @@ export async function loadDemoWatchlist(
     added += 1;
   }
   return { added, kept: targets.length - added };
+}
+
+/**
+ * Targets of the database the demo did not add (not tagged `demo`), a few named. The demo
+ * crawls every due target of its database against the sandbox: run on a database that also
+ * watches real accounts, it would mark them not_found and write sandbox pages beside theirs.
+ * Read before anything is migrated or written (a database without the table has none).
+ */
+export async function foreignTargets(
+  db: BirdfeedDb,
+): Promise<{ count: number; examples: string[] }> {
+  const [table] = rowsOf<{ exists: boolean }>(
+    await db.execute(sql`SELECT to_regclass('watch_targets') IS NOT NULL AS exists`),
+  );
+  if (table?.exists !== true) return { count: 0, examples: [] };
+  const rows = rowsOf<{ target: string; total: number }>(
+    await db.execute(sql`SELECT provider || ':' || user_id AS target, count(*) OVER ()::int AS total
+      FROM watch_targets WHERE NOT 'demo' = ANY(tags) ORDER BY provider, user_id LIMIT 3`),
+  );
+  return { count: rows[0]?.total ?? 0, examples: rows.map((row) => row.target) };
 }
