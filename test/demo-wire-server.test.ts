@@ -161,4 +161,35 @@ describe('PGlite wire server', () => {
       await pool.end();
     }
   });
+
+  it("refuses a client's session settings, which would apply to every other client", async () => {
+    const psqlLike = new pg.Client({ connectionString: server.url });
+    const other = new pg.Client({ connectionString: server.url });
+    await psqlLike.connect();
+    await other.connect();
+    try {
+      // Simple protocol (psql -c) and extended protocol (a parameterized driver) alike.
+      await expect(psqlLike.query('set search_path = nothing_here')).rejects.toThrow(
+        /session settings are shared by every client/,
+      );
+      await expect(
+        psqlLike.query({ text: 'SELECT 1; RESET ALL', values: [] }),
+      ).rejects.toMatchObject({ code: '0A000' });
+      await expect(psqlLike.query('SET statement_timeout = 1')).rejects.toThrow(/not run here/);
+      // Nothing leaked: the other client still finds its tables, without a timeout.
+      const { rows } = await other.query('SELECT count(*)::int AS n FROM t, pg_sleep(0.01)');
+      expect(rows[0]?.n).toBeGreaterThanOrEqual(0);
+      expect((await other.query('SHOW search_path')).rows[0]?.search_path).not.toContain(
+        'nothing_here',
+      );
+      // A transaction's own SET LOCAL is fine, and the refused client keeps working.
+      await psqlLike.query('BEGIN');
+      await psqlLike.query("SET LOCAL search_path = 'public'");
+      await psqlLike.query('COMMIT');
+      expect((await psqlLike.query('SELECT 2 AS v')).rows[0]?.v).toBe(2);
+    } finally {
+      await psqlLike.end();
+      await other.end();
+    }
+  });
 });

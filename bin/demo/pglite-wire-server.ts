@@ -25,10 +25,14 @@ import type { PGlite } from '@electric-sql/pglite';
  *   (`c<id>_<name>`) on the way in, so two connections that prepare the same name each get
  *   their own, as on a real server; they are deallocated when their client goes.
  *
- * Limits (it is one backend, not a server): other session state (SET, SQL-level PREPARE,
- * LISTEN, temp tables) is shared by all clients, COPY FROM STDIN is not supported, and a client
- * that opens a transaction and waits on another connection deadlocks both (node-postgres code
- * that awaits a second pool connection inside a transaction must not be pointed at it).
+ * - statements that change session state for good (SET outside a transaction's LOCAL, RESET,
+ *   DISCARD, LISTEN, SQL-level PREPARE/DEALLOCATE) are refused with an error: the one backend's
+ *   session is everyone's, and a psql `SET search_path` broke the demo's own queries.
+ *
+ * Limits (it is one backend, not a server): other session state (set_config(), temp tables) is
+ * shared by all clients, COPY FROM STDIN is not supported, and a client that opens a
+ * transaction and waits on another connection deadlocks both (node-postgres code that awaits a
+ * second pool connection inside a transaction must not be pointed at it).
  */
 export interface PgliteWireServerOptions {
   db: PGlite;
@@ -109,6 +113,45 @@ export function renameForClient(message: Buffer, prefix: string, names: Set<stri
   }
 }
 
+/** A statement whose effect outlives it in the session (see the module comment). */
+const SESSION_STATEMENT =
+  /(?:^|;)\s*(?:set(?!\s+(?:local|transaction|constraints)\b)|reset|discard|listen|prepare|deallocate)\b/i;
+
+/** The SQL text of a simple Query or a Parse in an exchange that changes session state. */
+export function sessionStatementIn(exchange: Buffer): string | null {
+  try {
+    return findSessionStatement(exchange);
+  } catch {
+    return null; // malformed: PGlite answers it as a real backend would
+  }
+}
+
+function findSessionStatement(exchange: Buffer): string | null {
+  let offset = 0;
+  while (offset + 5 <= exchange.length) {
+    const type = String.fromCharCode(exchange[offset] ?? 0);
+    const end = offset + 1 + exchange.readInt32BE(offset + 1);
+    if (type === 'Q' || type === 'P') {
+      const message = exchange.subarray(offset, end);
+      const text =
+        type === 'Q' ? cString(message, 5)[0] : cString(message, cString(message, 5)[1])[0];
+      if (SESSION_STATEMENT.test(text)) return text;
+    }
+    offset = end;
+  }
+  return null;
+}
+
+/** ErrorResponse (feature_not_supported) then ReadyForQuery, as a server ends a failed exchange. */
+function refusal(message: string): Buffer {
+  const fields = Buffer.from(`SERROR\0VERROR\0C0A000\0M${message}\0\0`, 'utf8');
+  const error = Buffer.alloc(5);
+  error[0] = 'E'.charCodeAt(0);
+  error.writeInt32BE(fields.length + 4, 1);
+  const ready = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]); // 'Z', length 5, 'I' (idle)
+  return Buffer.concat([error, fields, ready]);
+}
+
 class WireClient {
   private buffer: Buffer = Buffer.alloc(0);
   /** Backend names of this client's prepared statements, deallocated when it goes. */
@@ -116,7 +159,7 @@ class WireClient {
   private started = false;
   private pending: Buffer[] = [];
   /** Exchanges (message groups) ready to run, in order. */
-  readonly ready: { bytes: Buffer; ends: 'sync' | 'flush' | 'terminate' }[] = [];
+  readonly ready: { bytes: Buffer; ends: 'sync' | 'flush' | 'terminate'; startup?: true }[] = [];
   closed = false;
 
   constructor(
@@ -145,7 +188,7 @@ class WireClient {
         if (code === CANCEL_REQUEST) return false;
         if (code !== PROTOCOL_3) return false;
         this.started = true;
-        this.ready.push({ bytes: Buffer.from(message), ends: 'sync' });
+        this.ready.push({ bytes: Buffer.from(message), ends: 'sync', startup: true });
         continue;
       }
       if (this.buffer.length < 5) return true;
@@ -229,6 +272,21 @@ export async function startPgliteWireServer(
           await release(client);
           client.socket.end();
           continue;
+        }
+        // Only between transactions: inside one, the client's own ROLLBACK/COMMIT ends it.
+        if (owner === null && exchange.ends === 'sync') {
+          const statement = sessionStatementIn(exchange.bytes);
+          if (statement !== null && exchange.startup !== true) {
+            if (!client.closed && client.socket.writable) {
+              client.socket.write(
+                refusal(
+                  `birdfeed demo: session settings are shared by every client of this embedded database, so "${statement.trim().slice(0, 60)}" is not run here; use SET LOCAL inside a transaction, or a real Postgres`,
+                ),
+              );
+            }
+            enqueue(client);
+            continue;
+          }
         }
         owner = client;
         const out: Uint8Array[] = [];
