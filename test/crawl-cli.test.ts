@@ -357,6 +357,28 @@ describe('crawl --once next to another process crawling the same target', () => 
     expect(xRequestsFor(busyId, seq)).toHaveLength(1);
   });
 
+  it('status tells a backfill that found nothing from one still pending', async () => {
+    for (const id of ['4242', '4343']) {
+      expect((await run(['watchlist', 'add', id, '--every', '1d'])).code).toBe(0);
+    }
+    // 4242's first window read an empty timeline; 4343's is under way.
+    await ownPool.query(
+      `INSERT INTO crawl_checkpoints (provider, user_id, backfill_done, window_started_at, window_pages)
+       VALUES ('x', 4242, true, NULL, 0), ('x', 4343, false, now(), 1)`,
+    );
+    const text = await run(['status']);
+    expect(text.code, text.stderr).toBe(0);
+    const block = (id: string) => text.stdout.slice(text.stdout.indexOf(`x        ${id}`));
+    expect(block('4242')).toMatch(
+      /^.*\n +checkpoint: since_id - \(backfill done, nothing to read yet\)\n/,
+    );
+    expect(block('4343')).toMatch(
+      /^.*\n +checkpoint: since_id - \(backfill pending\), window open/,
+    );
+    await ownPool.query(`DELETE FROM crawl_checkpoints WHERE user_id IN (4242, 4343)`);
+    for (const id of ['4242', '4343']) await run(['watchlist', 'disable', id]);
+  });
+
   it('reports the stored since_id for a target that fails or is disabled, not none', async () => {
     const [, b] = sandbox.accounts();
     const userId = b?.id as string;
