@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import {
   closeSync,
+  existsSync,
   ftruncateSync,
   mkdirSync,
   mkdtempSync,
@@ -202,6 +203,23 @@ describe('the birdfeed CLI', () => {
       expect(other.stderr, args.join(' ')).toContain(`birdfeed ${args[0]}: the PGlite database`);
       expect(other.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it('a command that only reads or runs the database creates no embedded one where there is none', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'bf-cli-none-'));
+    for (const args of [
+      ['status'],
+      ['watchlist', 'list'],
+      ['crawl', '--once'],
+      ['prune', '--runs', '30d'],
+    ]) {
+      const result = await birdfeed(args, home);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr, args.join(' ')).toContain(
+        'the database (PGlite at .birdfeed/pgdata) has no birdfeed tables: run `pnpm birdfeed migrate` first',
+      );
+    }
+    expect(existsSync(join(home, '.birdfeed'))).toBe(false);
   });
 
   it('ingest of a bad file exits 1 naming the file and the JSON path', async () => {

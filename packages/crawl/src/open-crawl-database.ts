@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   CRAWL_TABLES,
   type Database,
@@ -35,6 +37,14 @@ export class MigrationsMissingError extends Error {
 export async function openCrawlDatabase(
   options: OpenDatabaseOptions & { description?: string | undefined },
 ): Promise<Database> {
+  // An embedded database that was never created: opening it would create an empty one (a
+  // stray .birdfeed/pgdata) only to say it has no tables.
+  const dir = options.url === undefined ? options.dataDir : undefined;
+  if (dir !== undefined && !dir.includes('://')) {
+    if (!existsSync(join(dir, 'PG_VERSION'))) {
+      throw new MigrationsMissingError([...CRAWL_TABLES], options.description ?? dir);
+    }
+  }
   const database = await openDatabase(options);
   try {
     const missing = await missingTables(database.db);
