@@ -246,8 +246,11 @@ describe('demo watchlist', () => {
       const targets = async () =>
         rowsOf(await database.db.execute(sql`SELECT * FROM watch_targets ORDER BY provider`));
       const before = await targets();
+      // With a password (trust auth ignores it): the printed hints name the variable instead.
+      const url = new URL(other.url);
+      url.password = 'pw-not-shown';
       const run = await runCli('birdfeed', ['demo', '--redis', 'off', '--plain'], {
-        DATABASE_URL: other.url,
+        DATABASE_URL: url.href,
         BIRDFEED_HOME: home,
         BIRDFEED_DEMO_PG_PORT: '0',
         BIRDFEED_DEMO_SANDBOX_PORT: '0',
@@ -256,6 +259,9 @@ describe('demo watchlist', () => {
       expect(run.stderr).toContain(
         'watches 2 account(s) the demo did not add (agntdata:44196397, x:44196397)',
       );
+      expect(run.stdout).toContain(`try: psql "$DATABASE_URL" -c`);
+      expect(run.stdout).toContain(`commands  DATABASE_URL="$DATABASE_URL" pnpm birdfeed status`);
+      expect(run.stdout + run.stderr).not.toContain('pw-not-shown');
       expect(await targets()).toEqual(before);
       const [runs] = rowsOf<{ n: number }>(
         await database.db.execute(sql`SELECT count(*)::int AS n FROM crawl_runs`),

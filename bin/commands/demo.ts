@@ -266,9 +266,11 @@ async function runDemo(options: DemoOptions): Promise<number> {
     out.write(`birdfeed demo — database: ${databaseKind}, queue: ${queue.kind}\n`);
     out.write(`  database  ${redact(databaseUrl)}\n`);
     out.write(`            ${databaseNote}\n`);
-    out.write(`            try: psql "${redact(databaseUrl)}" -c 'select count(*) from tweets'\n`);
+    // A URL with a password is printed masked: a copyable line names the variable instead.
+    const shellUrl = redact(databaseUrl) === databaseUrl ? databaseUrl : '$DATABASE_URL';
+    out.write(`            try: psql "${shellUrl}" -c 'select count(*) from tweets'\n`);
     out.write(`  queue     ${queue.kind}: ${queue.why}\n`);
-    const statusEnv = `DATABASE_URL=${redact(databaseUrl)}${queue.kind === 'bullmq' ? ` REDIS_URL=${redact(queue.redisUrl)} BIRDFEED_QUEUE_PREFIX=${options.queuePrefix}` : ''}`;
+    const statusEnv = `DATABASE_URL=${shellUrl === databaseUrl ? databaseUrl : '"$DATABASE_URL"'}${queue.kind === 'bullmq' ? ` REDIS_URL=${redact(queue.redisUrl)} BIRDFEED_QUEUE_PREFIX=${options.queuePrefix}` : ''}`;
     out.write(`  commands  ${statusEnv} pnpm birdfeed status\n`);
 
     // --- the sandbox, continuing the world of the last run -------------------------------------

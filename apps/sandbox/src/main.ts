@@ -137,6 +137,13 @@ export function parseSandboxArgs(
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
 
+/** A copyable header: the default token as is, a custom one (not shown) from its variable. */
+function authorization(shown: string, fallback: string, variable: string): string {
+  return shown === fallback
+    ? `'Authorization: Bearer ${shown}'`
+    : `"Authorization: Bearer $${variable}"`;
+}
+
 /** What a human needs to try the sandbox. Custom tokens are not echoed (they may be real secrets). */
 export function describeSandbox(sandbox: RunningSandbox): string {
   const credential = (tokens: readonly string[], fallback: string) =>
@@ -173,8 +180,8 @@ export function describeSandbox(sandbox: RunningSandbox): string {
   if (first !== undefined) {
     lines.push(
       '  try:',
-      `    curl -H 'Authorization: Bearer ${xToken}' '${sandbox.url}/2/users/${first.id}/tweets?max_results=5'`,
-      `    curl -H 'Authorization: Bearer ${agntdataKey}' -H 'content-type: application/json' -d '{"user_id": ${first.id}, "limit": 5}' ${sandbox.url}/user/medias`,
+      `    curl -H ${authorization(xToken, DEFAULT_X_BEARER_TOKEN, 'X_BEARER_TOKEN')} '${sandbox.url}/2/users/${first.id}/tweets?max_results=5'`,
+      `    curl -H ${authorization(agntdataKey, DEFAULT_AGNTDATA_API_KEY, 'AGNTDATA_API_KEY')} -H 'content-type: application/json' -d '{"user_id": ${first.id}, "limit": 5}' ${sandbox.url}/user/medias`,
       `    curl ${sandbox.url}/_sandbox/truth/${first.id}`,
       `    curl ${sandbox.url}/_sandbox/stats`,
       '',

@@ -274,5 +274,10 @@ describe('CLI', () => {
       xBearerTokens: ['s3cret-token'],
     });
     expect(describeSandbox(custom)).not.toContain('s3cret-token');
+    // Its curl lines still work when copied: the header reads the variable in the shell.
+    expect(describeSandbox(custom)).toContain(`curl -H "Authorization: Bearer $X_BEARER_TOKEN"`);
+    expect(describeSandbox(custom)).toContain(
+      `curl -H 'Authorization: Bearer sandbox-agntdata-key'`,
+    );
   });
 });
