@@ -65,6 +65,18 @@ describe('the birdfeed CLI', () => {
     expect(Object.keys(page.media[0]!.faces).sort()).toEqual(['large', 'medium', 'orig', 'small']);
   });
 
+  it('a relative path is read from the directory `pnpm birdfeed` was typed in (INIT_CWD)', async () => {
+    // pnpm runs the script in the workspace root and passes the user's directory as INIT_CWD.
+    const typedIn = mkdtempSync(join(tmpdir(), 'bf-cli-typed-'));
+    writeFileSync(join(typedIn, 'page.json'), readFileSync(DOCS));
+    const result = await birdfeed(['normalize', '--provider', 'agntdata', 'page.json'], cwd, {
+      INIT_CWD: typedIn,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout.trim()).userId).toBe('44196397');
+    rmSync(typedIn, { recursive: true, force: true });
+  });
+
   it('normalize refuses a --user-id past the bigint range as a usage error', async () => {
     const result = await birdfeed(
       ['normalize', '--provider', 'agntdata', '--user-id', '9223372036854775808', DOCS],

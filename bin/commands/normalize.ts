@@ -1,6 +1,6 @@
 import { constants } from 'node:buffer';
 import { readFile, stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { InvalidPageError, pageRows } from '@birdfeed/db';
 import { type CanonicalPage, PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import {
@@ -286,8 +286,11 @@ export async function normalizeRecordingFile(
 ): Promise<NormalizedFile> {
   let text: string;
   let savedAt: Date;
+  // `pnpm birdfeed` runs in the workspace root whatever directory it was typed in; pnpm passes
+  // that directory as INIT_CWD, and a relative path means a file there.
+  const path = resolve(process.env.INIT_CWD ?? process.cwd(), file);
   try {
-    const stats = await stat(file);
+    const stats = await stat(path);
     savedAt = stats.mtime;
     // Past this Node cannot hold the file as one string ("Invalid string length").
     if (stats.isFile() && stats.size > constants.MAX_STRING_LENGTH) {
@@ -297,7 +300,7 @@ export async function normalizeRecordingFile(
       );
     }
     // A byte-order mark (Windows editors save one) is no part of the JSON.
-    text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
+    text = (await readFile(path, 'utf8')).replace(/^\uFEFF/, '');
   } catch (error) {
     if (error instanceof UnreadableFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? '';
