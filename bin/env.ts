@@ -6,12 +6,13 @@ import { z } from 'zod';
  * commands read it here and pass options down. A bad value fails at start with the variable's
  * name and what was wrong, never later in the middle of a crawl.
  */
-const optionalUrl = z
-  .string()
-  .trim()
-  .transform((value) => (value === '' ? undefined : value))
-  .pipe(z.url().optional())
-  .optional();
+const optionalUrl = (protocol: RegExp, error: string) =>
+  z
+    .string()
+    .trim()
+    .transform((value) => (value === '' ? undefined : value))
+    .pipe(z.url({ protocol, error }).optional())
+    .optional();
 
 /**
  * What is wrong with a credential that cannot travel in `Authorization: Bearer <value>`, or
@@ -114,9 +115,15 @@ export function credentialLabelFor(
 
 export const envSchema = z.object({
   /** Postgres connection string; unset = the embedded PGlite database under .birdfeed/. */
-  DATABASE_URL: optionalUrl,
+  DATABASE_URL: optionalUrl(
+    /^postgres(ql)?$/,
+    'must be a postgres:// or postgresql:// URL, e.g. postgres://postgres@127.0.0.1:5432/birdfeed',
+  ),
   /** Redis for BullMQ; unset = commands that need Redis say so (the demo falls back to in-process). */
-  REDIS_URL: optionalUrl,
+  REDIS_URL: optionalUrl(
+    /^rediss?$/,
+    'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
+  ),
   /** Key prefix of every BullMQ queue, so several deployments can share one Redis. */
   BIRDFEED_QUEUE_PREFIX: z.string().min(1).default('birdfeed'),
   X_API_BASE_URL: httpUrl('https://api.x.com'),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSchedulerEnv } from '../apps/scheduler/src/env.ts';
 import { parseWorkerEnv } from '../apps/worker/src/env.ts';
+import { parseDemoOptions } from '../bin/demo/demo-options.ts';
 import { EnvError, parseEnv } from '../bin/env.ts';
 
 /**
@@ -112,5 +113,41 @@ describe('integer variables', () => {
     expect(env.WORKER_X_PAGE_SIZE).toBe(100);
     expect(env.AGNTDATA_DAILY_BUDGET_CENTS).toBe(0);
     expect(parseWorkerEnv({}).AGNTDATA_DAILY_BUDGET_CENTS).toBeUndefined();
+  });
+});
+
+describe('connection URLs', () => {
+  it.each([
+    [
+      'DATABASE_URL',
+      'mysql://foo/db',
+      /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/,
+    ],
+    ['DATABASE_URL', '127.0.0.1:5432/db', /DATABASE_URL: must be a postgres:\/\//],
+    ['REDIS_URL', 'http://127.0.0.1:6379', /REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/],
+  ])('refuses %s=%s before any connection, naming the scheme it takes', (name, value, why) => {
+    for (const parse of Object.values(parsers))
+      expect(refusal(parse, { [name]: value })).toMatch(why);
+  });
+
+  it('takes postgres://, postgresql://, redis:// and rediss://', () => {
+    for (const url of ['postgres://u:p@h:5432/d', 'postgresql://h/d']) {
+      expect(parseEnv({ DATABASE_URL: url }).DATABASE_URL).toBe(url);
+    }
+    for (const url of ['redis://127.0.0.1:6379', 'rediss://r.example:6380/2']) {
+      expect(parseEnv({ REDIS_URL: url }).REDIS_URL).toBe(url);
+    }
+  });
+
+  it("the demo's integer variables follow the same plain-digits rule", () => {
+    expect(() => parseDemoOptions([], { BIRDFEED_DEMO_PG_PORT: 'abc' }, '/tmp')).toThrow(
+      /BIRDFEED_DEMO_PG_PORT: must be a whole number in plain digits/,
+    );
+    expect(() => parseDemoOptions([], { BIRDFEED_DEMO_WORKERS: '1e1' }, '/tmp')).toThrow(
+      /BIRDFEED_DEMO_WORKERS/,
+    );
+    expect(parseDemoOptions([], { BIRDFEED_DEMO_PG_PORT: '' }, '/tmp')).toMatchObject({
+      pgPort: 5433,
+    });
   });
 });

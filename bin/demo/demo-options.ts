@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseCommandArgs } from '../commands/command-args.ts';
-import { EnvError, envSchema } from '../env.ts';
+import { EnvError, envSchema, optionalInt } from '../env.ts';
 
 /**
  * `birdfeed demo`'s options: the shared environment (bin/env.ts) plus the demo's own knobs,
@@ -67,13 +67,15 @@ export class DemoUsageError extends Error {
   override readonly name = 'DemoUsageError';
 }
 
-const port = z.coerce.number().int().min(0).max(65535);
+/** A plain-digits integer variable (bin/env.ts's rule), with the demo's default when unset. */
+const int = (min: number, max: number, fallback: number) =>
+  optionalInt(min, max).transform((value) => value ?? fallback);
 export const demoEnvSchema = envSchema.extend({
   BIRDFEED_DEMO_REDIS: z.string().trim().min(1).default('auto'),
-  BIRDFEED_DEMO_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
-  BIRDFEED_DEMO_PG_PORT: port.default(5433),
-  BIRDFEED_DEMO_SANDBOX_PORT: port.default(4010),
-  BIRDFEED_DEMO_ACCOUNTS: z.coerce.number().int().min(1).max(200).default(12),
+  BIRDFEED_DEMO_WORKERS: int(1, 16, 2),
+  BIRDFEED_DEMO_PG_PORT: int(0, 65535, 5433),
+  BIRDFEED_DEMO_SANDBOX_PORT: int(0, 65535, 4010),
+  BIRDFEED_DEMO_ACCOUNTS: int(1, 200, 12),
   BIRDFEED_DEMO_TIME_SCALE: z.coerce.number().positive().max(100_000).default(60),
   BIRDFEED_HOME: z.string().trim().min(1).optional(),
   BIRDFEED_SANDBOX_URL: z.url().optional(),
