@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import {
 } from '../bin/demo/redis-probe.ts';
 import { EnvError } from '../bin/env.ts';
 import { page, tweet } from '../packages/db/test/support/pages.ts';
+import { freePort } from './support/net.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL } from './support/redis.ts';
 import { runCli } from './support/run-cli.ts';
@@ -234,6 +235,25 @@ describe('demo watchlist', () => {
       await other.drop();
     }
   });
+
+  it('`birdfeed demo` on a DATABASE_URL nobody answers: one line, nothing started or left', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'birdfeed-demo-down-'));
+    try {
+      const run = await runCli('birdfeed', ['demo', '--redis', 'off', '--plain'], {
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/none`,
+        BIRDFEED_HOME: home,
+        BIRDFEED_DEMO_PG_PORT: '0',
+        BIRDFEED_DEMO_SANDBOX_PORT: '0',
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/DATABASE_URL/);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stdout).not.toContain('sandbox');
+      expect(readdirSync(home)).toEqual([]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('`birdfeed demo` on a DATABASE_URL that watches real accounts refuses, changing nothing', async () => {
     const other = await createTestDatabase('demo_foreign');

@@ -263,6 +263,15 @@ async function runDemo(options: DemoOptions): Promise<number> {
       databaseNote = `PGlite files in ${dir}, served by this process${busy} (one backend: clients take turns)`;
     }
 
+    // Opened (one connection tried) before anything is printed or started: a DATABASE_URL that
+    // cannot be reached is one line, not a banner, a sandbox and a demo.json left behind.
+    const database: Database = await openDatabase({
+      url: databaseUrl,
+      maxConnections: 4,
+      description: databaseKind === 'postgres' ? `DATABASE_URL=${redact(databaseUrl)}` : undefined,
+    });
+    cleanups.push({ name: 'database pool', run: () => database.close() });
+
     out.write(`birdfeed demo — database: ${databaseKind}, queue: ${queue.kind}\n`);
     out.write(`  database  ${redact(databaseUrl)}\n`);
     out.write(`            ${databaseNote}\n`);
@@ -309,8 +318,6 @@ async function runDemo(options: DemoOptions): Promise<number> {
     );
 
     // --- migrate and the watchlist --------------------------------------------------------------
-    const database: Database = await openDatabase({ url: databaseUrl, maxConnections: 4 });
-    cleanups.push({ name: 'database pool', run: () => database.close() });
     if (databaseKind === 'postgres') await refuseForeignTargets(database.db);
     const migrated = await migrate(database.db);
     const targets = await pickDemoTargets(sandbox.url, options.accounts);
