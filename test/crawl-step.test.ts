@@ -694,4 +694,50 @@ describe('windows that find nothing, empty pages and pinned tweets', () => {
     expect(await listGaps(db, key)).toEqual([]);
     expect((await getCheckpoint(db, key))?.sinceId).toBe('300020');
   });
+
+  it('agntdata: an old pinned tweet hides no gap, and no gap reaches below since_id', async () => {
+    const key = await newTarget('agntdata');
+    const client = timelineOf(key, range(13_000n, 10), 5, { pinned: 12_000n });
+    client.add(12_000n);
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('13009');
+    // The service forgets everything up to since_id (the pinned tweet is still listed first),
+    // then lists 7 new ones.
+    client.ids = [];
+    client.add(...range(13_100n, 7));
+    const cut = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(cut.gaps).toEqual([
+      { sinceId: '13009', oldestId: '13100', reason: 'agntdata_exhausted' },
+    ]);
+
+    // Empty pages after a first page that opens with the pinned tweet: the gap starts at the
+    // oldest id listed in order, never at the pinned one below since_id.
+    client.add(...range(13_200n, 30));
+    client.faults.push({ kind: 'none' }, ...Array(3).fill({ kind: 'empty-page' }));
+    const stuck = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(stuck.gaps).toEqual([{ sinceId: '13106', oldestId: '13225', reason: 'empty_pages' }]);
+  });
+
+  it('agntdata: at the top of a list (a backfill) an empty page with a token is the end, unbilled further', async () => {
+    const key = await newTarget('agntdata', 100);
+    const client = timelineOf(key, range(14_000n, 12), 5);
+    client.faults.push({ kind: 'none' }, { kind: 'empty-page' });
+    const run = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(client.requests).toHaveLength(2);
+    expect(run).toMatchObject({ outcome: 'succeeded', kind: 'backfill', gaps: [], costCents: 2 });
+    expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '14011', backfillDone: true });
+  });
+
+  it('x: a backfill given up on empty pages is not done, and records no gap when it listed nothing', async () => {
+    const key = await newTarget('x', 20);
+    const client = timelineOf(key, range(15_000n, 200), 5);
+    client.faults.push(...Array(10).fill({ kind: 'empty-page' }));
+    const first = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(first).toMatchObject({ outcome: 'succeeded', kind: 'backfill', gaps: [], tweetsNew: 0 });
+    expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: null, backfillDone: false });
+    // The next run backfills again, to the depth: not an incremental read of all 200.
+    const second = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(second).toMatchObject({ kind: 'backfill', tweetsNew: 20 });
+    expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '15199', backfillDone: true });
+  });
 });

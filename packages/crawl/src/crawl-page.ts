@@ -276,18 +276,25 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   const depthReached = kind === 'backfill' && windowFetched >= target.backfillDepth;
   const nextCursor = page.cursor.next;
   // A page with no results but a next token (X does this) does not end the window, unless it
-  // is the EMPTY_PAGES_BEFORE_END-th such page in a row.
-  const emptyPages = ids.length === 0 && nextCursor !== null ? current.windowEmptyPages + 1 : 0;
+  // is the EMPTY_PAGES_BEFORE_END-th such page in a row. agntdata bills every page: there an
+  // empty page is followed only while the window has a since_id still to reach; at the top of
+  // a list (a backfill, a window without since_id) it is the end of the list, as a service
+  // that hands out a token under nothing at the very end would otherwise cost cents each time.
+  const emptyWithToken = ids.length === 0 && nextCursor !== null;
+  const followEmpty = key.provider === 'x' || (kind === 'incremental' && sinceId !== null);
+  const emptyPages = emptyWithToken && followEmpty ? current.windowEmptyPages + 1 : 0;
   const stuck = emptyPages >= EMPTY_PAGES_BEFORE_END[key.provider];
-  const exhausted = nextCursor === null || stuck;
+  const exhausted = nextCursor === null || stuck || (emptyWithToken && !followEmpty);
   const windowEnds = exhausted || reachedSinceId || depthReached;
-  const windowOldest = minOf(current.windowOldestId, oldest);
+  const pageOldest = listedOldest(ids, sinceId);
+  const windowOldest = minOf(current.windowOldestId, pageOldest);
 
   const authorTweets = key.provider === 'x' ? authorTweetCount(page, key.userId) : null;
   let gap: CrawlGapFound | null = null;
   if (stuck && !reachedSinceId && !depthReached) {
-    // Given up on empty pages (a backfill too): the tweets below them may still exist.
-    gap = { sinceId, oldestId: windowOldest, reason: 'empty_pages' };
+    // Given up on empty pages (a backfill too): the tweets below them may still exist. Not
+    // when the window listed nothing: since_id does not move then, and the next run asks again.
+    if (windowOldest !== null) gap = { sinceId, oldestId: windowOldest, reason: 'empty_pages' };
   } else if (kind === 'incremental' && exhausted && !reachedSinceId) {
     // X serves the newest 3,200 as of each request: every tweet posted while the window was
     // read raised the floor by one, so the window fetched that many fewer than the cap.
@@ -295,9 +302,8 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     const postedMeanwhile =
       firstCount !== null && authorTweets !== null ? Math.max(0, authorTweets - firstCount) : 0;
     // agntdata ran out of pages above since_id. Not a gap when there is nothing to reach (a
-    // window without since_id read the whole list) or when the list held a tweet at or below
-    // since_id (a pinned one): the service still serves old tweets, so the ones it no longer
-    // lists between since_id and the window's oldest were deleted, not cut off.
+    // window without since_id read the whole list) or when the list held since_id itself
+    // (pinned, listed first: see listedOldest): nothing newer than it was left out.
     const capHit =
       key.provider === 'x'
         ? windowFetched + postedMeanwhile >= (options.timelineCap ?? X_TIMELINE_CAP)
@@ -341,14 +347,16 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
           runId: run.id,
           opensWindowAt,
           move: windowEnds
-            ? { kind: 'complete', sinceId: newSinceId, backfillDone: kind === 'backfill' }
+            ? // A backfill given up on empty pages is not done: the next run backfills again
+              // (to the depth), not an incremental window over the whole timeline.
+              { kind: 'complete', sinceId: newSinceId, backfillDone: kind === 'backfill' && !stuck }
             : {
                 kind: 'progress',
                 cursor: nextCursor as string,
                 windowNewestId,
                 fetched: ids.length,
                 authorTweets,
-                oldestId: oldest,
+                oldestId: pageOldest,
                 emptyPages,
               },
           progress: {
@@ -756,6 +764,21 @@ function minOf(a: string | null, b: string | null): string | null {
   if (a === null) return b;
   if (b === null) return a;
   return compareIds(a, b) <= 0 ? a : b;
+}
+
+/**
+ * The smallest id a page lists in timeline order. A first result older than the one after it
+ * is out of order: a pinned tweet, listed first whatever its age, which says nothing about how
+ * deep the list goes — left out, unless it is since_id itself (then the list did reach it).
+ */
+function listedOldest(ids: string[], sinceId: string | null): string | null {
+  const [first, second] = ids;
+  const pinned =
+    first !== undefined &&
+    second !== undefined &&
+    compareIds(first, second) < 0 &&
+    (sinceId === null || compareIds(first, sinceId) !== 0);
+  return minId(pinned ? ids.slice(1) : ids);
 }
 
 function maxId(ids: string[]): string | null {
