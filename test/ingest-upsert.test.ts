@@ -213,7 +213,12 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
       sql`select followers_count::int, description, name, observed_at, metrics_observed_at
         from users where id = 1900`,
     );
-    expect(u).toMatchObject({ followers_count: 150, description: 'second bio' });
+    // The lookup's name stays: the day-10 page did not report one.
+    expect(u).toMatchObject({
+      followers_count: 150,
+      description: 'second bio',
+      name: 'Nineteen Hundred',
+    });
     expect(new Date(u!.metrics_observed_at as string).toISOString()).toBe(at(10).toISOString());
     const [t] = await rows<Record<string, unknown>>(
       db,
@@ -237,6 +242,20 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
         from tweet_metrics where tweet_id = 1901 order by observed_at`,
     );
     expect(likes.map((h) => h.day)).toEqual([1, 10]);
+  });
+
+  it('a row seen only in lookups keeps the newest one, whatever the order they are written in', async () => {
+    for (const day of [2, 9, 5]) {
+      await upsertPage(
+        db,
+        page({
+          observedAt: new Date(Date.UTC(2025, 8, day)),
+          users: [{ id: '1920', username: 'u1920', name: `day ${day}` }],
+        }),
+      );
+    }
+    const [u] = await rows<{ name: string }>(db, sql`select name from users where id = 1920`);
+    expect(u?.name).toBe('day 9');
   });
 
   it('of two observations at the same instant, the table and the history keep the same one', async () => {

@@ -39,8 +39,11 @@ export interface EntityTable<R> {
   /**
    * The column holding when the `metric` columns were observed: set by an observation that
    * reports at least one of them, NULL until one does. An observation that reports none is
-   * partial (a user lookup with only id, name and username): it does not move `observed_at`
-   * either, so the fuller observations before and after it still order the other fields.
+   * partial (a user lookup with only id, name and username): once a full observation has dated
+   * the row it does not move `observed_at` either, so the fuller observations before and after
+   * it still order the other fields (its own newer fields win when written, but a full
+   * observation older than it, written later, may replace them: one clock per field group, not
+   * per field).
    */
   metricsClock?: string;
 }
@@ -198,7 +201,9 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
     ...extra.map((column) => `${column.name} = ${column.onConflict}`),
     clock === undefined
       ? 'observed_at = greatest(t.observed_at, excluded.observed_at)'
-      : `observed_at = case when excluded.${clock} is null then t.observed_at else greatest(t.observed_at, excluded.observed_at) end`,
+      : // A partial observation moves the clock only of a row no full one has dated yet: rows
+        // seen only in lookups still order their fields newest-first among themselves.
+        `observed_at = case when excluded.${clock} is null and t.${clock} is not null then t.observed_at else greatest(t.observed_at, excluded.observed_at) end`,
     'first_seen_at = least(t.first_seen_at, excluded.first_seen_at)',
     'last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)',
   ];
