@@ -282,6 +282,8 @@ describe('demo watchlist', () => {
       expect(run.stdout).toContain(`try: psql "$DATABASE_URL" -c`);
       expect(run.stdout).toContain(`commands  DATABASE_URL="$DATABASE_URL" pnpm birdfeed status`);
       expect(run.stdout + run.stderr).not.toContain('pw-not-shown');
+      expect(run.stdout).not.toContain('sandbox');
+      expect(readdirSync(home)).toEqual([]);
       expect(await targets()).toEqual(before);
       const [runs] = rowsOf<{ n: number }>(
         await database.db.execute(sql`SELECT count(*)::int AS n FROM crawl_runs`),

@@ -282,6 +282,9 @@ async function runDemo(options: DemoOptions): Promise<number> {
     const statusEnv = `DATABASE_URL=${shellUrl === databaseUrl ? databaseUrl : '"$DATABASE_URL"'}${queue.kind === 'bullmq' ? ` REDIS_URL=${redact(queue.redisUrl)} BIRDFEED_QUEUE_PREFIX=${options.queuePrefix}` : ''}`;
     out.write(`  commands  ${statusEnv} pnpm birdfeed status\n`);
 
+    // Before anything starts or is saved: a database that is not the demo's is left as it was.
+    if (databaseKind === 'postgres') await refuseForeignTargets(database.db);
+
     // --- the sandbox, continuing the world of the last run -------------------------------------
     const state = readDemoState(options.home) ?? {
       version: 1 as const,
@@ -318,7 +321,6 @@ async function runDemo(options: DemoOptions): Promise<number> {
     );
 
     // --- migrate and the watchlist --------------------------------------------------------------
-    if (databaseKind === 'postgres') await refuseForeignTargets(database.db);
     const migrated = await migrate(database.db);
     const targets = await pickDemoTargets(sandbox.url, options.accounts);
     const loaded = await loadDemoWatchlist(database.db, targets, options);
