@@ -7,7 +7,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type RunningPgliteWireServer,
+  sessionStatement,
   startPgliteWireServer,
+  statementHeads,
 } from '../bin/demo/pglite-wire-server.ts';
 
 /**
@@ -170,26 +172,60 @@ describe('PGlite wire server', () => {
     try {
       // Simple protocol (psql -c) and extended protocol (a parameterized driver) alike.
       await expect(psqlLike.query('set search_path = nothing_here')).rejects.toThrow(
-        /session settings are shared by every client/,
+        /SET would change the session every client of this embedded database shares/,
       );
       await expect(
         psqlLike.query({ text: 'SELECT 1; RESET ALL', values: [] }),
       ).rejects.toMatchObject({ code: '0A000' });
-      await expect(psqlLike.query('SET statement_timeout = 1')).rejects.toThrow(/not run here/);
+      await expect(psqlLike.query('/* c */ SET statement_timeout = 1')).rejects.toThrow(
+        /not run here/,
+      );
+      await expect(psqlLike.query('-- a comment\nLISTEN x')).rejects.toThrow(/LISTEN would change/);
+      // Inside a transaction too: the block is aborted until the client rolls it back.
+      await psqlLike.query('BEGIN');
+      await expect(psqlLike.query('SET search_path = nothing_here')).rejects.toThrow(
+        /not run here/,
+      );
+      await expect(psqlLike.query('SELECT 1')).rejects.toThrow(/aborted/);
+      await psqlLike.query('ROLLBACK');
       // Nothing leaked: the other client still finds its tables, without a timeout.
       const { rows } = await other.query('SELECT count(*)::int AS n FROM t, pg_sleep(0.01)');
       expect(rows[0]?.n).toBeGreaterThanOrEqual(0);
       expect((await other.query('SHOW search_path')).rows[0]?.search_path).not.toContain(
         'nothing_here',
       );
-      // A transaction's own SET LOCAL is fine, and the refused client keeps working.
+      // A transaction's own SET LOCAL is fine, and so is SET inside quoted text or comments.
       await psqlLike.query('BEGIN');
       await psqlLike.query("SET LOCAL search_path = 'public'");
       await psqlLike.query('COMMIT');
+      const quoted = await psqlLike.query(
+        "SELECT 'done; reset the counter' AS a, $$x; listen y$$ AS b -- z; set w",
+      );
+      expect(quoted.rows[0]).toEqual({ a: 'done; reset the counter', b: 'x; listen y' });
+      await psqlLike.query("UPDATE t SET v = 'a;set' WHERE id = -1");
       expect((await psqlLike.query('SELECT 2 AS v')).rows[0]?.v).toBe(2);
     } finally {
       await psqlLike.end();
       await other.end();
     }
+  });
+
+  it('finds the statements of a text past quotes, dollar quotes and comments', () => {
+    expect(statementHeads("select 'a;b'; SET x = 1; /* ; */ reset all")).toEqual([
+      ['select', ''],
+      ['set', 'x'],
+      ['reset', 'all'],
+    ]);
+    expect(sessionStatement("SELECT E'it\\'s; set' AS v")).toBeNull();
+    expect(sessionStatement('SET SESSION search_path = x')).toBe('SET');
+    expect(sessionStatement('set local statement_timeout = 5')).toBeNull();
+    expect(sessionStatement('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE')).toBeNull();
+    expect(sessionStatement('ALTER TABLE t ALTER COLUMN v SET STORAGE main')).toBeNull();
+    expect(
+      sessionStatement(
+        'CREATE FUNCTION f() RETURNS void AS $f$ BEGIN SET x = 1; END $f$ LANGUAGE plpgsql',
+      ),
+    ).toBeNull();
+    expect(sessionStatement('/* a /* nested */ comment */ DISCARD ALL')).toBe('DISCARD');
   });
 });

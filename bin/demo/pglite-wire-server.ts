@@ -113,43 +113,117 @@ export function renameForClient(message: Buffer, prefix: string, names: Set<stri
   }
 }
 
-/** A statement whose effect outlives it in the session (see the module comment). */
-const SESSION_STATEMENT =
-  /(?:^|;)\s*(?:set(?!\s+(?:local|transaction|constraints)\b)|reset|discard|listen|prepare|deallocate)\b/i;
+/**
+ * The first two words of every statement of `sql`, lowercased. Quoted text ('…', E'…', "…",
+ * $tag$…$tag$) and comments (`--` lines, nested slash-star blocks) are skipped, so a `;` or a keyword inside them
+ * is not a statement boundary or a statement.
+ */
+export function statementHeads(sql: string): string[][] {
+  const heads: string[][] = [];
+  let words: string[] = [];
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i] as string;
+    const next = sql[i + 1];
+    if (c === '-' && next === '-') {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? n : end + 1;
+    } else if (c === '/' && next === '*') {
+      let depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        const pair = sql.slice(i, i + 2);
+        if (pair === '/*' || pair === '*/') {
+          depth += pair === '/*' ? 1 : -1;
+          i += 2;
+        } else i += 1;
+      }
+    } else if (c === "'" || c === '"') {
+      const backslashes =
+        c === "'" && /[eE]/.test(sql[i - 1] ?? '') && !/\w/.test(sql[i - 2] ?? '');
+      i += 1;
+      while (i < n) {
+        if (backslashes && sql[i] === '\\') i += 2;
+        else if (sql[i] === c && sql[i + 1] === c) i += 2;
+        else if (sql[i] === c) break;
+        else i += 1;
+      }
+      i += 1;
+      if (words.length < 2) words.push('');
+    } else if (c === '$' && /[A-Za-z_$]/.test(next ?? '') && !/\w/.test(sql[i - 1] ?? '')) {
+      const tag = /^\$[A-Za-z_]\w*\$|^\$\$/.exec(sql.slice(i));
+      if (tag === null) i += 1;
+      else {
+        const end = sql.indexOf(tag[0], i + tag[0].length);
+        i = end < 0 ? n : end + tag[0].length;
+        if (words.length < 2) words.push('');
+      }
+    } else if (c === ';') {
+      if (words.length > 0) heads.push(words);
+      words = [];
+      i += 1;
+    } else if (/[A-Za-z_]/.test(c)) {
+      const word = /^[A-Za-z_]\w*/.exec(sql.slice(i, i + 64))?.[0] ?? c;
+      if (words.length < 2) words.push(word.toLowerCase());
+      i += word.length;
+    } else {
+      if (!/\s/.test(c) && words.length < 2) words.push(c);
+      i += 1;
+    }
+  }
+  if (words.length > 0) heads.push(words);
+  return heads;
+}
 
-/** The SQL text of a simple Query or a Parse in an exchange that changes session state. */
+const SESSION_KEYWORDS = new Set(['reset', 'discard', 'listen', 'prepare', 'deallocate']);
+const TRANSACTION_SETS = new Set(['local', 'transaction', 'constraints']);
+
+/** The keyword of a statement whose effect outlives it in the session (module comment). */
+export function sessionStatement(sql: string): string | null {
+  for (const [first, second] of statementHeads(sql)) {
+    if (first === undefined) continue;
+    if (SESSION_KEYWORDS.has(first)) return first.toUpperCase();
+    if (first === 'set' && !TRANSACTION_SETS.has(second ?? '')) return 'SET';
+  }
+  return null;
+}
+
+/** The session statement of a simple Query or a Parse in an exchange, if one is there. */
 export function sessionStatementIn(exchange: Buffer): string | null {
   try {
-    return findSessionStatement(exchange);
+    let offset = 0;
+    while (offset + 5 <= exchange.length) {
+      const type = String.fromCharCode(exchange[offset] ?? 0);
+      const end = offset + 1 + exchange.readInt32BE(offset + 1);
+      if (type === 'Q' || type === 'P') {
+        const message = exchange.subarray(offset, end);
+        const text =
+          type === 'Q' ? cString(message, 5)[0] : cString(message, cString(message, 5)[1])[0];
+        const found = sessionStatement(text);
+        if (found !== null) return found;
+      }
+      offset = end;
+    }
+    return null;
   } catch {
     return null; // malformed: PGlite answers it as a real backend would
   }
 }
 
-function findSessionStatement(exchange: Buffer): string | null {
-  let offset = 0;
-  while (offset + 5 <= exchange.length) {
-    const type = String.fromCharCode(exchange[offset] ?? 0);
-    const end = offset + 1 + exchange.readInt32BE(offset + 1);
-    if (type === 'Q' || type === 'P') {
-      const message = exchange.subarray(offset, end);
-      const text =
-        type === 'Q' ? cString(message, 5)[0] : cString(message, cString(message, 5)[1])[0];
-      if (SESSION_STATEMENT.test(text)) return text;
-    }
-    offset = end;
-  }
-  return null;
-}
-
-/** ErrorResponse (feature_not_supported) then ReadyForQuery, as a server ends a failed exchange. */
-function refusal(message: string): Buffer {
-  const fields = Buffer.from(`SERROR\0VERROR\0C0A000\0M${message}\0\0`, 'utf8');
-  const error = Buffer.alloc(5);
-  error[0] = 'E'.charCodeAt(0);
-  error.writeInt32BE(fields.length + 4, 1);
-  const ready = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]); // 'Z', length 5, 'I' (idle)
-  return Buffer.concat([error, fields, ready]);
+/**
+ * What runs instead of an exchange holding a session statement: a simple Query that fails
+ * with feature_not_supported, so PGlite itself answers as a server would (ErrorResponse, then
+ * ReadyForQuery; inside a transaction block, the block is aborted until the client's ROLLBACK).
+ */
+function refusalQuery(keyword: string): Buffer {
+  const message = `birdfeed demo: ${keyword} would change the session every client of this embedded database shares, so it is not run here; use SET LOCAL inside a transaction, or a real Postgres`;
+  const sql = `DO $birdfeed$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = '${message}'; END $birdfeed$`;
+  const body = Buffer.from(`${sql}\0`, 'utf8');
+  const header = Buffer.alloc(5);
+  header[0] = 'Q'.charCodeAt(0);
+  header.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
 }
 
 class WireClient {
@@ -273,26 +347,14 @@ export async function startPgliteWireServer(
           client.socket.end();
           continue;
         }
-        // Only between transactions: inside one, the client's own ROLLBACK/COMMIT ends it.
-        if (owner === null && exchange.ends === 'sync') {
-          const statement = sessionStatementIn(exchange.bytes);
-          if (statement !== null && exchange.startup !== true) {
-            if (!client.closed && client.socket.writable) {
-              client.socket.write(
-                refusal(
-                  `birdfeed demo: session settings are shared by every client of this embedded database, so "${statement.trim().slice(0, 60)}" is not run here; use SET LOCAL inside a transaction, or a real Postgres`,
-                ),
-              );
-            }
-            enqueue(client);
-            continue;
-          }
-        }
+        // Whether or not a transaction is open, and however the exchange ends (Sync or Flush).
+        const refused = exchange.startup === true ? null : sessionStatementIn(exchange.bytes);
+        const bytes = refused === null ? exchange.bytes : refusalQuery(refused);
         owner = client;
         const out: Uint8Array[] = [];
         try {
           await db.runExclusive(() =>
-            db.execProtocolRawStream(new Uint8Array(exchange.bytes), {
+            db.execProtocolRawStream(new Uint8Array(bytes), {
               onRawData: (data) => {
                 out.push(Buffer.from(data));
               },
