@@ -682,16 +682,19 @@ describe('windows that find nothing, empty pages and pinned tweets', () => {
     },
   );
 
-  it('agntdata: no gap when the list ends above since_id but holds an older pinned tweet', async () => {
+  it('agntdata: a pinned since_id listed first does not hide a list that ends above it', async () => {
     const key = await newTarget('agntdata');
     const client = timelineOf(key, [300_000n], 5, { pinned: 300_000n });
     await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
     expect((await getCheckpoint(db, key))?.sinceId).toBe('300000');
     client.add(300_010n, 300_020n);
-    // One page: the pinned tweet (= since_id) first, then the two new ones, no token.
+    // One page: the pinned tweet (= since_id) first, then the two new ones, no token. A short
+    // list and a list cut above since_id look the same: the gap is said, possibly for nothing.
     const run = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
-    expect(run).toMatchObject({ outcome: 'succeeded', tweetsNew: 2, gaps: [] });
-    expect(await listGaps(db, key)).toEqual([]);
+    expect(run).toMatchObject({ outcome: 'succeeded', tweetsNew: 2 });
+    expect(run.gaps).toEqual([
+      { sinceId: '300000', oldestId: '300010', reason: 'agntdata_exhausted' },
+    ]);
     expect((await getCheckpoint(db, key))?.sinceId).toBe('300020');
   });
 
@@ -718,13 +721,14 @@ describe('windows that find nothing, empty pages and pinned tweets', () => {
     expect(stuck.gaps).toEqual([{ sinceId: '13106', oldestId: '13225', reason: 'empty_pages' }]);
   });
 
-  it('agntdata: at the top of a list (a backfill) an empty page with a token is the end, unbilled further', async () => {
+  it('agntdata: a backfill follows 3 empty pages at most, then is done with an empty_pages gap', async () => {
     const key = await newTarget('agntdata', 100);
     const client = timelineOf(key, range(14_000n, 12), 5);
-    client.faults.push({ kind: 'none' }, { kind: 'empty-page' });
+    client.faults.push({ kind: 'none' }, ...Array(3).fill({ kind: 'empty-page' }));
     const run = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
-    expect(client.requests).toHaveLength(2);
-    expect(run).toMatchObject({ outcome: 'succeeded', kind: 'backfill', gaps: [], costCents: 2 });
+    expect(client.requests).toHaveLength(4);
+    expect(run).toMatchObject({ outcome: 'succeeded', kind: 'backfill', costCents: 4 });
+    expect(run.gaps).toEqual([{ sinceId: null, oldestId: '14007', reason: 'empty_pages' }]);
     expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '14011', backfillDone: true });
   });
 

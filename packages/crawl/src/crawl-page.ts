@@ -276,17 +276,14 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   const depthReached = kind === 'backfill' && windowFetched >= target.backfillDepth;
   const nextCursor = page.cursor.next;
   // A page with no results but a next token (X does this) does not end the window, unless it
-  // is the EMPTY_PAGES_BEFORE_END-th such page in a row. agntdata bills every page: there an
-  // empty page is followed only while the window has a since_id still to reach; at the top of
-  // a list (a backfill, a window without since_id) it is the end of the list, as a service
-  // that hands out a token under nothing at the very end would otherwise cost cents each time.
-  const emptyWithToken = ids.length === 0 && nextCursor !== null;
-  const followEmpty = key.provider === 'x' || (kind === 'incremental' && sinceId !== null);
-  const emptyPages = emptyWithToken && followEmpty ? current.windowEmptyPages + 1 : 0;
+  // is the EMPTY_PAGES_BEFORE_END-th such page in a row (agntdata bills each one). An empty
+  // page mid-list and the end of a list that still hands out a token look the same: a few
+  // are followed, then the window ends with an empty_pages gap rather than a silent loss.
+  const emptyPages = ids.length === 0 && nextCursor !== null ? current.windowEmptyPages + 1 : 0;
   const stuck = emptyPages >= EMPTY_PAGES_BEFORE_END[key.provider];
-  const exhausted = nextCursor === null || stuck || (emptyWithToken && !followEmpty);
+  const exhausted = nextCursor === null || stuck;
   const windowEnds = exhausted || reachedSinceId || depthReached;
-  const pageOldest = listedOldest(ids, sinceId);
+  const pageOldest = listedOldest(ids);
   const windowOldest = minOf(current.windowOldestId, pageOldest);
 
   const authorTweets = key.provider === 'x' ? authorTweetCount(page, key.userId) : null;
@@ -294,22 +291,21 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   if (stuck && !reachedSinceId && !depthReached) {
     // Given up on empty pages (a backfill too): the tweets below them may still exist. Not
     // when the window listed nothing: since_id does not move then, and the next run asks again.
-    if (windowOldest !== null) gap = { sinceId, oldestId: windowOldest, reason: 'empty_pages' };
+    if (windowNewestId !== null) gap = { sinceId, oldestId: windowOldest, reason: 'empty_pages' };
   } else if (kind === 'incremental' && exhausted && !reachedSinceId) {
     // X serves the newest 3,200 as of each request: every tweet posted while the window was
     // read raised the floor by one, so the window fetched that many fewer than the cap.
     const firstCount = current.windowAuthorTweets ?? authorTweets;
     const postedMeanwhile =
       firstCount !== null && authorTweets !== null ? Math.max(0, authorTweets - firstCount) : 0;
-    // agntdata ran out of pages above since_id. Not a gap when there is nothing to reach (a
-    // window without since_id read the whole list) or when the list held since_id itself
-    // (pinned, listed first: see listedOldest): nothing newer than it was left out.
+    // agntdata ran out of pages above since_id (not a gap when there is nothing to reach: a
+    // window without since_id read the whole list). A pinned since_id listed first proves
+    // nothing (see listedOldest): a list cut short and a short list look the same, and a gap
+    // that may be false is better than a loss that is hidden.
     const capHit =
       key.provider === 'x'
         ? windowFetched + postedMeanwhile >= (options.timelineCap ?? X_TIMELINE_CAP)
-        : sinceId !== null &&
-          windowFetched > 0 &&
-          !(windowOldest !== null && compareIds(windowOldest, sinceId) <= 0);
+        : sinceId !== null && windowFetched > 0;
     if (capHit) {
       gap = {
         sinceId,
@@ -347,9 +343,14 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
           runId: run.id,
           opensWindowAt,
           move: windowEnds
-            ? // A backfill given up on empty pages is not done: the next run backfills again
-              // (to the depth), not an incremental window over the whole timeline.
-              { kind: 'complete', sinceId: newSinceId, backfillDone: kind === 'backfill' && !stuck }
+            ? // A backfill given up on empty pages before it listed anything is not done: the
+              // next run backfills again (to the depth), not an incremental window over the
+              // whole timeline. One that listed tweets is done, its gap recorded.
+              {
+                kind: 'complete',
+                sinceId: newSinceId,
+                backfillDone: kind === 'backfill' && (!stuck || newSinceId !== null),
+              }
             : {
                 kind: 'progress',
                 cursor: nextCursor as string,
@@ -769,15 +770,11 @@ function minOf(a: string | null, b: string | null): string | null {
 /**
  * The smallest id a page lists in timeline order. A first result older than the one after it
  * is out of order: a pinned tweet, listed first whatever its age, which says nothing about how
- * deep the list goes — left out, unless it is since_id itself (then the list did reach it).
+ * deep the list goes — left out.
  */
-function listedOldest(ids: string[], sinceId: string | null): string | null {
+function listedOldest(ids: string[]): string | null {
   const [first, second] = ids;
-  const pinned =
-    first !== undefined &&
-    second !== undefined &&
-    compareIds(first, second) < 0 &&
-    (sinceId === null || compareIds(first, sinceId) !== 0);
+  const pinned = first !== undefined && second !== undefined && compareIds(first, second) < 0;
   return minId(pinned ? ids.slice(1) : ids);
 }
 
