@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -227,5 +228,82 @@ describe('PGlite wire server', () => {
       ),
     ).toBeNull();
     expect(sessionStatement('/* a /* nested */ comment */ DISCARD ALL')).toBe('DISCARD');
+  });
+
+  it('refuses a session statement in an exchange that ends in Flush with one error, then one ReadyForQuery at Sync', async () => {
+    const socket = connect(server.port, server.host);
+    await once(socket, 'connect');
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+    });
+    const types = () => {
+      const out: string[] = [];
+      for (let at = 0; at + 5 <= received.length; at += 1 + received.readInt32BE(at + 1)) {
+        out.push(String.fromCharCode(received[at] ?? 0));
+      }
+      return out;
+    };
+    const until = async (type: string, count: number) => {
+      const deadline = Date.now() + 5000;
+      while (types().filter((t) => t === type).length < count && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const message = (type: string, ...parts: Buffer[]) => {
+      const body = Buffer.concat(parts);
+      const header = Buffer.alloc(5);
+      header[0] = type.charCodeAt(0);
+      header.writeInt32BE(body.length + 4, 1);
+      return Buffer.concat([header, body]);
+    };
+    const str = (value: string) => Buffer.from(`${value}\0`);
+    const zeros = (bytes: number) => Buffer.alloc(bytes);
+    const params = Buffer.concat([
+      str('user'),
+      str('postgres'),
+      str('database'),
+      str('postgres'),
+      zeros(1),
+    ]);
+    const startup = Buffer.alloc(8);
+    startup.writeInt32BE(8 + params.length, 0);
+    startup.writeInt32BE(196608, 4);
+    socket.write(Buffer.concat([startup, params]));
+    await until('Z', 1);
+    received = Buffer.alloc(0);
+    socket.write(
+      Buffer.concat([
+        message('P', str(''), str('SET search_path = nothing_here'), zeros(2)),
+        message('D', Buffer.from('S'), str('')),
+        message('H'),
+      ]),
+    );
+    await until('E', 1);
+    expect(types()).toEqual(['E']);
+    socket.write(
+      Buffer.concat([
+        message('B', str(''), str(''), zeros(6)),
+        message('E', str(''), zeros(4)),
+        message('S'),
+      ]),
+    );
+    await until('Z', 1);
+    expect(types()).toEqual(['E', 'Z']);
+    socket.end();
+    const other = new pg.Client({ connectionString: server.url });
+    await other.connect();
+    try {
+      expect((await other.query('SHOW search_path')).rows[0]?.search_path).not.toContain(
+        'nothing_here',
+      );
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('a -- comment ends at a carriage return, and a dollar tag may start with any letter', () => {
+    expect(sessionStatement('-- c\rSET search_path = x')).toBe('SET');
+    expect(sessionStatement("SELECT $é$ ' $é$; SET search_path = x; -- '")).toBe('SET');
   });
 });

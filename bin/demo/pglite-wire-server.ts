@@ -127,8 +127,9 @@ export function statementHeads(sql: string): string[][] {
     const c = sql[i] as string;
     const next = sql[i + 1];
     if (c === '-' && next === '-') {
-      const end = sql.indexOf('\n', i);
-      i = end < 0 ? n : end + 1;
+      // Postgres ends a -- comment at a carriage return too.
+      const end = sql.slice(i).search(/[\r\n]/);
+      i = end < 0 ? n : i + end + 1;
     } else if (c === '/' && next === '*') {
       let depth = 1;
       i += 2;
@@ -151,8 +152,12 @@ export function statementHeads(sql: string): string[][] {
       }
       i += 1;
       if (words.length < 2) words.push('');
-    } else if (c === '$' && /[A-Za-z_$]/.test(next ?? '') && !/\w/.test(sql[i - 1] ?? '')) {
-      const tag = /^\$[A-Za-z_]\w*\$|^\$\$/.exec(sql.slice(i));
+    } else if (
+      c === '$' &&
+      /[\p{L}_$]/u.test(next ?? '') &&
+      !/[\p{L}\p{N}_$]/u.test(sql[i - 1] ?? '')
+    ) {
+      const tag = /^\$[\p{L}_][\p{L}\p{N}_]*\$|^\$\$/u.exec(sql.slice(i));
       if (tag === null) i += 1;
       else {
         const end = sql.indexOf(tag[0], i + tag[0].length);
@@ -211,14 +216,18 @@ export function sessionStatementIn(exchange: Buffer): string | null {
   }
 }
 
+function refusalMessage(keyword: string): string {
+  return `birdfeed demo: ${keyword} would change the session every client of this embedded database shares, so it is not run here; use SET LOCAL inside a transaction, or a real Postgres`;
+}
+
 /**
- * What runs instead of an exchange holding a session statement: a simple Query that fails
- * with feature_not_supported, so PGlite itself answers as a server would (ErrorResponse, then
- * ReadyForQuery; inside a transaction block, the block is aborted until the client's ROLLBACK).
+ * What runs instead of an exchange that ends in Sync and holds a session statement: a simple
+ * Query whose DO block fails with feature_not_supported, so PGlite itself answers as a server
+ * would (ErrorResponse, ReadyForQuery; inside a transaction block, the block is aborted until
+ * the client's ROLLBACK).
  */
 function refusalQuery(keyword: string): Buffer {
-  const message = `birdfeed demo: ${keyword} would change the session every client of this embedded database shares, so it is not run here; use SET LOCAL inside a transaction, or a real Postgres`;
-  const sql = `DO $birdfeed$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = '${message}'; END $birdfeed$`;
+  const sql = `DO $birdfeed$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = '${refusalMessage(keyword)}'; END $birdfeed$`;
   const body = Buffer.from(`${sql}\0`, 'utf8');
   const header = Buffer.alloc(5);
   header[0] = 'Q'.charCodeAt(0);
@@ -226,11 +235,26 @@ function refusalQuery(keyword: string): Buffer {
   return Buffer.concat([header, body]);
 }
 
+/** ErrorResponse (feature_not_supported), for an exchange that ends in Flush (no Sync yet). */
+function errorResponse(message: string): Buffer {
+  const fields = Buffer.from(`SERROR\0VERROR\0C0A000\0M${message}\0\0`, 'utf8');
+  const header = Buffer.alloc(5);
+  header[0] = 'E'.charCodeAt(0);
+  header.writeInt32BE(fields.length + 4, 1);
+  return Buffer.concat([header, fields]);
+}
+
+function readyForQuery(status: 'I' | 'T'): Buffer {
+  return Buffer.from([0x5a, 0, 0, 0, 5, status.charCodeAt(0)]);
+}
+
 class WireClient {
   private buffer: Buffer = Buffer.alloc(0);
   /** Backend names of this client's prepared statements, deallocated when it goes. */
   readonly statements = new Set<string>();
   private started = false;
+  /** A refused exchange ended in Flush: drop this client's messages up to its Sync. */
+  discardUntilSync = false;
   private pending: Buffer[] = [];
   /** Exchanges (message groups) ready to run, in order. */
   readonly ready: { bytes: Buffer; ends: 'sync' | 'flush' | 'terminate'; startup?: true }[] = [];
@@ -347,8 +371,25 @@ export async function startPgliteWireServer(
           client.socket.end();
           continue;
         }
+        // After a refused exchange that ended in Flush, the client's messages up to its Sync
+        // are dropped, and the Sync answered, as a server skips to Sync after an error.
+        if (client.discardUntilSync) {
+          if (exchange.ends === 'sync') {
+            client.discardUntilSync = false;
+            const status = owner === client && db.isInTransaction() ? 'T' : 'I';
+            if (client.socket.writable) client.socket.write(readyForQuery(status));
+          }
+          enqueue(client);
+          continue;
+        }
         // Whether or not a transaction is open, and however the exchange ends (Sync or Flush).
         const refused = exchange.startup === true ? null : sessionStatementIn(exchange.bytes);
+        if (refused !== null && exchange.ends === 'flush') {
+          if (client.socket.writable) client.socket.write(errorResponse(refusalMessage(refused)));
+          client.discardUntilSync = true;
+          enqueue(client);
+          continue;
+        }
         const bytes = refused === null ? exchange.bytes : refusalQuery(refused);
         owner = client;
         const out: Uint8Array[] = [];
