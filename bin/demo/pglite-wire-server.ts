@@ -74,13 +74,7 @@ function cString(message: Buffer, offset: number): [string, number] {
 export function renameForClient(message: Buffer, prefix: string, names: Set<string>): Buffer {
   const type = String.fromCharCode(message[0] ?? 0);
   const rename = (name: string) => (name === '' ? '' : `${prefix}${name}`);
-  const rebuild = (parts: Buffer[]) => {
-    const body = Buffer.concat(parts);
-    const header = Buffer.alloc(5);
-    header[0] = message[0] ?? 0;
-    header.writeInt32BE(body.length + 4, 1);
-    return Buffer.concat([header, body]);
-  };
+  const rebuild = (parts: Buffer[]) => withHeader(type, Buffer.concat(parts));
   const str = (value: string) => Buffer.from(`${value}\0`, 'utf8');
   switch (type) {
     case 'P': {
@@ -228,24 +222,24 @@ function refusalMessage(keyword: string): string {
  */
 function refusalQuery(keyword: string): Buffer {
   const sql = `DO $birdfeed$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = '${refusalMessage(keyword)}'; END $birdfeed$`;
-  const body = Buffer.from(`${sql}\0`, 'utf8');
-  const header = Buffer.alloc(5);
-  header[0] = 'Q'.charCodeAt(0);
-  header.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([header, body]);
+  return withHeader('Q', Buffer.from(`${sql}\0`, 'utf8'));
 }
 
 /** ErrorResponse (feature_not_supported), for an exchange that ends in Flush (no Sync yet). */
 function errorResponse(message: string): Buffer {
-  const fields = Buffer.from(`SERROR\0VERROR\0C0A000\0M${message}\0\0`, 'utf8');
-  const header = Buffer.alloc(5);
-  header[0] = 'E'.charCodeAt(0);
-  header.writeInt32BE(fields.length + 4, 1);
-  return Buffer.concat([header, fields]);
+  return withHeader('E', Buffer.from(`SERROR\0VERROR\0C0A000\0M${message}\0\0`, 'utf8'));
 }
 
 function readyForQuery(status: 'I' | 'T'): Buffer {
-  return Buffer.from([0x5a, 0, 0, 0, 5, status.charCodeAt(0)]);
+  return withHeader('Z', Buffer.from(status));
+}
+
+/** A protocol message: its type byte and length (which counts itself), then `body`. */
+function withHeader(type: string, body: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = type.charCodeAt(0);
+  header.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
 }
 
 class WireClient {
