@@ -161,24 +161,34 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
       columnValues.push(values);
     }
   }
+  const extra = spec.extra ?? [];
+  // The counts' clock, from the values read above: the page's time on rows that reported one.
   const clock = spec.metricsClock;
-  const metrics = clock === undefined ? [] : spec.merged.filter((column) => column.metric);
-  const extra = [
-    ...(spec.extra ?? []),
-    ...(clock === undefined
+  const metricValues = columnValues.filter((_, index) => columns[index]?.metric === true);
+  const clockColumn =
+    clock === undefined
       ? []
       : [
           {
             name: clock,
             type: 'timestamptz' as const,
-            value: (row: R, at: Date) =>
-              metrics.some((column) => column.value(row) !== undefined) ? at : null,
-            onConflict: `greatest(t.${clock}, excluded.${clock})`,
+            values: rows.map((_, row) =>
+              metricValues.some((values) => values[row] !== undefined) ? options.observedAt : null,
+            ),
           },
-        ]),
+        ];
+  const names = [
+    spec.key.name,
+    ...columns.map((c) => c.name),
+    ...extra.map((c) => c.name),
+    ...clockColumn.map((c) => c.name),
   ];
-  const names = [spec.key.name, ...columns.map((c) => c.name), ...extra.map((c) => c.name)];
-  const types = [spec.key.type, ...columns.map((c) => c.type), ...extra.map((c) => c.type)];
+  const types = [
+    spec.key.type,
+    ...columns.map((c) => c.type),
+    ...extra.map((c) => c.type),
+    ...clockColumn.map((c) => c.type),
+  ];
   const params = [
     arrayParam(
       spec.key.type,
@@ -191,6 +201,7 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
         rows.map((row) => column.value(row, options.observedAt)),
       ),
     ),
+    ...clockColumn.map((column) => arrayParam(column.type, column.values)),
   ];
   const aliases = names.map((_, index) => `c${index}`);
   const selectList = aliases.map((alias, index) => castFromParam(types[index]!, `i.${alias}`));
@@ -199,6 +210,9 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
       mergeSet(column.name, column.metric && clock !== undefined ? clock : 'observed_at'),
     ),
     ...extra.map((column) => `${column.name} = ${column.onConflict}`),
+    ...clockColumn.map(
+      (column) => `${column.name} = greatest(t.${column.name}, excluded.${column.name})`,
+    ),
     clock === undefined
       ? 'observed_at = greatest(t.observed_at, excluded.observed_at)'
       : // A partial observation moves the clock only of a row no full one has dated yet: rows
