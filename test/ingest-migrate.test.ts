@@ -126,6 +126,22 @@ describe('migrate on PGlite', () => {
   });
 });
 
+/**
+ * The migrations as an older checkout had them: a copy of the folder whose journal keeps the
+ * entries `keep` accepts. Returns the folder and the tags left out.
+ */
+function olderMigrations(keep: (tag: string, index: number, all: string[]) => boolean) {
+  const folder = mkdtempSync(join(tmpdir(), 'birdfeed-older-migrations-'));
+  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true });
+  const path = join(folder, 'meta/_journal.json');
+  const journal = JSON.parse(readFileSync(path, 'utf8')) as { entries: { tag: string }[] };
+  const tags = journal.entries.map((entry) => entry.tag);
+  const left = journal.entries.filter((entry, index) => !keep(entry.tag, index, tags));
+  journal.entries = journal.entries.filter((entry, index) => keep(entry.tag, index, tags));
+  writeFileSync(path, JSON.stringify(journal));
+  return { folder, leftOut: left.map((entry) => entry.tag) };
+}
+
 describe('a database migrated by an older birdfeed', () => {
   let database: TestDatabase;
   beforeAll(async () => {
@@ -136,17 +152,12 @@ describe('a database migrated by an older birdfeed', () => {
   });
 
   it('is refused at start, naming the migrations not applied, until `migrate` runs', async () => {
-    // The migrations as an older checkout had them: all but the newest.
-    const older = mkdtempSync(join(tmpdir(), 'birdfeed-older-migrations-'));
-    cpSync(MIGRATIONS_FOLDER, older, { recursive: true });
-    const entries = JSON.parse(readFileSync(join(older, 'meta/_journal.json'), 'utf8')) as {
-      entries: { tag: string }[];
-    };
-    const newest = entries.entries.pop()?.tag as string;
-    writeFileSync(join(older, 'meta/_journal.json'), JSON.stringify(entries));
+    // All but the newest.
+    const older = olderMigrations((_, index, all) => index < all.length - 1);
+    const newest = older.leftOut[0] as string;
     const opened = await openDatabase({ url: database.url });
     try {
-      await migrate(opened.db, { migrationsFolder: older });
+      await migrate(opened.db, { migrationsFolder: older.folder });
       expect(await pendingMigrations(opened.db)).toEqual([newest]);
     } finally {
       await opened.close();
@@ -181,15 +192,9 @@ describe('migration 0005 (metrics_observed_at)', () => {
   });
 
   it('dates the counts already stored at their row observed_at, and leaves rows without counts NULL', async () => {
-    const upTo0004 = mkdtempSync(join(tmpdir(), 'birdfeed-0004-migrations-'));
-    cpSync(MIGRATIONS_FOLDER, upTo0004, { recursive: true });
-    const journal = JSON.parse(readFileSync(join(upTo0004, 'meta/_journal.json'), 'utf8')) as {
-      entries: { tag: string }[];
-    };
-    journal.entries = journal.entries.filter((entry) => entry.tag < '0005');
-    writeFileSync(join(upTo0004, 'meta/_journal.json'), JSON.stringify(journal));
+    const upTo0004 = olderMigrations((tag) => tag < '0005');
     const opened = await openDatabase({ url: database.url });
-    await migrate(opened.db, { migrationsFolder: upTo0004 });
+    await migrate(opened.db, { migrationsFolder: upTo0004.folder });
     await opened.close();
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
