@@ -1,6 +1,7 @@
 import type { ProviderName } from '@birdfeed/model';
 import { sql } from 'drizzle-orm';
 import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { storableText } from '../storable-text.ts';
 import { toDate } from './targets.ts';
 import type { TargetKey } from './types.ts';
 
@@ -33,7 +34,8 @@ export async function recordFailure(db: BirdfeedExecutor, input: FailureInput): 
     await db.execute(sql`INSERT INTO crawl_failures
       (run_id, provider, user_id, job_id, attempt, error_name, error_message, status, raw_page_id)
       VALUES (${input.runId ?? null}::bigint, ${input.provider}, ${input.userId}::bigint,
-        ${input.jobId ?? null}, ${input.attempt ?? 1}, ${input.errorName}, ${input.errorMessage},
+        ${input.jobId ?? null}, ${input.attempt ?? 1}, ${storableText(input.errorName)},
+        ${storableText(input.errorMessage)},
         ${input.status ?? null}::int, ${input.rawPageId ?? null}::bigint)
       RETURNING id::text AS id`),
   );

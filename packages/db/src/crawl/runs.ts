@@ -1,6 +1,7 @@
 import type { ProviderName } from '@birdfeed/model';
 import { sql } from 'drizzle-orm';
 import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { storableText } from '../storable-text.ts';
 import { toDate, toDateOrNull } from './targets.ts';
 import type { CrawlKind, RunOutcome, TargetKey } from './types.ts';
 
@@ -123,7 +124,7 @@ export async function failOrphanedRun(
   error: string,
 ): Promise<boolean> {
   const rows = rowsOf<{ id: string }>(
-    await db.execute(sql`UPDATE crawl_runs SET outcome = 'failed', error = ${error}
+    await db.execute(sql`UPDATE crawl_runs SET outcome = 'failed', error = ${storableText(error)}
       WHERE id = ${runId}::bigint AND outcome = 'cancelled' AND error = ${ORPHANED_RUN_ERROR}
       RETURNING id::text AS id`),
   );
@@ -141,7 +142,7 @@ export async function finishRun(
   error: string | null = null,
 ): Promise<boolean> {
   const rows = rowsOf<{ id: string }>(
-    await db.execute(sql`UPDATE crawl_runs SET outcome = ${outcome}, error = ${error},
+    await db.execute(sql`UPDATE crawl_runs SET outcome = ${outcome}, error = ${storableText(error)},
       finished_at = now()
       WHERE id = ${runId}::bigint AND outcome = 'running'
       RETURNING id::text AS id`),

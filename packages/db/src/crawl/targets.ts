@@ -1,6 +1,7 @@
 import type { ProviderName } from '@birdfeed/model';
 import { type SQL, sql } from 'drizzle-orm';
 import { type BirdfeedExecutor, rowsOf } from '../database.ts';
+import { storableText } from '../storable-text.ts';
 import type { TargetKey, TargetState } from './types.ts';
 
 export interface WatchTarget extends TargetKey {
@@ -206,7 +207,7 @@ export async function markTargetUnavailable(
   reason: string,
 ): Promise<void> {
   await db.execute(sql`UPDATE watch_targets
-    SET state = ${state}, state_reason = ${reason}, last_run_at = now(), updated_at = now()
+    SET state = ${state}, state_reason = ${storableText(reason)}, last_run_at = now(), updated_at = now()
     WHERE provider = ${key.provider} AND user_id = ${key.userId}::bigint`);
 }
 

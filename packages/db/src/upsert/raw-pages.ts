@@ -1,6 +1,7 @@
 import type { ProviderName } from '@birdfeed/model';
 import { type BirdfeedExecutor, executePrepared } from '../database.ts';
 import { type Statement as SQL, stmt as sql } from '../statement.ts';
+import { storableText } from '../storable-text.ts';
 
 export interface RawPageInput {
   provider: ProviderName;
@@ -20,7 +21,7 @@ function rawPageInsert(input: RawPageInput): SQL {
   return sql`insert into raw_pages (provider, user_id, run_id, fetched_at, request_url, status, body, error)
     values (${input.provider}, ${input.userId}::bigint, ${input.runId ?? null}::bigint,
       ${(input.fetchedAt ?? new Date()).toISOString()}::timestamptz, ${input.requestUrl},
-      ${input.status}::int, ${input.body}, ${input.error ?? null}::text)
+      ${input.status}::int, ${storableText(input.body)}, ${storableText(input.error ?? null)}::text)
     returning id`;
 }
 
