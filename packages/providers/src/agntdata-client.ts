@@ -10,6 +10,7 @@ import {
   logRequestFailure,
   type RawResponse,
   type RequestContext,
+  redactCredentials,
   safeUrl,
   send,
 } from './http.ts';
@@ -53,6 +54,8 @@ export function agntdataRequestBody(userId: string, limit: number, cursor?: stri
 export function createAgntdataClient(options: AgntdataClientOptions): TimelineClient {
   const dispatcher = createDispatcher(options.timeouts);
   const scrub = createScrubber([options.apiKey]);
+  // Messages quote what the server said: redacted by pattern too (see redactCredentials).
+  const scrubMessage = (text: string) => redactCredentials(scrub(text));
   const defaultLimit = options.limit ?? 20;
   const logger = options.logger;
   const base = options.baseUrl.replace(/\/+$/, '');
@@ -88,7 +91,7 @@ export function createAgntdataClient(options: AgntdataClientOptions): TimelineCl
         signal: req.signal,
         scrub,
       });
-      const errorCtx = { userId: req.userId, endpoint, scrub };
+      const errorCtx = { userId: req.userId, endpoint, scrub: scrubMessage };
       if (response.status < 200 || response.status >= 300) {
         throw agntdataErrorFor(response.status, response.headers, response.text, errorCtx);
       }

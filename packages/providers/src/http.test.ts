@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createScrubber, safeUrl } from './http.ts';
+import { createScrubber, redactCredentials, safeUrl } from './http.ts';
 
 describe('secret hygiene helpers', () => {
   it('scrubs every occurrence of every secret, and ignores trivially short ones', () => {
@@ -8,6 +8,43 @@ describe('secret hygiene helpers', () => {
       'a [REDACTED] b [REDACTED] c [REDACTED] ab',
     );
     expect(scrub('nothing here')).toBe('nothing here');
+  });
+
+  it('scrubs the forms a server echoes a secret in: JSON-escaped, \\/ for /, %-encoded, %-decoded', () => {
+    const token = 'AAAA/SECRET+bearer%3DZz=';
+    const scrub = createScrubber([token]);
+    const echoes = [
+      token,
+      'AAAA\\/SECRET+bearer%3DZz=',
+      'AAAA%2FSECRET%2Bbearer%253DZz%3D',
+      'AAAA%2fSECRET%2bbearer%253DZz%3d',
+      'AAAA/SECRET+bearer=Zz=',
+    ];
+    for (const echo of echoes) {
+      const out = scrub(`{"received":"Bearer ${echo}","n":1}`);
+      expect(out).toBe('{"received":"Bearer [REDACTED]","n":1}');
+      expect(out).not.toContain('SECRET');
+    }
+  });
+
+  it("redacts a secret's beginning where a cut-off text ends, not a shorter coincidence", () => {
+    const scrub = createScrubber(['sk_live_Q9fSECRETb64Zz']);
+    expect(scrub('{"echo":"Bearer sk_live_Q9fSEC')).toBe('{"echo":"Bearer [REDACTED]');
+    expect(scrub('{"echo":"sk_live')).toBe('{"echo":"sk_live');
+    expect(scrub('{"data":[]}')).toBe('{"data":[]}');
+  });
+
+  it('redacts by pattern in messages what no list foresaw: Bearer values and key fields', () => {
+    expect(redactCredentials('x /2/users → 500: {"received":"Bearer AB12cd34\\/ef56=="}')).toBe(
+      'x /2/users → 500: {"received":"Bearer [REDACTED]"}',
+    );
+    expect(redactCredentials('echo: {"x-api-key":"k-123456789","ok":false}')).toBe(
+      'echo: {"x-api-key":"[REDACTED]","ok":false}',
+    );
+    expect(redactCredentials('authorization=Bearer%20abcdefgh1234')).not.toContain('abcdefgh1234');
+    expect(redactCredentials('x /2/users → 401: Unauthorized')).toBe(
+      'x /2/users → 401: Unauthorized',
+    );
   });
 
   it('drops userinfo from a URL and keeps the rest', () => {

@@ -45,16 +45,74 @@ export const redactPaths: string[] = [
 
 const REDACTED = '[REDACTED]';
 
-/** Replaces every occurrence of each secret; used on bodies and messages before they leave. */
+/**
+ * The forms a secret can come back in when a server echoes it: as sent, JSON-escaped (with `/`
+ * as `\/` too, as PHP and others write it), %-encoded (either hex case) and %-decoded (X's app
+ * tokens hold %-escapes). Longest first, so a longer form is replaced before a form inside it.
+ */
+function secretForms(secret: string): string[] {
+  const json = JSON.stringify(secret).slice(1, -1);
+  const encoded = encodeURIComponent(secret);
+  const forms = [
+    secret,
+    json,
+    json.replaceAll('/', '\\/'),
+    encoded,
+    encoded.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()),
+  ];
+  try {
+    forms.push(decodeURIComponent(secret));
+  } catch {
+    // not %-encoded: no decoded form
+  }
+  return [...new Set(forms)].filter((form) => form.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/** A body cut off inside an echoed secret still ends with its beginning; this much is redacted. */
+const MIN_CUT_PREFIX = 8;
+
+/**
+ * Replaces every occurrence of each secret, in every form a server may echo it, and a secret's
+ * beginning where the text ends (a body cut off inside it); used on bodies and messages before
+ * they leave the client.
+ */
 export function createScrubber(secrets: readonly string[]): (text: string) => string {
-  const active = secrets.filter((secret) => secret.length >= 4);
+  const forms = [
+    ...new Set(secrets.filter((secret) => secret.length >= 4).flatMap(secretForms)),
+  ].sort((a, b) => b.length - a.length);
   return (text) => {
     let out = text;
-    for (const secret of active) {
-      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    for (const form of forms) {
+      if (out.includes(form)) out = out.split(form).join(REDACTED);
+    }
+    for (const form of forms) {
+      for (let length = form.length - 1; length >= MIN_CUT_PREFIX; length -= 1) {
+        if (out.endsWith(form.slice(0, length))) {
+          out = `${out.slice(0, out.length - length)}${REDACTED}`;
+          break;
+        }
+      }
     }
     return out;
   };
+}
+
+/**
+ * Error messages quote what a server said, and a server can echo a credential in a form no
+ * scrubber list foresees: whatever follows `Bearer` or names an authorization/API-key field is
+ * redacted there too. (Not in stored bodies: a tweet may say "Bearer" and must stay as written.)
+ */
+const CREDENTIAL_PATTERNS: readonly RegExp[] = [
+  /\b(Bearer(?:\s+|%20|\+))[A-Za-z0-9\-._~+/%\\]{8,}=*/gi,
+  /("?(?:authorization|x-api-key|api[-_]?key|access[-_]?token|bearer[-_]?token)"?\s*[:=]\s*"?)[^"\s,}&]{4,}/gi,
+];
+
+export function redactCredentials(message: string): string {
+  let out = message;
+  for (const pattern of CREDENTIAL_PATTERNS) {
+    out = out.replace(pattern, (_match, name: string) => `${name}${REDACTED}`);
+  }
+  return out;
 }
 
 /** A URL safe to return and log: no userinfo (credentials never travel in the query). */
@@ -152,7 +210,9 @@ export async function send(options: SendOptions): Promise<RawResponse> {
   } catch (error) {
     if (options.signal?.aborted) throw error;
     const code = errorCode(error);
-    const reason = options.scrub(error instanceof Error ? error.message : String(error));
+    const reason = redactCredentials(
+      options.scrub(error instanceof Error ? error.message : String(error)),
+    );
     const exchange = `${options.provider} ${options.method} ${options.url.pathname}`;
     if (code !== undefined && UNSENDABLE_CODES.has(code)) {
       // undici names the header ("invalid authorization header"), never its value.

@@ -8,6 +8,7 @@ import {
   logRequestFailure,
   type RawResponse,
   type RequestContext,
+  redactCredentials,
   safeUrl,
   send,
 } from './http.ts';
@@ -114,6 +115,8 @@ export function buildXTimelineUrl(
 export function createXClient(options: XClientOptions): TimelineClient {
   const dispatcher = createDispatcher(options.timeouts);
   const scrub = createScrubber([options.bearerToken]);
+  // Messages quote what the server said: redacted by pattern too (see redactCredentials).
+  const scrubMessage = (text: string) => redactCredentials(scrub(text));
   const defaultMaxResults = options.maxResults ?? 100;
   const logger = options.logger;
 
@@ -143,7 +146,7 @@ export function createXClient(options: XClientOptions): TimelineClient {
         signal: req.signal,
         scrub,
       });
-      const errorCtx = { userId: req.userId, endpoint, scrub };
+      const errorCtx = { userId: req.userId, endpoint, scrub: scrubMessage };
       if (response.status < 200 || response.status >= 300) {
         throw xErrorForStatus(response.status, response.headers, response.text, errorCtx);
       }

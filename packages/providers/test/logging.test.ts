@@ -136,6 +136,34 @@ describe('logging and secrets', () => {
     }
   });
 
+  it('an echo in another form (\\/ for /, %-encoded, cut off) never reaches a message or body', async () => {
+    const token = 'AAAA/xBearer+Secret/9f8e7d==';
+    const apiKey = 'sk_live/Q9fSECRET+b64/Zz==';
+    const slashX = createXClient({ baseUrl: server.url, bearerToken: token, logger });
+    const slashAgnt = createAgntdataClient({ baseUrl: server.url, apiKey, logger });
+    const php = (secret: string) => `Bearer ${secret.replaceAll('/', '\\/')}`;
+    try {
+      const seen: string[] = [];
+      // Bodies in no error shape the clients know: the message quotes them raw.
+      server.reply({ status: 500, body: `{"error":"invalid","received":"${php(token)}"}` });
+      seen.push(await outcome(slashX.fetchTimelinePage({ userId: '783214' })));
+      server.reply({ status: 500, body: `<p>auth=${encodeURIComponent(`Bearer ${token}`)}</p>` });
+      seen.push(await outcome(slashX.fetchTimelinePage({ userId: '783214' })));
+      server.reply({ status: 500, body: `{"received":"${php(apiKey)}"}` });
+      seen.push(await outcome(slashAgnt.fetchTimelinePage({ userId: '44196397' })));
+      // A 200 body that breaks off inside the echoed key: kept (invalid) as the raw body.
+      server.reply({ status: 200, body: `{"echo":"Bearer ${apiKey.slice(0, 16)}` });
+      seen.push(await outcome(slashAgnt.fetchTimelinePage({ userId: '44196397' })));
+      expect(seen.join('\n')).toContain('[REDACTED]');
+      for (const text of [...lines, ...seen]) {
+        expect(text).not.toMatch(/SECRET|Secret/);
+      }
+    } finally {
+      await slashX.close();
+      await slashAgnt.close();
+    }
+  });
+
   it('redactPaths hides credentials that a caller logs by mistake', () => {
     const { logger: own, lines: out } = capturingLogger();
     own.info({ headers: { authorization: `Bearer ${X_TOKEN}` } }, 'a');
