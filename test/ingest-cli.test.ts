@@ -336,6 +336,63 @@ describe('the birdfeed CLI', () => {
     }
   });
 
+  it('a lone UTF-16 surrogate (a string cut inside an emoji) is stored as U+FFFD, in jsonb too', async () => {
+    // JSON.stringify writes a lone surrogate as a \\ud83d escape, which jsonb refuses: the
+    // whole page failed, and a crawled account went `failing`.
+    const page = {
+      data: [
+        {
+          id: '1500000000000000001',
+          author_id: '2244994945',
+          created_at: '2022-03-05T12:00:00.000Z',
+          text: 'cut \\ud83d here https://t.co/abc',
+          entities: {
+            urls: [
+              {
+                start: 14,
+                end: 33,
+                url: 'https://t.co/abc',
+                expanded_url: 'https://example.com/',
+                display_url: 'example.com',
+                title: 'a title cut \\ud83d',
+              },
+            ],
+          },
+        },
+      ],
+      includes: { users: [{ id: '2244994945', name: 'X Dev \\udc00', username: 'XDevelopers' }] },
+      meta: { result_count: 1, newest_id: '1500000000000000001', oldest_id: '1500000000000000001' },
+    };
+    const path = join(cwd, 'surrogate.json');
+    writeFileSync(path, JSON.stringify(page).replaceAll('\\\\u', '\\u'));
+    expect(readFileSync(path, 'utf8')).toContain('cut \\ud83d here');
+    const db = await createTestDatabase('ingest_surrogate');
+    try {
+      const result = await birdfeed(['ingest', '--provider', 'x', path], cwd, {
+        DATABASE_URL: db.url,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const database = await openDatabase({ url: db.url });
+      try {
+        const rows = rowsOf<{ text: string; title: string; name: string }>(
+          await database.db.execute(sql`SELECT t.text, t.entities->'urls'->0->>'title' AS title,
+            u.name FROM tweets t JOIN users u ON u.id = t.author_id`),
+        );
+        expect(rows).toEqual([
+          {
+            text: 'cut \uFFFD here https://t.co/abc',
+            title: 'a title cut \uFFFD',
+            name: 'X Dev \uFFFD',
+          },
+        ]);
+      } finally {
+        await database.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('a value no column takes names the file and the path; the next file is still ingested', async () => {
     const wide = JSON.parse(readFileSync(DOCS, 'utf8')) as {
       results: Array<{

@@ -48,6 +48,18 @@ export interface EntityTable<R> {
   metricsClock?: string;
 }
 
+/** A `\udXXX` escape not itself escaped: JSON.stringify writes only a lone surrogate so. */
+const LONE_SURROGATE_ESCAPE = /(?<=(?:^|[^\\])(?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
+
+/**
+ * jsonb refuses a lone UTF-16 surrogate (a provider string cut inside an emoji), and one such
+ * field made the whole page unstorable; it becomes U+FFFD, as it does in text columns (the
+ * driver's UTF-8 encoding) — the raw body keeps what came.
+ */
+function wellFormedJson(json: string): string {
+  return json.includes('\\ud') ? json.replace(LONE_SURROGATE_ESCAPE, '\\ufffd') : json;
+}
+
 /** Turns a JS value into the element a `$n::type[]` array parameter carries. */
 export function encodeElement(type: ArrayType, value: unknown): unknown {
   if (value === undefined || value === null) return null;
@@ -55,7 +67,7 @@ export function encodeElement(type: ArrayType, value: unknown): unknown {
     case 'timestamptz':
       return value instanceof Date ? value.toISOString() : String(value);
     case 'jsonb':
-      return JSON.stringify(value);
+      return wellFormedJson(JSON.stringify(value));
     case 'bigint[]':
       return `{${(value as string[]).join(',')}}`;
     default:
