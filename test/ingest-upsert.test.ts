@@ -185,6 +185,32 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
     expect(history.map((h) => h.like_count)).toEqual([10, 20]);
   });
 
+  it('a cut text (a long post seen without note_tweet) never replaces the whole one, in either order', async () => {
+    const full = `${'long post '.repeat(60)}end`;
+    const cut = `${full.slice(0, 270)}… https://t.co/zz`;
+    const fullEntities = { hashtags: [{ start: 600, end: 603, tag: 'end' }] };
+    const cutEntities = { urls: [{ start: 272, end: 288, url: 'https://t.co/zz' }] };
+    const observe = (id: string, text: string, entities: object, observedAt: Date) =>
+      upsertPage(db, page({ observedAt, tweets: [tweet(id, { text, entities, likeCount: 1 })] }));
+    // The whole text first, a newer cut one after; and a cut one first, an older whole one after.
+    await observe('1601', full, fullEntities, T1);
+    await observe('1601', cut, cutEntities, T2);
+    await observe('1602', cut, cutEntities, T2);
+    await observe('1602', full, fullEntities, T1);
+    // Texts of equal length (the same text seen twice): the newer observation wins as before.
+    await observe('1603', 'same length A', {}, T1);
+    await observe('1603', 'same length B', {}, T2);
+    const stored = await rows<{ id: string; text: string; entities: object }>(
+      db,
+      sql`select id::text, text, entities from tweets where id in (1601, 1602, 1603) order by id`,
+    );
+    expect(stored).toEqual([
+      { id: '1601', text: full, entities: fullEntities },
+      { id: '1602', text: full, entities: fullEntities },
+      { id: '1603', text: 'same length B', entities: {} },
+    ]);
+  });
+
   it('an observation that reports no count (a user lookup) moves neither clock nor history', async () => {
     const at = (day: number) => new Date(Date.UTC(2025, 8, day));
     const full = (day: number, followers: number, description: string, likes: number) =>

@@ -24,13 +24,24 @@ export const usersTable: EntityTable<CanonicalUser> = {
   metricsClock: 'metrics_observed_at',
 };
 
+/**
+ * A tweet's text never changes (an edit is a new tweet id), so two observations differ only
+ * where one was cut: X's `text` of a post over 280 characters without `note_tweet` (a response
+ * that did not ask for it, an archive), ending "… https://t.co/…". The longer text wins
+ * whichever observation is newer, and the entities go with it (their offsets index it); of
+ * equal lengths the newer wins, as for any field.
+ */
+const TEXT_WINS = `case when excluded.text is null then excluded.observed_at > t.observed_at
+  else t.text is null or char_length(excluded.text) > char_length(t.text)
+    or (char_length(excluded.text) = char_length(t.text) and excluded.observed_at > t.observed_at) end`;
+
 export const tweetsTable: EntityTable<CanonicalTweet> = {
   table: 'tweets',
   key: { name: 'id', type: 'bigint', value: (t) => t.id },
   merged: [
     { name: 'author_id', type: 'bigint', value: (t) => t.authorId },
     { name: 'created_at', type: 'timestamptz', value: (t) => t.createdAt },
-    { name: 'text', type: 'text', value: (t) => t.text },
+    { name: 'text', type: 'text', value: (t) => t.text, winsWhen: TEXT_WINS },
     { name: 'lang', type: 'text', value: (t) => t.lang },
     { name: 'conversation_id', type: 'bigint', value: (t) => t.conversationId },
     { name: 'in_reply_to_tweet_id', type: 'bigint', value: (t) => t.inReplyToTweetId },
@@ -46,7 +57,7 @@ export const tweetsTable: EntityTable<CanonicalTweet> = {
     { name: 'impression_count', type: 'bigint', value: (t) => t.impressionCount, metric: true },
     { name: 'source', type: 'text', value: (t) => t.source },
     { name: 'possibly_sensitive', type: 'boolean', value: (t) => t.possiblySensitive },
-    { name: 'entities', type: 'jsonb', value: (t) => t.entities },
+    { name: 'entities', type: 'jsonb', value: (t) => t.entities, winsWhen: TEXT_WINS },
     { name: 'edit_history_tweet_ids', type: 'bigint[]', value: (t) => t.editHistoryTweetIds },
   ],
   extra: [

@@ -17,6 +17,11 @@ export interface MergedColumn<R> {
   value(row: R): unknown;
   /** A count, merged by the table's `metricsClock` instead of `observed_at`. */
   metric?: true;
+  /**
+   * When the observation's value wins, if not by being newer (SQL over `t`, the stored row, and
+   * `excluded`); an older observation's value still fills a field the store has none for.
+   */
+  winsWhen?: string;
 }
 
 export interface EntityTable<R> {
@@ -138,13 +143,14 @@ export function castFromParam(type: ArrayType, expression: string): string {
  * (`faces: { orig: [] }`) or `focusRects: []` deletes the stored boxes, `undefined` leaves
  * them (see faces.ts).
  */
-function mergeSet(column: string, clock = 'observed_at'): string {
+function mergeSet(column: string, clock = 'observed_at', winsWhen?: string): string {
   // Strictly newer: of two observations at the same instant the first written stays, as in
   // the metrics history (its insert does nothing on the same (id, observed_at)).
   const newer =
-    clock === 'observed_at'
+    winsWhen ??
+    (clock === 'observed_at'
       ? 'excluded.observed_at > t.observed_at'
-      : `(t.${clock} is null or excluded.${clock} > t.${clock})`;
+      : `(t.${clock} is null or excluded.${clock} > t.${clock})`);
   return `${column} = case when ${newer} then coalesce(excluded.${column}, t.${column}) else coalesce(t.${column}, excluded.${column}) end`;
 }
 
@@ -219,7 +225,11 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
   const selectList = aliases.map((alias, index) => castFromParam(types[index]!, `i.${alias}`));
   const sets = [
     ...columns.map((column) =>
-      mergeSet(column.name, column.metric && clock !== undefined ? clock : 'observed_at'),
+      mergeSet(
+        column.name,
+        column.metric && clock !== undefined ? clock : 'observed_at',
+        column.winsWhen,
+      ),
     ),
     ...extra.map((column) => `${column.name} = ${column.onConflict}`),
     ...clockColumn.map(
