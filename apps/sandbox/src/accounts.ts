@@ -105,7 +105,8 @@ function generateProfile(rng: Rng, index: number, big: boolean, epochMs: number)
     url: rng.chance(0.4) ? `https://t.co/${username.slice(0, 10)}` : null,
     profileImageUrl: `https://pbs.twimg.com/profile_images/${id}/avatar_normal.jpg`,
     createdAtMs,
-    verified: verifiedRoll < 0.05,
+    // X v2's `verified` is true for any checkmark, blue included (DocNow/twarc#696).
+    verified: verifiedRoll < 0.3,
     verifiedType: verifiedRoll < 0.05 ? 'business' : verifiedRoll < 0.3 ? 'blue' : 'none',
     followersBase,
     followersPerDay: Math.max(1, Math.floor(followersBase * rng.next() * 0.002)),

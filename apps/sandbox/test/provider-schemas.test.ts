@@ -8,7 +8,7 @@ import {
   parseXUserLookup,
   xErrorBodySchema,
 } from '@birdfeed/providers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../src/index.ts';
 import {
   agntdataPost,
@@ -154,6 +154,42 @@ describe('agntdata bodies', () => {
         );
       }
     }
+  });
+
+  it("an account's user fields read the same through both providers (verified, verified_type)", async () => {
+    const own = await startSandbox({
+      seed: 'verified',
+      accounts: 30,
+      epochMs: EPOCH,
+      frozen: true,
+      tweetsPerAccount: 40,
+      xRateLimit: 1_000_000,
+      agntdataRequestsPerMinute: 1_000_000,
+    });
+    onTestFinished(() => own.stop());
+    const types = new Set<string>();
+    let compared = 0;
+    for (const account of own.accounts({ status: 'active' })) {
+      const x = await paginateX(own, account.id, FULL_X_QUERY);
+      const agntdata = await paginateAgntdata(own, account.id, 25);
+      const pages = [
+        ...x.pages.map((page) => normalizeRaw('x', page.text, { userId: account.id, observedAt })),
+        ...agntdata.pages.map((page) =>
+          normalizeRaw('agntdata', page.text, { userId: account.id, observedAt }),
+        ),
+      ];
+      const seen = pages
+        .flatMap((page) => page.users)
+        .filter((user) => user.id === account.id)
+        .map((user) => ({ verified: user.verified, verifiedType: user.verifiedType ?? 'none' }));
+      if (x.pages.length === 0 || agntdata.pages.length === 0 || seen.length < 2) continue;
+      compared += 1;
+      for (const fields of seen) expect(fields, account.id).toEqual(seen[0]);
+      types.add(seen[0]!.verifiedType);
+    }
+    expect(compared).toBeGreaterThan(10);
+    // The sandbox's accounts hold at least a checkmark kind besides none.
+    expect(types.size).toBeGreaterThan(1);
   });
 
   it('error bodies match the agntdata error schemas', async () => {

@@ -164,7 +164,8 @@ export function normalizeAgntdataUser(user: AgntdataUser): CanonicalUser {
   // X v2's `verified` is true for any checkmark, blue included; agntdata splits the two.
   const verified =
     blue === undefined && legacy === undefined ? undefined : blue === true || legacy === true;
-  const verifiedType = user.verified_type ?? (blue === true ? 'blue' : undefined);
+  // agntdata spells X's types as GraphQL does (`Business`, `Government`); X v2 lower-cases them.
+  const verifiedType = user.verified_type?.toLowerCase() ?? (blue === true ? 'blue' : undefined);
   return compact<CanonicalUser>({
     id: user.user_id,
     username: user.username ?? undefined,

@@ -171,6 +171,23 @@ describe('agntdata → canonical page', () => {
     expect(got.userId).toBe(big);
   });
 
+  it("spells verified_type as X v2 does (agntdata's Business, Government → business, government)", () => {
+    for (const [given, want] of [
+      ['Business', 'business'],
+      ['Government', 'government'],
+    ] as const) {
+      const body = docsBody();
+      for (const result of body.results) {
+        Object.assign(result.user as Record<string, unknown>, { verified_type: given });
+      }
+      const got = normalizeRaw('agntdata', JSON.stringify(body), {
+        userId: '44196397',
+        observedAt,
+      });
+      expect(got.users.map((u) => u.verifiedType)).toEqual([want]);
+    }
+  });
+
   it('keeps the token of an empty page (the crawl step bounds how many it follows)', () => {
     const got = normalizeAgntdataMedias(
       { results: [], continuation_token: 'still-here' },
