@@ -1,7 +1,8 @@
 import { MigrationsMissingError, openCrawlDatabase } from '@birdfeed/crawl';
-import type { Database } from '@birdfeed/db';
+import { type Database, isDatabaseConnectionError } from '@birdfeed/db';
 import {
   createRedisConnection,
+  OutageLog,
   type RedisConnectionOptions,
   RedisOutageLog,
   RedisPolicyError,
@@ -138,4 +139,19 @@ export function throwIfAnyRejected(
     .filter((result): result is PromiseRejectedResult => result.status === 'rejected')
     .map((result) => result.reason as unknown);
   if (errors.length > 0) throw new AggregateError(errors, message);
+}
+
+/**
+ * Postgres away (a restart, a failover), logged as one outage: the first error with the
+ * driver's reason and where (DATABASE_URL without its password), a reminder every 5 minutes,
+ * one line when a statement goes through again.
+ */
+export function databaseOutageLog(logger: Logger, url: string, meanwhile: string): OutageLog {
+  return new OutageLog(
+    logger,
+    'postgres',
+    redactUrl(url, 'DATABASE_URL'),
+    meanwhile,
+    isDatabaseConnectionError,
+  );
 }

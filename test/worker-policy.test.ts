@@ -1,7 +1,9 @@
+import { isDatabaseConnectionError, openDatabase, sql } from '@birdfeed/db';
 import {
   type CrawlPagePayload,
   createRedisConnection,
   enqueueFirstPage,
+  OutageLog,
   queueStatus,
 } from '@birdfeed/jobs';
 import {
@@ -17,6 +19,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CrawlWorker, createCrawlWorker } from '../apps/worker/src/crawl-worker.ts';
 import type { FinalFailure, PageStep } from '../apps/worker/src/page-step.ts';
 import { deleteRedisPrefix } from '../apps/worker/test/harness.ts';
+import { switchableProxy } from './support/net.ts';
+import { createTestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
 /*
@@ -64,6 +68,8 @@ async function start(
     windowMs?: number;
     jobTimeoutMs?: number;
     resetMarginMs?: number;
+    databaseOutage?: OutageLog;
+    databaseDownHoldMs?: number;
   } = {},
 ) {
   const { logger, lines } = capturingLogger();
@@ -83,6 +89,10 @@ async function start(
     backoffBaseMs: 20,
     jobTimeoutMs: extra.jobTimeoutMs ?? 5_000,
     ...(extra.resetMarginMs === undefined ? {} : { resetMarginMs: extra.resetMarginMs }),
+    ...(extra.databaseOutage === undefined ? {} : { databaseOutage: extra.databaseOutage }),
+    ...(extra.databaseDownHoldMs === undefined
+      ? {}
+      : { databaseDownHoldMs: extra.databaseDownHoldMs }),
   });
   open.push({ worker, prefix });
   return { worker, failures, lines, prefix } satisfies Harness;
@@ -206,6 +216,56 @@ describe('worker policy', () => {
     // Two failed attempts, then the completion.
     expect(job.attemptsMade).toBe(3);
     expect(h.failures).toHaveLength(0);
+  });
+
+  it('Postgres away for longer than every retry holds the queue; the job keeps its attempts and the outage is one line', async () => {
+    // The server goes away (connections ended, new ones refused, as in a restart) for more
+    // pages in a row than the job's attempts; the step meets it through drizzle as the crawl
+    // step does.
+    const testDb = await createTestDatabase('policy_db_down');
+    const proxy = await switchableProxy({ host: '127.0.0.1', port: 5432 });
+    const database = await openDatabase({
+      url: testDb.url.replace('127.0.0.1:5432', `127.0.0.1:${proxy.port}`),
+      maxConnections: 2,
+    });
+    const { logger: outageLogger, lines: outageLines } = capturingLogger();
+    const databaseOutage = new OutageLog(
+      outageLogger,
+      'postgres',
+      'postgres://127.0.0.1/policy',
+      'the queues are held',
+      isDatabaseConnectionError,
+    );
+    proxy.down();
+    let calls = 0;
+    try {
+      const h = await start(
+        async () => {
+          calls += 1;
+          if (calls === 11) proxy.up();
+          await database.db.execute(sql`select 1`);
+          return { next: false };
+        },
+        { databaseOutage, databaseDownHoldMs: 50 },
+      );
+      const { jobId } = await enqueueFirstPage(h.worker.queue, payload('14'));
+      expect(await finalState(h.worker, jobId)).toBe('completed');
+      const job = (await h.worker.queue.getJob(jobId)) as Job;
+      expect(calls).toBe(11);
+      expect(job.attemptsMade).toBe(1);
+      expect(h.failures).toHaveLength(0);
+      expect(h.lines.filter((line) => (line.level as number) >= 40)).toEqual([]);
+      expect(outageLines.map((line) => line.msg)).toEqual([
+        'postgres unreachable: the queues are held (repeats of this error are counted, not logged)',
+        'postgres reachable again',
+      ]);
+      expect(outageLines[0]?.err).toMatch(/Connection terminated|ECONNRESET/);
+      expect(outageLines[1]?.errorsHeldBack).toBe(9);
+    } finally {
+      await database.close();
+      await proxy.close();
+      await testDb.drop();
+    }
   });
 
   it('a page that hangs is aborted at its deadline and retried', async () => {

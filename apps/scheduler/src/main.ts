@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '@birdfeed/db';
-import { type CrawlQueue, openCrawlQueue } from '@birdfeed/jobs';
+import { type CrawlQueue, type OutageLog, openCrawlQueue } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
 import { parseCommandArgs } from '../../../bin/commands/command-args.ts';
@@ -10,6 +10,7 @@ import {
   argsOrExitCode,
   closeRedis,
   connectCheckedRedis,
+  databaseOutageLog,
   openCheckedDatabase,
   ProcessStartError,
   startOrRefuse,
@@ -91,6 +92,8 @@ export interface RunningScheduler {
   /** Runs one tick now (the loop calls this; tests and the bench may too). */
   tick(): Promise<TickResult>;
   close(): Promise<void>;
+  /** Postgres away: the ticks' errors are logged as one outage. */
+  databaseOutage: OutageLog;
 }
 
 export interface StartSchedulerOptions {
@@ -145,6 +148,11 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
   }
   const db = database.db;
   const state: SchedulerState = { budgetLoggedDay: null };
+  const databaseOutage = databaseOutageLog(
+    logger,
+    env.DATABASE_URL,
+    'no target is claimed until it is back; the due ones stay due',
+  );
   return {
     tick: async () => {
       // Redis away (the outage log has said so): claiming targets now would only push each
@@ -158,8 +166,13 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
         agntdataDailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
         state,
         redisOutage: outage,
+        databaseOutage,
+      }).then((result) => {
+        databaseOutage.recovered();
+        return result;
       });
     },
+    databaseOutage,
     close: closeAll,
   };
 }
@@ -201,9 +214,11 @@ export async function main(argv: string[]): Promise<number> {
       failedTicks = 0;
       if (result.claimed > 0 || result.errors > 0) logger.info(result, 'tick');
     } catch (error) {
-      // Postgres or Redis away: say so, keep ticking; the due targets are still due.
+      // Postgres or Redis away: say so once, keep ticking; the due targets are still due.
       failedTicks += 1;
-      logger.error({ err: error, failedTicks }, 'tick failed');
+      if (!scheduler.databaseOutage.report(error)) {
+        logger.error({ err: error, failedTicks }, 'tick failed');
+      }
     }
     await sleep(tickMs, undefined, { signal: stop.signal }).catch(() => {});
   }

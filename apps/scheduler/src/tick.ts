@@ -15,6 +15,7 @@ import {
   type CrawlQueue,
   crawlJobPriority,
   enqueueFirstPage,
+  type OutageLog,
   type RedisOutageLog,
   targetDeduplicationId,
 } from '@birdfeed/jobs';
@@ -45,6 +46,8 @@ export interface TickOptions {
   now?: () => Date;
   /** Where a lost Redis is reported once, instead of a line per target. */
   redisOutage?: RedisOutageLog;
+  /** The same for Postgres. */
+  databaseOutage?: OutageLog;
 }
 
 export interface TickResult {
@@ -137,6 +140,7 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
         );
         // Redis lost mid-tick: the outage log says it once, not once per target.
         if (options.redisOutage?.reportIfDown(error) === true) continue;
+        if (options.databaseOutage?.report(error) === true) continue;
         options.logger.error(
           { err: error, provider: target.provider, userId: target.userId },
           released

@@ -5,6 +5,7 @@ import {
   createBackoffStrategy,
   enqueueNextPage,
   jobCatalog,
+  type OutageLog,
   openCrawlQueue,
   parseJob,
   pauseReasonKey,
@@ -29,6 +30,10 @@ export interface CrawlWorkerOptions {
   connection: Redis;
   /** Where connection errors go, one outage at a time, instead of a line per retry. */
   redisOutage?: RedisOutageLog;
+  /** The same for Postgres: while it is away the queue is held and jobs keep their attempts. */
+  databaseOutage?: OutageLog;
+  /** How long each hold lasts while Postgres is away. @defaultValue DATABASE_DOWN_HOLD_MS */
+  databaseDownHoldMs?: number;
   prefix: string;
   provider: ProviderName;
   /** @defaultValue 'default' */
@@ -158,12 +163,14 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
   /** The provider reset (epoch ms) this process last stretched the limiter window to. */
   let stretchedFor = 0;
   const markerKey = `${options.prefix}:${queue.name}:marker`;
-  const holdQueue = async (ms: number, why: string) => {
+  const holdQueue = async (ms: number, why: string, { quiet = false } = {}) => {
     const held = await options.connection.pttl(limiterKey);
     const full = Number(await options.connection.get(limiterKey)) >= Number.MAX_SAFE_INTEGER;
     if (full && held >= ms) return;
     await queue.rateLimit(Math.ceil(ms));
-    log.warn({ holdMs: Math.ceil(ms), why }, 'queue held until the provider resets its window');
+    if (!quiet) {
+      log.warn({ holdMs: Math.ceil(ms), why }, 'queue held until the provider resets its window');
+    }
     // A job put back by a 429 lands in the prioritized set without BullMQ's wake-up marker, so
     // a worker blocked waiting for work would only notice it after its drain delay. Drop the
     // marker BullMQ itself uses ("a job is available") the moment the hold ends.
@@ -260,6 +267,15 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         case 'stop-provider':
           await stopProvider(decision.reason, err);
           throw Worker.RateLimitError();
+        case 'database-down':
+          // Logged once per outage (the outage log), not once per job and hold.
+          if (options.databaseOutage?.report(err) !== true) {
+            jobLog.error({ err: { name: err.name, message: err.message } }, 'postgres unreachable');
+          }
+          await holdQueue(options.databaseDownHoldMs ?? decision.waitMs, 'postgres unreachable', {
+            quiet: true,
+          });
+          throw Worker.RateLimitError();
         case 'fail':
           jobLog.error({ err: { name: err.name, message: err.message } }, 'page failed for good');
           throw error instanceof PageFailedError ? error : new PageFailedError(error);
@@ -274,6 +290,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         }
       }
     }
+    options.databaseOutage?.recovered();
 
     // The provider said this was the last request of its window: stop everyone now rather
     // than spend the next request on a 429.

@@ -11,7 +11,13 @@ import {
 } from '@birdfeed/providers';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { decideOnError, MAX_HOLD_MS, PageFailedError, rootError } from './error-policy.ts';
+import {
+  DATABASE_DOWN_HOLD_MS,
+  decideOnError,
+  MAX_HOLD_MS,
+  PageFailedError,
+  rootError,
+} from './error-policy.ts';
 
 const now = Date.parse('2026-01-01T00:00:00Z');
 
@@ -38,6 +44,46 @@ describe('decideOnError', () => {
       action: 'rate-limited',
       waitMs: MAX_HOLD_MS,
     });
+  });
+
+  it("Postgres unreachable holds the queue; a provider's network error with the same code retries", () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+    });
+    // drizzle wraps the driver's error, its message quoting the statement and its values.
+    const wrapped = new Error('Failed query: select 1\nparams: ', { cause: refused });
+    const restarting = Object.assign(
+      new Error('terminating connection due to administrator command'),
+      {
+        code: '57P01',
+      },
+    );
+    for (const error of [
+      refused,
+      wrapped,
+      restarting,
+      new Error('Connection terminated unexpectedly'),
+    ]) {
+      expect(decideOnError(error)).toEqual({
+        action: 'database-down',
+        waitMs: DATABASE_DOWN_HOLD_MS,
+      });
+    }
+    expect(decideOnError(new TransientError('x', 'reset', { cause: refused }))).toEqual({
+      action: 'retry',
+    });
+    // A statement that failed for its own reasons is no outage, whatever its values say.
+    const constraint = Object.assign(new Error('duplicate key value violates unique constraint'), {
+      code: '23505',
+    });
+    const quoting = new Error('Failed query: insert …\nparams: Connection terminated', {
+      cause: constraint,
+    });
+    expect(decideOnError(quoting)).toEqual({ action: 'retry' });
+    const timedOut = Object.assign(new Error('canceling statement due to statement timeout'), {
+      code: '57014',
+    });
+    expect(decideOnError(timedOut)).toEqual({ action: 'retry' });
   });
 
   it('401/403 and no credits stop the provider', () => {
@@ -67,7 +113,6 @@ describe('decideOnError', () => {
 
   it.each([
     ['a 5xx', new TransientError('x', '503', { status: 503 })],
-    ['a database hiccup', new Error('Connection terminated unexpectedly')],
     ['a non-error', 'boom'],
   ])('%s is retried with backoff', (_what, error) => {
     expect(decideOnError(error)).toEqual({ action: 'retry' });

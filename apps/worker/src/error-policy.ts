@@ -1,9 +1,11 @@
 import { ProviderMismatchError, RunMismatchError, TargetNotFoundError } from '@birdfeed/crawl';
+import { isDatabaseConnectionError } from '@birdfeed/db';
 import {
   AccountUnavailableError,
   BadRequestError,
   InvalidResponseError,
   OutOfCreditsError,
+  ProviderError,
   RateLimitedError,
   UnauthorizedError,
 } from '@birdfeed/providers';
@@ -22,13 +24,21 @@ import { UnrecoverableError } from 'bullmq';
  *   will not send (UnsendableRequestError, a BadRequestError), an account that cannot be read, a
  *   bad payload, a target removed from the watchlist meanwhile). The job fails now;
  *   crawl_failures keeps the record.
+ * - `database-down`: Postgres cannot be reached (refused, reset, restarting). Every job would
+ *   fail the same way: hold the queue a few seconds at a time and run the job again, without
+ *   counting an attempt — an outage longer than the retries' backoff (≈ 1–2 min) failed every
+ *   queued page, and their failures could not even be recorded.
  * - `retry`: 5xx, timeouts, resets and anything unknown. Exponential backoff with jitter.
  */
 export type ErrorDecision =
   | { action: 'rate-limited'; waitMs: number }
   | { action: 'stop-provider'; reason: 'unauthorized' | 'out-of-credits' }
   | { action: 'fail' }
+  | { action: 'database-down'; waitMs: number }
   | { action: 'retry' };
+
+/** How long the queue is held at a time while Postgres cannot be reached. */
+export const DATABASE_DOWN_HOLD_MS = 10_000;
 
 /**
  * No hold lasts longer: the longest window a provider uses is X's 15 minutes, so a reset further
@@ -70,6 +80,10 @@ export function decideOnError(error: unknown, options: DecideOptions = {}): Erro
     (error instanceof Error && error.name === 'UnrecoverableError')
   ) {
     return { action: 'fail' };
+  }
+  // A provider's network error carries the same codes (ECONNRESET…): it is the provider's.
+  if (!(error instanceof ProviderError) && isDatabaseConnectionError(error)) {
+    return { action: 'database-down', waitMs: DATABASE_DOWN_HOLD_MS };
   }
   return { action: 'retry' };
 }

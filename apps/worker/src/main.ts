@@ -8,6 +8,7 @@ import {
   argsOrExitCode,
   closeRedis,
   connectCheckedRedis,
+  databaseOutageLog,
   openCheckedDatabase,
   ProcessStartError,
   startOrRefuse,
@@ -137,6 +138,11 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
       // past it is cancelled by Postgres, and its connection comes back to the pool.
       env.WORKER_JOB_TIMEOUT_MS,
     );
+    const databaseOutage = databaseOutageLog(
+      logger,
+      env.DATABASE_URL,
+      'the queues are held and the jobs keep their attempts until it is back',
+    );
     for (const provider of providers) {
       const runner = createPageRunner({ env, provider, db: database.db, logger });
       runners.push(runner);
@@ -144,6 +150,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
         await createCrawlWorker({
           connection: redis,
           redisOutage: outage,
+          databaseOutage,
           prefix: env.BIRDFEED_QUEUE_PREFIX,
           provider,
           credentialLabel: credentialLabelFor(env, provider),

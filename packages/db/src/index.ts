@@ -1,5 +1,6 @@
 /** drizzle's `sql` tag, so callers build statements with the same drizzle this package uses. */
 export { sql } from 'drizzle-orm';
+export { isDatabaseConnectionError } from './connection-errors.ts';
 // The crawl engineer's checkpoint/run/target queries (packages/db/src/crawl/).
 export * from './crawl/index.ts';
 export type {

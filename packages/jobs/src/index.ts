@@ -62,6 +62,7 @@ export {
 } from './redis-connection.ts';
 export {
   isRedisConnectionError,
+  OutageLog,
   type OutageLogger,
   RedisOutageLog,
 } from './redis-outage.ts';

@@ -34,15 +34,25 @@ export interface OutageLogger {
   info(fields: object, message: string): void;
 }
 
-export class RedisOutageLog {
+/**
+ * One outage of a service the process cannot work without (Redis, Postgres), logged as one: the
+ * first connection error, then a reminder every few minutes with how many were held back, then
+ * one line when the service answers again.
+ */
+export class OutageLog {
   private downSince: number | undefined;
   private lastLine = 0;
   private heldBack = 0;
 
   constructor(
     private readonly logger: OutageLogger,
-    /** Already without its password. */
-    private readonly redis: string,
+    /** Names the service in the lines and the field that holds `target`. */
+    private readonly service: 'redis' | 'postgres',
+    /** Where it is, already without its password. */
+    private readonly target: string,
+    /** What the process does meanwhile, for the first line. */
+    private readonly meanwhile: string,
+    private readonly isConnectionError: (error: unknown) => boolean,
     /**
      * Whether the process's own connection is up: a BullMQ worker's second connection may
      * still fail one attempt after the first is back, which is no outage.
@@ -58,8 +68,8 @@ export class RedisOutageLog {
 
   /** Logs (or counts) a connection error; false for any other error, which the caller logs. */
   report(error: unknown): boolean {
-    if (!isRedisConnectionError(error)) return false;
-    const message = (error as Error).message;
+    if (!this.isConnectionError(error)) return false;
+    const message = rootMessage(error);
     const now = this.now();
     if (this.downSince === undefined && this.connected()) return true;
     if (this.downSince === undefined) {
@@ -67,18 +77,18 @@ export class RedisOutageLog {
       this.lastLine = now;
       this.heldBack = 0;
       this.logger.error(
-        { redis: this.redis, err: message },
-        'redis unreachable: reconnecting; jobs wait in Redis until it is back (repeats of this error are counted, not logged)',
+        { [this.service]: this.target, err: message },
+        `${this.service} unreachable: ${this.meanwhile} (repeats of this error are counted, not logged)`,
       );
     } else if (now - this.lastLine >= this.reminderMs) {
       this.logger.error(
         {
-          redis: this.redis,
+          [this.service]: this.target,
           err: message,
           downForS: Math.round((now - this.downSince) / 1_000),
           errorsHeldBack: this.heldBack,
         },
-        'redis still unreachable',
+        `${this.service} still unreachable`,
       );
       this.lastLine = now;
       this.heldBack = 0;
@@ -88,27 +98,66 @@ export class RedisOutageLog {
     return true;
   }
 
+  /** The service answers again (a connection's 'ready', a statement that went through). */
+  recovered(): void {
+    if (this.downSince === undefined) return;
+    this.logger.info(
+      {
+        [this.service]: this.target,
+        downForS: Math.round((this.now() - this.downSince) / 1_000),
+        errorsHeldBack: this.heldBack,
+      },
+      `${this.service} reachable again`,
+    );
+    this.downSince = undefined;
+  }
+}
+
+/**
+ * The driver's own words, not a wrapper's: drizzle's "Failed query: <the whole SQL> params: …"
+ * buries the reason (ECONNREFUSED) under kilobytes of SQL.
+ */
+function rootMessage(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5; depth += 1) {
+    const cause = (current as { cause?: unknown } | null)?.cause;
+    if (!(cause instanceof Error)) break;
+    current = cause;
+  }
+  return current instanceof Error ? current.message : String(current);
+}
+
+export class RedisOutageLog extends OutageLog {
+  constructor(
+    logger: OutageLogger,
+    /** Already without its password. */
+    redis: string,
+    connected: () => boolean = () => false,
+    reminderMs = 5 * 60_000,
+    now: () => number = Date.now,
+  ) {
+    super(
+      logger,
+      'redis',
+      redis,
+      'reconnecting; jobs wait in Redis until it is back',
+      isRedisConnectionError,
+      connected,
+      reminderMs,
+      now,
+    );
+    this.isUp = connected;
+  }
+
+  private readonly isUp: () => boolean;
+
   /**
    * For code that talks to Postgres as well as Redis (the scheduler's tick): node-postgres
    * raises the same ECONNREFUSED/ECONNRESET, so an error is taken for Redis's only while the
    * Redis connection is actually down; otherwise false, and the caller logs it.
    */
   reportIfDown(error: unknown): boolean {
-    if (this.connected()) return false;
+    if (this.isUp()) return false;
     return this.report(error);
-  }
-
-  /** Redis answers again (the connection's 'ready'). */
-  recovered(): void {
-    if (this.downSince === undefined) return;
-    this.logger.info(
-      {
-        redis: this.redis,
-        downForS: Math.round((this.now() - this.downSince) / 1_000),
-        errorsHeldBack: this.heldBack,
-      },
-      'redis reachable again',
-    );
-    this.downSince = undefined;
   }
 }
