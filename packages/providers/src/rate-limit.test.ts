@@ -41,6 +41,39 @@ describe('rate-limit headers', () => {
     ).toBeNull();
   });
 
+  it("converts the provider's epoch reset and HTTP dates to this clock when the Date header says they differ", () => {
+    const window = {
+      'x-rate-limit-limit': '15',
+      'x-rate-limit-remaining': '0',
+      'x-rate-limit-reset': String(now.getTime() / 1000 - 30 + 900),
+    };
+    // This machine runs 30 s ahead of the provider: its reset is 900 s after ITS now.
+    const behind = { ...window, date: new Date(now.getTime() - 30_000).toUTCString() };
+    expect(readRateLimit(behind, now)?.resetAt).toEqual(new Date(now.getTime() + 900_000));
+    expect(
+      readRetryAfter({ date: behind.date, 'retry-after': 'Wed, 31 Dec 2025 23:59:40 GMT' }, now),
+    ).toEqual(new Date(now.getTime() + 10_000));
+    // …and 30 s behind it.
+    const ahead = {
+      ...window,
+      'x-rate-limit-reset': String(now.getTime() / 1000 + 30 + 900),
+      date: new Date(now.getTime() + 30_000).toUTCString(),
+    };
+    expect(readRateLimit(ahead, now)?.resetAt).toEqual(new Date(now.getTime() + 900_000));
+    // Agreeing clocks (the header's whole second, a little latency): the reset as sent.
+    for (const skew of [0, 400, 900]) {
+      const agree = { ...window, date: new Date(now.getTime() - skew).toUTCString() };
+      expect(readRateLimit(agree, now)?.resetAt).toEqual(new Date(now.getTime() + 870_000));
+    }
+    // A Date header years old is a replayed response, not a clock.
+    const stale = { ...window, date: 'Tue, 13 Apr 2021 03:56:23 GMT' };
+    expect(readRateLimit(stale, now)?.resetAt).toEqual(new Date(now.getTime() + 870_000));
+    // A relative reset is this clock's already.
+    expect(readRateLimit({ ...behind, 'x-rate-limit-reset': '12' }, now)?.resetAt).toEqual(
+      new Date(now.getTime() + 12_000),
+    );
+  });
+
   it('reads Retry-After as seconds or as an HTTP date', () => {
     expect(readRetryAfter({ 'retry-after': '30' }, now)).toEqual(new Date(now.getTime() + 30_000));
     expect(readRetryAfter({ 'retry-after': 'Thu, 01 Jan 2026 00:05:00 GMT' }, now)).toEqual(

@@ -25,19 +25,40 @@ export function readRateLimit(headers: HeaderMap, now: Date = new Date()): RateL
     const remaining = integer(header(headers, `${prefix}remaining`));
     const reset = integer(header(headers, `${prefix}reset`));
     if (limit === undefined || remaining === undefined || reset === undefined) continue;
-    return { limit, remaining, resetAt: resetToDate(reset, now) };
+    return { limit, remaining, resetAt: resetToDate(reset, now, clockOffsetMs(headers, now)) };
   }
   return null;
 }
 
 /**
  * A reset value: above 10^11 an epoch in milliseconds (some gateways), above ~2001-09-09 in
- * seconds an epoch in seconds (X), below that a delay in seconds (IETF `ratelimit-reset`).
+ * seconds an epoch in seconds (X), below that a delay in seconds (IETF `ratelimit-reset`). An
+ * epoch is the provider's clock: `offsetMs` turns it into this machine's.
  */
-function resetToDate(reset: number, now: Date): Date {
-  if (reset > 100_000_000_000) return new Date(reset);
-  return reset > 1_000_000_000 ? new Date(reset * 1000) : new Date(now.getTime() + reset * 1000);
+function resetToDate(reset: number, now: Date, offsetMs: number): Date {
+  if (reset > 100_000_000_000) return new Date(reset + offsetMs);
+  return reset > 1_000_000_000
+    ? new Date(reset * 1000 + offsetMs)
+    : new Date(now.getTime() + reset * 1000);
 }
+
+/**
+ * What turns the provider's clock into this machine's, from the response's `Date` header: 0
+ * while they agree (the header holds whole seconds, so the provider's now is within [Date,
+ * Date + 1 s), plus a quarter second of latency); else this clock minus the header's time, so
+ * a hold ends at worst a second late, never early. A worker clock 30 s ahead of X's ended every
+ * window's hold 30 s early and spent the rest of it on 429s. Past an hour apart the header is
+ * stale (a cached or replayed response), not a clock: 0 again.
+ */
+export function clockOffsetMs(headers: HeaderMap, now: Date): number {
+  const date = Date.parse(header(headers, 'date') ?? '');
+  if (Number.isNaN(date)) return 0;
+  const ahead = now.getTime() - date;
+  if (ahead >= -250 && ahead <= 1_250) return 0;
+  return Math.abs(ahead) > MAX_CLOCK_OFFSET_MS ? 0 : ahead;
+}
+
+const MAX_CLOCK_OFFSET_MS = 60 * 60_000;
 
 /**
  * How long a 429 whose window reset has already passed (clocks apart, a provider reopening
@@ -51,7 +72,7 @@ export function readRetryAfter(headers: HeaderMap, now: Date = new Date()): Date
   if (value === undefined || value === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return new Date(now.getTime() + Number(value) * 1000);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : new Date(date);
+  return Number.isNaN(date) ? undefined : new Date(date + clockOffsetMs(headers, now));
 }
 
 /**
