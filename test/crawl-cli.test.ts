@@ -156,6 +156,15 @@ describe('birdfeed watchlist / crawl --once / status', () => {
       lastRun: { outcome: 'unavailable' },
     });
     expect(report.queues.configured).toBe(false);
+    // Each crawled target carries the account's handle, for both providers.
+    const handles = await pool.query(
+      `SELECT w.provider, w.username FROM watch_targets w WHERE w.user_id = $1 ORDER BY provider`,
+      [a?.id],
+    );
+    expect(handles.rows).toEqual([
+      { provider: 'agntdata', username: a?.username },
+      { provider: 'x', username: a?.username },
+    ]);
 
     const text = await birdfeed(['status']);
     expect(text.stdout).toContain('SUSPENDED');

@@ -134,7 +134,11 @@ export async function commitPageTransition(
       RETURNING 1)`);
   }
   if (completes) {
-    ctes.push(sql`target AS (UPDATE watch_targets SET last_run_at = now(), updated_at = now()
+    // The handle as crawled (the page's users were written before this transaction): a
+    // `--username` given at `watchlist add` is a guess until then, and accounts get renamed.
+    ctes.push(sql`target AS (UPDATE watch_targets SET last_run_at = now(), updated_at = now(),
+        username = coalesce((SELECT u.username FROM users u WHERE u.id = ${input.userId}::bigint),
+          watch_targets.username)
       WHERE ${keyCondition(key)} AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`);
   }
   const [row] = await executePrepared<CheckpointRow>(
