@@ -1,14 +1,4 @@
-/** What node-postgres raises when the server cannot be reached or went away. */
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-]);
+import { CONNECTION_ERROR_CODES } from '@birdfeed/model';
 
 /**
  * SQLSTATEs of a server that is not there to answer: connection exceptions (08…), a shutdown
@@ -38,7 +28,10 @@ export function isDatabaseConnectionError(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || isUnavailableState(code))) {
+    if (
+      typeof code === 'string' &&
+      (CONNECTION_ERROR_CODES.has(code) || isUnavailableState(code))
+    ) {
       return true;
     }
     const cause = (current as { cause?: unknown }).cause;

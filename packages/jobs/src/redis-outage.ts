@@ -1,3 +1,4 @@
+import { CONNECTION_ERROR_CODES } from '@birdfeed/model';
 /**
  * A Redis outage, logged as one: ioredis reconnects every ~2 s, and each attempt raises an
  * error on the process's connection and on every BullMQ worker's own two (≈ 155 lines in 25 s
@@ -6,22 +7,10 @@
  * Redis answers again.
  */
 
-/** What a lost or refused Redis connection raises (ioredis, BullMQ, Node's net). */
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-]);
-
 export function isRedisConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
   if (error.name === 'MaxRetriesPerRequestError') return true;
   return /Connection is closed|connect E[A-Z]+|read E[A-Z]+|write E[A-Z]+|Stream isn't writeable/.test(
     error.message,

@@ -212,3 +212,18 @@ export function isCalendarDate(
     seconds <= 60
   );
 }
+
+/**
+ * The codes Node's net and dns give a connection that was refused, lost or never reached (what
+ * both a Postgres and a Redis client raise when their server is away).
+ */
+export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
