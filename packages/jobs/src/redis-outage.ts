@@ -1,4 +1,5 @@
 import { CONNECTION_ERROR_CODES } from '@birdfeed/model';
+
 /**
  * A Redis outage, logged as one: ioredis reconnects every ~2 s, and each attempt raises an
  * error on the process's connection and on every BullMQ worker's own two (≈ 155 lines in 25 s
