@@ -8,6 +8,12 @@ import pg from 'pg';
 export const ADMIN_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/**
+ * The start of every test database's name: checkouts that share one Postgres can each tell
+ * (and drop) what a crashed run of theirs left behind.
+ */
+const DATABASE_PREFIX = process.env.TEST_DATABASE_PREFIX ?? 'bf';
+
 export interface TestDatabase {
   name: string;
   url: string;
@@ -15,7 +21,7 @@ export interface TestDatabase {
 }
 
 export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
-  const name = `bf_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const name = `${DATABASE_PREFIX}_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
   try {
