@@ -116,16 +116,52 @@ async function checkConnection(url: string, description: string, timeoutMs: numb
   try {
     client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
     client.on('error', () => {});
+    const portProblem = badPortReason(client.port);
+    if (portProblem !== undefined) {
+      throw new DatabaseConnectError(description, portProblem, { cause: undefined });
+    }
     await client.connect();
   } catch (error) {
+    if (error instanceof DatabaseConnectError) throw error;
     const code = (error as { code?: unknown } | null)?.code;
     throw new DatabaseConnectError(description, connectFailureReason(error, passwordOf(url)), {
       cause: error,
       ...(typeof code === 'string' ? { code } : {}),
     });
   } finally {
-    await client?.end().catch(() => {});
+    if (client !== undefined) await endWithin(client, END_TIMEOUT_MS);
   }
+}
+
+/**
+ * Why the port node-postgres would connect to (the URL's, a `?port=` parameter or PGPORT) is
+ * not one, or undefined. Checked before connect(): pg passes the port to net.connect(), which
+ * throws at once for NaN, 0 or 70000, leaving pg's socket and connection timer behind; the
+ * timer later destroys that socket with an 'error' no one listens to and crashes the process.
+ */
+function badPortReason(port: number): string | undefined {
+  if (Number.isInteger(port) && port >= 1 && port <= 65535) return undefined;
+  const what = Number.isNaN(port) ? 'is not a number' : `${port} is out of range`;
+  return `the port ${what}: a TCP port is 1 to 65535 (the URL's, a ?port= parameter or PGPORT)`;
+}
+
+/**
+ * pg's end() resolves on the socket's 'close'. After a connect() that failed before its socket
+ * started, no 'close' ever comes: awaited bare, the command waited on nothing, the event loop
+ * emptied and node exited 0 halfway through. So the wait is bounded (and the timer keeps the
+ * process alive until then).
+ */
+const END_TIMEOUT_MS = 2_000;
+
+async function endWithin(client: pg.Client, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.end().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
