@@ -113,12 +113,50 @@ export function credentialLabelFor(
   return provider === 'x' ? env.X_CREDENTIAL_LABEL : env.AGNTDATA_CREDENTIAL_LABEL;
 }
 
+/** The port of a URL's authority as written: after the last `@`, a `[…]` IPv6 host or a name. */
+const AUTHORITY_PORT =
+  /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#]*@)?(?:\[[^\]/?#@]*\]|[^/?#:@[\]]*):([^/?#@:]*)(?=[/?#]|$)/i;
+
+/**
+ * What is wrong with the ports of a Postgres URL, or undefined. The URL parser takes `:0` and
+ * refuses a port above 65535 without saying the port is why; node-postgres lets a `?port=`
+ * parameter override the port and reads `?port=abc` as NaN (net.connect then throws before any
+ * socket exists) and `?port=5432abc` as 5432. So each is plain digits from 1 to 65535.
+ */
+function postgresPortProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) {
+    // The URL check refuses it already; this only adds that the port is why, when it is.
+    const written = AUTHORITY_PORT.exec(value)?.[1];
+    return written !== undefined && written !== '' && !isTcpPort(written)
+      ? `its port ${JSON.stringify(written)} is not a TCP port (1 to 65535)`
+      : undefined;
+  }
+  const url = new URL(value);
+  if (url.port !== '' && !isTcpPort(url.port)) {
+    return `its port ${JSON.stringify(url.port)} is not a TCP port (1 to 65535)`;
+  }
+  for (const port of url.searchParams.getAll('port')) {
+    if (!isTcpPort(port)) {
+      return `its ?port=${JSON.stringify(port)} is not a TCP port (1 to 65535, in plain digits)`;
+    }
+  }
+  return undefined;
+}
+
+function isTcpPort(text: string): boolean {
+  return /^[0-9]{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+}
+
 export const envSchema = z.object({
   /** Postgres connection string; unset = the embedded PGlite database under .birdfeed/. */
   DATABASE_URL: optionalUrl(
     /^postgres(ql)?$/,
     'must be a postgres:// or postgresql:// URL, e.g. postgres://postgres@127.0.0.1:5432/birdfeed',
-  ),
+  ).superRefine((value, ctx) => {
+    const problem = value === undefined ? undefined : postgresPortProblem(value);
+    // The message quotes the port only: the URL may carry a password.
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   /** Redis for BullMQ; unset = commands that need Redis say so (the demo falls back to in-process). */
   REDIS_URL: optionalUrl(
     /^rediss?$/,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_DATABASE_URL } from './support/postgres.ts';
+import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 import { type CliRun, runCli } from './support/run-cli.ts';
 
 /**
@@ -68,4 +69,47 @@ describe('a DATABASE_URL that cannot be used', () => {
       expect(run.stdout + run.stderr).not.toContain('x-token-never-shown');
     });
   });
+
+  it('a port that is not one (?port=abc, ?port=70000): every command stops at once naming DATABASE_URL', async () => {
+    // These printed nothing and exited 0 (the connection check waited on a socket that never
+    // existed), or, with Redis to keep them alive, crashed 10 s later (scheduler) or after 60 s
+    // of silence (worker) with pg's unhandled "timeout expired".
+    const url = new URL(ADMIN_DATABASE_URL);
+    url.pathname = '/never_connected';
+    const runs: [string[], string][] = [
+      ...[
+        ...COMMANDS,
+        ['prune', '--raw-pages', '90d', '--dry-run'],
+        ['ingest', '--provider', 'x', 'page.json'],
+        ['scheduler', '--once'],
+        ['worker'],
+      ].map((command): [string[], string] => [command, 'abc']),
+      [['status'], '70000'],
+      [['worker'], '70000'],
+    ];
+    const env = {
+      X_BEARER_TOKEN: 'x-token-never-shown',
+      REDIS_URL: TEST_REDIS_URL,
+      BIRDFEED_QUEUE_PREFIX: testRedisPrefix('bad_db_port'),
+    };
+    // A few at a time: each is a Node start on a shared machine.
+    for (let i = 0; i < runs.length; i += 3) {
+      await Promise.all(
+        runs.slice(i, i + 3).map(async ([command, port]) => {
+          const started = Date.now();
+          const run = await runCli('birdfeed', command, {
+            ...env,
+            DATABASE_URL: `${url.href}?port=${port}`,
+          });
+          const what = `${command.join(' ')} (port ${port}): ${run.stderr}`;
+          expect(run.code, what).toBe(1);
+          expect(run.stderr, what).toBe(
+            `birdfeed ${command[0]}: invalid environment:\n  DATABASE_URL: its ?port="${port}" is not a TCP port (1 to 65535, in plain digits)\n`,
+          );
+          expect(run.stdout, what).toBe('');
+          expect(Date.now() - started, what).toBeLessThan(15_000);
+        }),
+      );
+    }
+  }, 180_000);
 });

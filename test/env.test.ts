@@ -9,6 +9,7 @@ import { EnvError, parseEnv } from '../bin/env.ts';
  * credential. Every command's schema extends the shared one, so each parser gets the same rule.
  */
 const parsers = { cli: parseEnv, worker: parseWorkerEnv, scheduler: parseSchedulerEnv };
+const demoEnv = (source: NodeJS.ProcessEnv) => parseDemoOptions([], source, '/tmp');
 
 function refusal(parse: (source: NodeJS.ProcessEnv) => unknown, source: NodeJS.ProcessEnv) {
   try {
@@ -130,8 +131,30 @@ describe('connection URLs', () => {
       expect(refusal(parse, { [name]: value })).toMatch(why);
   });
 
+  it.each([
+    ['postgres://u:pw@h:5432/db?port=abc', 'its ?port="abc" is not a TCP port'],
+    ['postgres://u:pw@h/db?port=70000', 'its ?port="70000" is not a TCP port'],
+    ['postgres://h/db?port=5432abc', 'its ?port="5432abc" is not a TCP port'],
+    ['postgres://h/db?port=', 'its ?port="" is not a TCP port'],
+    ['postgres://u:pw@h:0/db', 'its port "0" is not a TCP port'],
+    ['postgres://u:p@ss@h:70000/db', 'its port "70000" is not a TCP port'],
+    ['postgres://[::1]:0/db', 'its port "0" is not a TCP port'],
+  ])('refuses DATABASE_URL=%s, naming the port and not the password', (url, why) => {
+    for (const parse of [...Object.values(parsers), demoEnv]) {
+      const message = refusal(parse, { DATABASE_URL: url });
+      expect(message).toContain(`DATABASE_URL: ${why} (1 to 65535`);
+      expect(message).not.toMatch(/pw|p@ss/);
+    }
+  });
+
   it('takes postgres://, postgresql://, redis:// and rediss://', () => {
-    for (const url of ['postgres://u:p@h:5432/d', 'postgresql://h/d']) {
+    for (const url of [
+      'postgres://u:p@h:5432/d',
+      'postgresql://h/d',
+      'postgres://h:/d',
+      'postgres://[::1]:5432/d?sslmode=disable&port=6432',
+      'postgres://u:5@[::1]/d',
+    ]) {
       expect(parseEnv({ DATABASE_URL: url }).DATABASE_URL).toBe(url);
     }
     for (const url of ['redis://127.0.0.1:6379', 'rediss://r.example:6380/2']) {
