@@ -49,8 +49,18 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`birdfeed: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
-  const mod = (await import(new URL(command.path, import.meta.url).href)) as CommandModule;
+  // Node exits once nothing is left to wait for, even while the command is pending: one that
+  // awaits a callback that can no longer come (a driver that failed before opening its socket)
+  // ended with exit code 0 and no output, and a cron job recorded a success.
+  const unfinished = () => {
+    process.stderr.write(
+      `birdfeed ${name}: internal error: the command did not finish (it was waiting for something that can no longer happen); this is a bug\n`,
+    );
+    process.exitCode = 1;
+  };
+  process.once('beforeExit', unfinished);
   try {
+    const mod = (await import(new URL(command.path, import.meta.url).href)) as CommandModule;
     const code = await mod.main(rest);
     return typeof code === 'number' ? code : 0;
   } catch (error) {
@@ -60,6 +70,8 @@ async function run(argv: string[]): Promise<number> {
       return 1;
     }
     throw error;
+  } finally {
+    process.off('beforeExit', unfinished);
   }
 }
 

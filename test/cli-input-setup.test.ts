@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_DATABASE_URL } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
@@ -112,4 +113,25 @@ describe('a DATABASE_URL that cannot be used', () => {
       );
     }
   }, 180_000);
+});
+
+describe('a command that never finishes', () => {
+  const NEVER_SETTLES = fileURLToPath(
+    new URL('./fixtures/pg-connect-never-settles.mjs', import.meta.url),
+  );
+
+  it('says so and exits 1, where node ended it with exit code 0 and nothing printed', async () => {
+    const url = new URL(ADMIN_DATABASE_URL);
+    url.pathname = '/never_connected';
+    for (const command of [['migrate'], ['watchlist', 'list']]) {
+      const run = await runCli('birdfeed', command, {
+        DATABASE_URL: url.href,
+        NODE_OPTIONS: `--import ${NEVER_SETTLES}`,
+      });
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toBe(
+        `birdfeed ${command[0]}: internal error: the command did not finish (it was waiting for something that can no longer happen); this is a bug\n`,
+      );
+    }
+  });
 });
