@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openDatabase } from '@birdfeed/db';
@@ -119,6 +119,46 @@ describe('command-line input', () => {
       ],
     ];
     await expectRefused(cases);
+  });
+
+  it('names the one thing wrong with an id, and only calls it a username when it is not a number', async () => {
+    const cases: Array<[string[], string]> = [
+      [['watchlist', 'add', '007'], '<user_id> "007": has a leading zero\n'],
+      [
+        ['watchlist', 'add', '9223372036854775808'],
+        '<user_id> "9223372036854775808": is larger than 9223372036854775807, the largest bigint (int64)\n',
+      ],
+      [
+        ['watchlist', 'add', '@jack'],
+        '<user_id> "@jack": is not a decimal number (digits 0-9 only); a user id is the account\'s number (e.g. 2244994945), not its username\n',
+      ],
+      [['watchlist', 'disable', '0'], '<user_id> "0": is not an X user id (they start at 1)\n'],
+      [['crawl', '--once', '--user', '007'], '--user "007": has a leading zero\n'],
+      [
+        ['crawl', '--once', '--user', '9223372036854775808'],
+        '--user "9223372036854775808": is larger than 9223372036854775807',
+      ],
+      [
+        ['ingest', '--provider', 'x', '--user-id', '007', page],
+        '--user-id "007": has a leading zero\n',
+      ],
+    ];
+    await expectRefused(cases);
+  });
+
+  it('ingest names what is wrong with an id in the file, and writes nothing', async () => {
+    const file = join(dir, 'leading-zero.json');
+    const body = JSON.parse(await readFile(page, 'utf8'));
+    body.data[0].id = '0012345';
+    await writeFile(file, JSON.stringify(body));
+    const run = await birdfeed(['ingest', '--provider', 'x', file]);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(
+      'data[0].id: expected a decimal id string, but it has a leading zero',
+    );
+    expect(run.stderr).not.toContain('1 to 19 digits');
+    expect(await count('tweets')).toBe(0);
+    expect(await count('users')).toBe(0);
   });
 
   it('still takes what is meant: --priority=-5, an ISO timestamp with a zone', async () => {

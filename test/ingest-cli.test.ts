@@ -83,7 +83,9 @@ describe('the birdfeed CLI', () => {
       cwd,
     );
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--user-id must be a decimal id within bigint range/);
+    expect(result.stderr).toContain(
+      '--user-id "9223372036854775808": is larger than 9223372036854775807, the largest bigint (int64)',
+    );
   });
 
   it('normalize prints userId null for a page that names nobody, unless --user-id says', async () => {

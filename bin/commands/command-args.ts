@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { isCalendarDate, isSnowflakeId } from '@birdfeed/model';
+import { isCalendarDate, snowflakeIdProblem } from '@birdfeed/model';
 
 /**
  * The argument checks every `birdfeed` command shares. Each throws a plain Error whose message
@@ -29,11 +29,19 @@ export function parseCommandArgs<const T extends ParseArgsConfig>(config: T) {
 }
 
 /**
- * An X user id as a user types it: a decimal snowflake within bigint range. X ids start at 1;
- * the model's SNOWFLAKE_PATTERN admits 0 (a placeholder owner elsewhere), a watch target must not.
+ * Why `value` is not an X user id as a user types it (a decimal snowflake within bigint range,
+ * from 1), or undefined when it is one; the message puts it after the argument's name and value.
+ * X ids start at 1; the model's SNOWFLAKE_PATTERN admits 0 (a placeholder owner elsewhere), a
+ * watch target must not.
  */
-export function isUserId(value: string): boolean {
-  return isSnowflakeId(value) && value !== '0';
+export function userIdProblem(value: string): string | undefined {
+  const problem = snowflakeIdProblem(value);
+  if (problem === undefined)
+    return value === '0' ? 'is not an X user id (they start at 1)' : undefined;
+  // Only what is not a number at all can be a username typed where the id goes.
+  return /^[0-9]+$/.test(value)
+    ? problem
+    : `${problem}; a user id is the account's number (e.g. 2244994945), not its username`;
 }
 
 /**

@@ -12,7 +12,7 @@ import { createAgntdataClient, createXClient, type TimelineClient } from '@birdf
 import { pino } from 'pino';
 import { parseEnv } from '../env.ts';
 import { createLogger } from '../logger.ts';
-import { isUserId, parseCommandArgs, parseIntegerFlag } from './command-args.ts';
+import { parseCommandArgs, parseIntegerFlag, userIdProblem } from './command-args.ts';
 import { databaseOptions } from './database-options.ts';
 
 const USAGE = `usage: birdfeed crawl --once [--user ID] [--provider x|agntdata] [--concurrency N]
@@ -79,10 +79,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     provider = values.provider as ProviderName;
   }
-  if (values.user !== undefined && !isUserId(values.user)) {
-    return usageError(
-      `--user ${JSON.stringify(values.user)}: must be a decimal user id (digits only, from 1)`,
-    );
+  const userProblem = values.user === undefined ? undefined : userIdProblem(values.user);
+  if (userProblem !== undefined) {
+    return usageError(`--user ${JSON.stringify(values.user)}: ${userProblem}`);
   }
   let concurrency = 2;
   if (values.concurrency !== undefined) {

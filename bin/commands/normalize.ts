@@ -11,7 +11,7 @@ import {
   type Recording,
   readRecordings,
 } from '@birdfeed/providers';
-import { isUserId, parseCommandArgs, parseTimestampFlag } from './command-args.ts';
+import { parseCommandArgs, parseTimestampFlag, userIdProblem } from './command-args.ts';
 
 const USAGE = `usage: birdfeed normalize --provider x|agntdata [--user-id ID] [--observed-at ISO] [--pretty] FILE...
 
@@ -346,9 +346,8 @@ export function parseRecordingArgs(
   }
   if (parsed.positionals.length === 0) return 'no FILE given';
   const userId = values['user-id'];
-  if (typeof userId === 'string' && !isUserId(userId)) {
-    return `--user-id must be a decimal id within bigint range, from 1, got ${JSON.stringify(userId)}`;
-  }
+  const userIdReason = typeof userId === 'string' ? userIdProblem(userId) : undefined;
+  if (userIdReason !== undefined) return `--user-id ${JSON.stringify(userId)}: ${userIdReason}`;
   const observedAtText = values['observed-at'];
   let observedAt: Date | undefined;
   if (typeof observedAtText === 'string') {

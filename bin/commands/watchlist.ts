@@ -10,7 +10,7 @@ import {
 } from '@birdfeed/db';
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { parseEnv } from '../env.ts';
-import { isUserId, parseCommandArgs, parseIntegerFlag } from './command-args.ts';
+import { parseCommandArgs, parseIntegerFlag, userIdProblem } from './command-args.ts';
 import { withCrawlDatabase } from './database-options.ts';
 
 const USAGE = `usage:
@@ -51,11 +51,8 @@ function parseProvider(value: string | undefined): ProviderName | undefined {
 
 function parseUserId(value: string | undefined, action: string): string {
   if (value === undefined) throw new UsageError(`watchlist ${action}: <user_id> is missing`);
-  if (!isUserId(value)) {
-    throw new UsageError(
-      `<user_id> ${JSON.stringify(value)}: must be a decimal user id (digits only, from 1, e.g. 2244994945), not a username`,
-    );
-  }
+  const problem = userIdProblem(value);
+  if (problem !== undefined) throw new UsageError(`<user_id> ${JSON.stringify(value)}: ${problem}`);
   return value;
 }
 

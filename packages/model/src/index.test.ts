@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareIds, isSnowflakeId, MAX_BIGINT } from './index.ts';
+import { compareIds, isSnowflakeId, MAX_BIGINT, snowflakeIdProblem } from './index.ts';
 
 describe('isSnowflakeId', () => {
   it('takes canonical decimals up to the largest bigint', () => {
@@ -21,6 +21,26 @@ describe('isSnowflakeId', () => {
       '１２',
     ]) {
       expect(isSnowflakeId(id), id).toBe(false);
+    }
+  });
+});
+
+describe('snowflakeIdProblem', () => {
+  it('names the one thing wrong with an id', () => {
+    expect(snowflakeIdProblem('007')).toBe('has a leading zero');
+    expect(snowflakeIdProblem('0012345')).toBe('has a leading zero');
+    expect(snowflakeIdProblem('9223372036854775808')).toBe(
+      'is larger than 9223372036854775807, the largest bigint (int64)',
+    );
+    expect(snowflakeIdProblem('10000000000000000000')).toMatch(/^is larger than/);
+    for (const id of ['', 'jack', '@jack', '-1', '1.0', ' 1', '1e3', '１２']) {
+      expect(snowflakeIdProblem(id), id).toBe('is not a decimal number (digits 0-9 only)');
+    }
+  });
+
+  it('has nothing to say about an id isSnowflakeId takes', () => {
+    for (const id of ['0', '1', '2244994945', MAX_BIGINT.toString()]) {
+      expect(snowflakeIdProblem(id), id).toBeUndefined();
     }
   });
 });

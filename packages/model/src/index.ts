@@ -190,6 +190,18 @@ export function isSnowflakeId(value: string): boolean {
 }
 
 /**
+ * Why `value` is not a snowflake id ({@link isSnowflakeId}), or undefined when it is one: the
+ * CLI's id arguments and the raw-body schemas say this one reason, where a list of every rule
+ * told `007` to use digits only. It reads after the value: `"007" has a leading zero`.
+ */
+export function snowflakeIdProblem(value: string): string | undefined {
+  if (isSnowflakeId(value)) return undefined;
+  if (!/^[0-9]+$/.test(value)) return 'is not a decimal number (digits 0-9 only)';
+  if (value.startsWith('0')) return 'has a leading zero';
+  return `is larger than ${MAX_BIGINT_TEXT}, the largest bigint (int64)`;
+}
+
+/**
  * A date whose day exists and whose time is on the clock. `Date` rolls the rest over without
  * a word: 2021-02-30 becomes 2021-03-02, and a tweet would be stored as posted on another day.
  */

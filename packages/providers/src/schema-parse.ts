@@ -1,4 +1,9 @@
-import { isCalendarDate, isSnowflakeId, type ProviderName } from '@birdfeed/model';
+import {
+  isCalendarDate,
+  isSnowflakeId,
+  type ProviderName,
+  snowflakeIdProblem,
+} from '@birdfeed/model';
 import { z } from 'zod';
 import { InvalidResponseError } from './errors.ts';
 
@@ -8,7 +13,8 @@ import { InvalidResponseError } from './errors.ts';
  * that fit a Postgres bigint, counts are non-negative integers.
  */
 export const snowflakeId = z.string().refine(isSnowflakeId, {
-  message: 'expected a decimal id string (1 to 19 digits, within bigint range)',
+  error: (issue) =>
+    `expected a decimal id string, but it ${snowflakeIdProblem(String(issue.input)) ?? 'is not one'}`,
 });
 
 export const count = z.number().int().nonnegative();
