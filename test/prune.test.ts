@@ -121,7 +121,11 @@ describe('birdfeed prune', () => {
     [['--runs', '0d'], /--runs "0d": must be an age above 0/],
     [['--failures=-5d'], /--failures "-5d": must be an age/],
     [['--raw-pages', '90d', '--raw-pages', '30d'], /--raw-pages given twice/],
-    [['--runs', '999999d'], /--runs "999999d": at most 36500d \(100 years\)/],
+    [
+      ['--runs', '999999d'],
+      /--runs "999999d": is more than 36500 days; give an age of at most 36500d \(100 years\)/,
+    ],
+    [['--raw-pages', '99999999999d'], /--raw-pages "99999999999d": is more than 36500 days/],
     [['--runs', '999999d'.repeat(120)], /--runs "(999999d)+": must be an age/],
     [['--raw-pages', '90d', 'now'], /Unexpected argument 'now'/],
   ])('refuses %j naming the flag, exit 2, nothing deleted', async (args, message) => {

@@ -27,7 +27,7 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 
 export function parseAge(flag: string, text: string, now: Date): Date {
   const value = text.trim().toLowerCase();
   let seconds = 0;
-  if (/^(?:\d{1,9}[smhd]){1,4}$/.test(value)) {
+  if (/^(?:\d+[smhd]){1,4}$/.test(value)) {
     for (const [, amount, unit] of value.matchAll(/(\d+)([smhd])/g)) {
       seconds += Number(amount) * (UNIT_SECONDS[unit as string] ?? 0);
     }
@@ -37,9 +37,12 @@ export function parseAge(flag: string, text: string, now: Date): Date {
       `--${flag} ${JSON.stringify(text)}: must be an age above 0 with a unit s, m, h or d, e.g. 90d, 12h, 1d12h`,
     );
   }
-  // Older than anything birdfeed stored, and far from the edge of Postgres's timestamps.
+  // Older than anything birdfeed stored, and far from the edge of Postgres's timestamps. An
+  // amount too long for a number to hold exactly is still far above it.
   if (seconds > MAX_AGE_DAYS * 86_400) {
-    throw new Error(`--${flag} ${JSON.stringify(text)}: at most ${MAX_AGE_DAYS}d (100 years)`);
+    throw new Error(
+      `--${flag} ${JSON.stringify(text)}: is more than ${MAX_AGE_DAYS} days; give an age of at most ${MAX_AGE_DAYS}d (100 years)`,
+    );
   }
   return new Date(now.getTime() - seconds * 1_000);
 }
