@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,49 @@ describe('demo options', () => {
       /BIRDFEED_DEMO_REDIS/,
     );
   });
+});
+
+describe('demo home directory', () => {
+  it('`--home` on a file, or under one: exit 2 naming it, before anything starts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'birdfeed-demo-home-'));
+    const file = join(dir, 'afile');
+    writeFileSync(file, 'mine\n');
+    // Ports of its own: had anything started, it would not take a running demo's.
+    const env = { BIRDFEED_DEMO_PG_PORT: '0', BIRDFEED_DEMO_SANDBOX_PORT: '0' };
+    try {
+      const cases: Array<[string[], Record<string, string>, string]> = [
+        [['--home', file], {}, `--home ${file}: is a file, not a directory`],
+        [
+          ['--home', join(file, 'sub', 'dir')],
+          {},
+          `--home ${join(file, 'sub', 'dir')}: ${file} is a file, not a directory`,
+        ],
+        [[], { BIRDFEED_HOME: file }, `BIRDFEED_HOME=${file}: is a file, not a directory`],
+        [
+          ['--watchlist-only', '--home', file],
+          { BIRDFEED_SANDBOX_URL: 'http://127.0.0.1:9' },
+          `--home ${file}: is a file, not a directory`,
+        ],
+      ];
+      for (const [args, more, message] of cases) {
+        const run = await runCli('birdfeed', ['demo', '--redis', 'off', '--plain', ...args], {
+          ...env,
+          ...more,
+        });
+        expect(run.code, run.stderr).toBe(2);
+        expect(
+          run.stderr.startsWith(`birdfeed demo: ${message}\n\nusage: birdfeed demo`),
+          run.stderr,
+        ).toBe(true);
+        expect(run.stderr).not.toMatch(/EEXIST|ENOTDIR|\n\s+at /);
+        expect(run.stdout).toBe('');
+      }
+      expect(readdirSync(dir)).toEqual(['afile']);
+      expect(readFileSync(file, 'utf8')).toBe('mine\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('demo queue mode', () => {

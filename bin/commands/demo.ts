@@ -20,6 +20,7 @@ import {
   DemoUsageError,
   parseDemoOptions,
   pgliteDir,
+  prepareDemoHome,
 } from '../demo/demo-options.ts';
 import { readDemoState, writeDemoState } from '../demo/demo-state.ts';
 import {
@@ -60,7 +61,19 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (options.watchlistOnly) return loadWatchlistOnly(options);
-  return runDemo(options);
+  return refuseBadHome(options) ?? runDemo(options);
+}
+
+/** Creates the home directory; one that cannot be is bad usage (exit 2), like a bad flag. */
+function refuseBadHome(options: DemoOptions): number | undefined {
+  try {
+    prepareDemoHome(options);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof DemoUsageError)) throw error;
+    process.stderr.write(`birdfeed demo: ${error.message}\n\n${DEMO_USAGE}`);
+    return 2;
+  }
 }
 
 /** The compose demo profile: fill the watchlist of DATABASE_URL from a running sandbox. */
@@ -74,7 +87,8 @@ async function loadWatchlistOnly(options: DemoOptions): Promise<number> {
   // The embedded database belongs to one process: not while a demo holds it.
   let releaseLock = () => {};
   if (options.databaseUrl === undefined) {
-    mkdirSync(options.home, { recursive: true });
+    const refused = refuseBadHome(options);
+    if (refused !== undefined) return refused;
     try {
       releaseLock = takeLock(options.home);
     } catch (error) {
@@ -171,7 +185,6 @@ interface Cleanup {
 async function runDemo(options: DemoOptions): Promise<number> {
   const out = process.stdout;
   const started = Date.now();
-  mkdirSync(options.home, { recursive: true });
   let releaseLock: () => void;
   try {
     releaseLock = takeLock(options.home);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { isAbsolute, join, resolve } from 'node:path';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseCommandArgs } from '../commands/command-args.ts';
@@ -53,6 +54,8 @@ export interface DemoOptions {
   backfillDepth: number;
   /** Absolute. */
   home: string;
+  /** Who chose `home`, for messages about it. */
+  homeFrom: '--home' | 'BIRDFEED_HOME' | 'default';
   watchlistOnly: boolean;
   sandboxUrl: string | undefined;
   plain: boolean;
@@ -190,6 +193,12 @@ export function parseDemoOptions(
     backfillDepth:
       values.backfill !== undefined ? integer('backfill', values.backfill, 1, 3200) : 300,
     home,
+    homeFrom:
+      values.home !== undefined
+        ? '--home'
+        : env.BIRDFEED_HOME !== undefined
+          ? 'BIRDFEED_HOME'
+          : 'default',
     watchlistOnly: values['watchlist-only'] === true,
     sandboxUrl: env.BIRDFEED_SANDBOX_URL,
     plain: values.plain === true,
@@ -202,6 +211,54 @@ export function parseDemoOptions(
         : env.BIRDFEED_QUEUE_PREFIX,
     logLevel: env.LOG_LEVEL,
   };
+}
+
+/**
+ * Creates the demo's home directory, or throws DemoUsageError saying why it cannot be one
+ * (named as the user gave it), before anything starts. Later, mkdir's EEXIST or ENOTDIR came
+ * out as a stack, after the sandbox and the database may already have been started.
+ */
+export function prepareDemoHome(options: Pick<DemoOptions, 'home' | 'homeFrom'>): void {
+  const { home, homeFrom } = options;
+  const named =
+    homeFrom === 'BIRDFEED_HOME'
+      ? `BIRDFEED_HOME=${home}`
+      : `--home ${home}${homeFrom === 'default' ? ' (the default)' : ''}`;
+  try {
+    mkdirSync(home, { recursive: true });
+  } catch (error) {
+    throw new DemoUsageError(`${named}: ${homeProblem(home, error)}`);
+  }
+  try {
+    // Everything the demo keeps goes here: its lock, state, logs and PGlite's files.
+    accessSync(home, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new DemoUsageError(`${named}: is not writable (permission denied)`);
+  }
+}
+
+/** Why mkdir -p of `home` failed, in words: which part of the path is in the way, or the errno. */
+function homeProblem(home: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    // The nearest part of the path that exists is not a directory: home itself, or a parent.
+    for (let path = home; ; path = dirname(path)) {
+      let stat: ReturnType<typeof statSync>;
+      try {
+        stat = statSync(path, { throwIfNoEntry: false });
+      } catch {
+        stat = undefined; // ENOTDIR: a parent is in the way, found further up
+      }
+      if (stat !== undefined && !stat.isDirectory()) {
+        const what = stat.isFile() ? 'a file, not a directory' : 'not a directory';
+        return path === home ? `is ${what}` : `${path} is ${what}`;
+      }
+      if (path === dirname(path)) break;
+    }
+  }
+  if (code === 'EACCES' || code === 'EPERM') return 'cannot be created (permission denied)';
+  if (code === 'EROFS') return 'cannot be created (read-only file system)';
+  return `cannot be created (${(error as Error).message})`;
 }
 
 export function pgliteDir(options: Pick<DemoOptions, 'home'>): string {
