@@ -146,6 +146,24 @@ describe('command-line input', () => {
     await expectRefused(cases);
   });
 
+  it('refuses an --every unit given twice or in upper case (1h1h was stored as 2h, 1M as a minute)', async () => {
+    await expectRefused([
+      [
+        ['watchlist', 'add', '4242', '--every', '1h1h'],
+        '--every "1h1h": the unit h is given twice; give each unit once, e.g. 2h or 1h30m\n',
+      ],
+      [
+        ['watchlist', 'add', '4242', '--every', '1M'],
+        '--every "1M": units are lower-case (s, m, h, d); months are not supported\n',
+      ],
+      [['watchlist', 'add', '4242', '--every', '15M'], '--every "15M": units are lower-case'],
+      [
+        ['watchlist', 'add', '4242', '--every', '1H'],
+        '--every "1H": units are lower-case (s, m, h, d)\n',
+      ],
+    ]);
+  });
+
   it('ingest names what is wrong with an id in the file, and writes nothing', async () => {
     const file = join(dir, 'leading-zero.json');
     const body = JSON.parse(await readFile(page, 'utf8'));

@@ -126,7 +126,14 @@ describe('birdfeed prune', () => {
       /--runs "999999d": is more than 36500 days; give an age of at most 36500d \(100 years\)/,
     ],
     [['--raw-pages', '99999999999d'], /--raw-pages "99999999999d": is more than 36500 days/],
-    [['--runs', '999999d'.repeat(120)], /--runs "(999999d)+": must be an age/],
+    [['--runs', '999999d'.repeat(120)], /--runs "(999999d)+": the unit d is given twice/],
+    // Lower-cased, 1M was a minute: every body but the last minute's would have gone.
+    [
+      ['--raw-pages', '1M', '--dry-run'],
+      /--raw-pages "1M": units are lower-case \(s, m, h, d\); months are not supported/,
+    ],
+    [['--failures', '12H'], /--failures "12H": units are lower-case/],
+    [['--runs', '1d1d'], /--runs "1d1d": the unit d is given twice/],
     [['--raw-pages', '90d', 'now'], /Unexpected argument 'now'/],
   ])('refuses %j naming the flag, exit 2, nothing deleted', async (args, message) => {
     const before = await everything();

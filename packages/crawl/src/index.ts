@@ -27,6 +27,7 @@ export {
   TargetNotFoundError,
 } from './errors.ts';
 export {
+  durationUnitProblem,
   formatEvery,
   IntervalFormatError,
   MAX_INTERVAL_SECONDS,
