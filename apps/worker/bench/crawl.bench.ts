@@ -141,16 +141,36 @@ function postgresCpuSeconds(): number {
   return total;
 }
 
+/**
+ * Every worker process the bench started and has not seen exit: a bench that fails (workers
+ * that never say ready) or is stopped (Ctrl-C, `timeout`) must not leave them crawling on.
+ */
+const liveWorkers = new Set<AppProcess>();
+process.once('exit', () => {
+  for (const app of liveWorkers) app.child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
+}
+
 async function startWorkerProcesses(env: Record<string, string>, count: number) {
   const apps: AppProcess[] = [];
   for (let i = 0; i < count; i += 1) {
-    apps.push(spawnApp('worker', ['--concurrency', String(CONCURRENCY)], env, WORKER_NODE_ARGS));
+    const app = spawnApp('worker', ['--concurrency', String(CONCURRENCY)], env, WORKER_NODE_ARGS);
+    liveWorkers.add(app);
+    void app.exited.then(() => liveWorkers.delete(app));
+    apps.push(app);
   }
-  await waitUntil(
-    () => (apps.every((app) => /worker ready/.test(app.output())) ? true : undefined),
-    30_000,
-    'worker processes to start',
-  );
+  try {
+    await waitUntil(
+      () => (apps.every((app) => /worker ready/.test(app.output())) ? true : undefined),
+      30_000,
+      'worker processes to start',
+    );
+  } catch (error) {
+    for (const app of apps) app.child.kill('SIGKILL');
+    throw error;
+  }
   return apps;
 }
 
