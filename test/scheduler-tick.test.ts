@@ -1,12 +1,13 @@
 import {
   addSpend,
   type Database,
+  isDatabaseConnectionError,
   migrate,
   openDatabase,
   spendDay,
   upsertTarget,
 } from '@birdfeed/db';
-import { type CrawlQueue, createRedisConnection, openCrawlQueue } from '@birdfeed/jobs';
+import { type CrawlQueue, createRedisConnection, OutageLog, openCrawlQueue } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
@@ -14,6 +15,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runTick, type SchedulerState, type TickOptions } from '../apps/scheduler/src/tick.ts';
 import { deleteRedisPrefix } from '../apps/worker/test/harness.ts';
+import { switchableProxy } from './support/net.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
@@ -71,6 +73,15 @@ beforeEach(async () => {
   await q(`TRUNCATE watch_targets, crawl_checkpoints, crawl_runs, provider_spend`);
   logLines.length = 0;
 });
+
+function capture() {
+  const lines: Array<Record<string, unknown>> = [];
+  const own = pino(
+    { level: 'debug' },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  return { logger: own, lines };
+}
 
 function tickOptions(state: SchedulerState, extra: Partial<TickOptions> = {}): TickOptions {
   return { db: database.db, queues, logger, batch: 100, state, ...extra };
@@ -139,6 +150,57 @@ describe('scheduler tick', () => {
     expect(logLines.map((line) => line.msg)).toContainEqual(
       expect.stringContaining('due again in 90s'),
     );
+  });
+
+  it('a target claimed just before Postgres went away is released by the tick after it comes back', async () => {
+    await upsertTarget(database.db, { provider: 'x', userId: '1102', intervalSeconds: 86_400 });
+    const proxy = await switchableProxy({ host: '127.0.0.1', port: 5432 });
+    const through = await openDatabase({
+      url: testDb.url.replace('127.0.0.1:5432', `127.0.0.1:${proxy.port}`),
+      maxConnections: 2,
+    });
+    const queue = queues.get('x') as CrawlQueue;
+    // Postgres goes away between the claim and the target's own statements.
+    const cutting = Object.create(queue) as CrawlQueue;
+    cutting.getDeduplicationJobId = async (id: string) => {
+      proxy.down();
+      return queue.getDeduplicationJobId(id);
+    };
+    const { logger: outageLogger, lines: outageLines } = capture();
+    const databaseOutage = new OutageLog(
+      outageLogger,
+      'postgres',
+      'postgres://127.0.0.1/scheduler',
+      'no target is claimed',
+      isDatabaseConnectionError,
+    );
+    const state: SchedulerState = { budgetLoggedDay: null };
+    try {
+      const options = { ...tickOptions(state), db: through.db, databaseOutage };
+      const cut = await runTick({ ...options, queues: new Map([['x', cutting]]) });
+      expect(cut).toMatchObject({ claimed: 1, enqueued: 0, errors: 1 });
+      expect(state.unreleased?.size).toBe(1);
+      const [ahead] = await q<{ seconds: number }>(
+        `SELECT extract(epoch FROM next_due_at - now())::float8 AS seconds FROM watch_targets WHERE user_id = 1102`,
+      );
+      expect(ahead?.seconds).toBeGreaterThan(80_000);
+      // Still away: the tick fails and keeps the claim to release.
+      await expect(runTick(options)).rejects.toThrow();
+      expect(state.unreleased?.size).toBe(1);
+      proxy.up();
+      await runTick(options);
+      expect(state.unreleased?.size).toBe(0);
+      const [due] = await q<{ seconds: number }>(
+        `SELECT extract(epoch FROM next_due_at - now())::float8 AS seconds FROM watch_targets WHERE user_id = 1102`,
+      );
+      expect(due?.seconds).toBeLessThan(100);
+      expect(outageLines.map((line) => line.msg)).toEqual([
+        'postgres unreachable: no target is claimed (repeats of this error are counted, not logged)',
+      ]);
+    } finally {
+      await through.close();
+      await proxy.close();
+    }
   });
 
   it('never starts a second run while one is in flight, and restarts an orphaned one', async () => {

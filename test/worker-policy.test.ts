@@ -1,4 +1,4 @@
-import { isDatabaseConnectionError, openDatabase, sql } from '@birdfeed/db';
+import { databaseAnswers, isDatabaseConnectionError, openDatabase, sql } from '@birdfeed/db';
 import {
   type CrawlPagePayload,
   createRedisConnection,
@@ -70,6 +70,7 @@ async function start(
     resetMarginMs?: number;
     databaseOutage?: OutageLog;
     databaseDownHoldMs?: number;
+    databaseAnswers?: () => Promise<boolean>;
   } = {},
 ) {
   const { logger, lines } = capturingLogger();
@@ -93,6 +94,7 @@ async function start(
     ...(extra.databaseDownHoldMs === undefined
       ? {}
       : { databaseDownHoldMs: extra.databaseDownHoldMs }),
+    ...(extra.databaseAnswers === undefined ? {} : { databaseAnswers: extra.databaseAnswers }),
   });
   open.push({ worker, prefix });
   return { worker, failures, lines, prefix } satisfies Harness;
@@ -218,7 +220,7 @@ describe('worker policy', () => {
     expect(h.failures).toHaveLength(0);
   });
 
-  it('Postgres away for longer than every retry holds the queue; the job keeps its attempts and the outage is one line', async () => {
+  it('Postgres away for longer than every retry holds the job; it keeps its attempts and the outage is one line', async () => {
     // The server goes away (connections ended, new ones refused, as in a restart) for more
     // pages in a row than the job's attempts; the step meets it through drizzle as the crawl
     // step does.
@@ -264,6 +266,46 @@ describe('worker policy', () => {
     } finally {
       await database.close();
       await proxy.close();
+      await testDb.drop();
+    }
+  });
+
+  it('a connection lost while Postgres answers (an operator killed it) is the page failing: attempts count, it ends', async () => {
+    // Held instead, such a page was fetched (and bought) again every hold, forever.
+    const testDb = await createTestDatabase('policy_db_killed');
+    const database = await openDatabase({ url: testDb.url, maxConnections: 2 });
+    const { logger: outageLogger, lines: outageLines } = capturingLogger();
+    const databaseOutage = new OutageLog(
+      outageLogger,
+      'postgres',
+      'postgres://127.0.0.1/policy',
+      'the queues are held',
+      isDatabaseConnectionError,
+    );
+    let fetches = 0;
+    try {
+      const h = await start(
+        async () => {
+          fetches += 1;
+          await database.db.execute(sql`select pg_terminate_backend(pg_backend_pid())`);
+          return { next: false };
+        },
+        {
+          databaseOutage,
+          databaseDownHoldMs: 50,
+          databaseAnswers: () => databaseAnswers(testDb.url),
+        },
+      );
+      const { jobId } = await enqueueFirstPage(h.worker.queue, payload('15'));
+      expect(await finalState(h.worker, jobId)).toBe('failed');
+      const job = (await h.worker.queue.getJob(jobId)) as Job;
+      expect(job.attemptsMade).toBe(job.opts.attempts);
+      expect(fetches).toBe(job.opts.attempts);
+      await waitFor(() => (h.failures.length > 0 ? true : undefined));
+      expect(h.failures[0]?.error.message).toMatch(/terminat/i);
+      expect(outageLines).toEqual([]);
+    } finally {
+      await database.close();
       await testDb.drop();
     }
   });

@@ -168,12 +168,49 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Ru
         redisOutage: outage,
         databaseOutage,
       }).then((result) => {
-        databaseOutage.recovered();
+        // Not after a tick whose targets failed: Postgres may have gone away after the claim.
+        if (result.errors === 0) databaseOutage.recovered();
         return result;
       });
     },
     databaseOutage,
     close: closeAll,
+  };
+}
+
+/** A tick that runs this long is stuck on a server that does not answer. */
+export const TICK_STUCK_MS = 60_000;
+
+/**
+ * Says so when a tick does not end: a Postgres or Redis connection that stalls (the server
+ * frozen, the network silently dropping packets) left the scheduler waiting with nothing in
+ * the log and no target scheduled. Repeats every 5 minutes; one line when the tick ends.
+ */
+export function tickWatchdog(
+  logger: Pick<Logger, 'error' | 'info'>,
+  stuckMs = TICK_STUCK_MS,
+  repeatMs = 5 * 60_000,
+): { done(): void } {
+  const started = Date.now();
+  let warned = false;
+  const warn = () => {
+    warned = true;
+    logger.error(
+      { runningForS: Math.round((Date.now() - started) / 1_000) },
+      'tick still running: Postgres or Redis is not answering; no target is scheduled meanwhile',
+    );
+    timer = setTimeout(warn, repeatMs);
+    timer.unref();
+  };
+  let timer = setTimeout(warn, stuckMs);
+  timer.unref();
+  return {
+    done() {
+      clearTimeout(timer);
+      if (warned) {
+        logger.info({ tookS: Math.round((Date.now() - started) / 1_000) }, 'the stuck tick ended');
+      }
+    },
   };
 }
 
@@ -209,6 +246,7 @@ export async function main(argv: string[]): Promise<number> {
   logger.info({ tickMs, queues: args.providers ?? ['x', 'agntdata'] }, 'scheduler running');
   let failedTicks = 0;
   while (!stop.signal.aborted) {
+    const watchdog = tickWatchdog(logger);
     try {
       const result = await scheduler.tick();
       failedTicks = 0;
@@ -219,6 +257,8 @@ export async function main(argv: string[]): Promise<number> {
       if (!scheduler.databaseOutage.report(error)) {
         logger.error({ err: error, failedTicks }, 'tick failed');
       }
+    } finally {
+      watchdog.done();
     }
     await sleep(tickMs, undefined, { signal: stop.signal }).catch(() => {});
   }

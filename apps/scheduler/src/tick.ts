@@ -25,6 +25,11 @@ import type { Logger } from 'pino';
 export interface SchedulerState {
   /** The UTC day the "agntdata budget reached" line was last logged (once per day). */
   budgetLoggedDay: string | null;
+  /**
+   * Targets claimed by a tick that then lost Postgres: their claim moved them a whole interval
+   * ahead and could not be released then; a later tick releases them (due again shortly).
+   */
+  unreleased?: Map<string, WatchTarget>;
 }
 
 export interface TickOptions {
@@ -92,7 +97,18 @@ export function emptyTickResult(): TickResult {
   };
 }
 
+/** Releases the claims a tick could not release while Postgres was away. */
+async function releaseLeftClaims(options: TickOptions): Promise<void> {
+  const left = options.state.unreleased;
+  if (left === undefined) return;
+  for (const [key, target] of left) {
+    await releaseClaim(options.db, target, CLAIM_RETRY_SECONDS);
+    left.delete(key);
+  }
+}
+
 export async function runTick(options: TickOptions): Promise<TickResult> {
+  await releaseLeftClaims(options);
   const now = (options.now ?? (() => new Date()))();
   const result = emptyTickResult();
   const providers: ProviderName[] = [];
@@ -135,9 +151,11 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
         // One target's trouble (a DB hiccup, Redis briefly away) must not starve the others.
         // Its claim moved it a whole interval ahead: it is due again shortly instead.
         result.errors += 1;
-        const released = await releaseClaim(options.db, target, CLAIM_RETRY_SECONDS).catch(
-          () => false,
-        );
+        const released = await releaseClaim(options.db, target, CLAIM_RETRY_SECONDS).catch(() => {
+          options.state.unreleased ??= new Map();
+          options.state.unreleased.set(`${target.provider}:${target.userId}`, target);
+          return false;
+        });
         // Redis lost mid-tick: the outage log says it once, not once per target.
         if (options.redisOutage?.reportIfDown(error) === true) continue;
         if (options.databaseOutage?.report(error) === true) continue;
@@ -145,7 +163,7 @@ export async function runTick(options: TickOptions): Promise<TickResult> {
           { err: error, provider: target.provider, userId: target.userId },
           released
             ? `could not schedule a target; it is due again in ${CLAIM_RETRY_SECONDS}s`
-            : 'could not schedule a target; it comes back after its interval',
+            : 'could not schedule a target; its claim is released by a later tick',
         );
       }
     }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CrawlPagePayload,
   type CrawlQueue,
@@ -13,7 +14,7 @@ import {
   type RedisOutageLog,
 } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
-import { type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { decideOnError, MAX_HOLD_MS, PageFailedError, rootError } from './error-policy.ts';
@@ -34,6 +35,12 @@ export interface CrawlWorkerOptions {
   databaseOutage?: OutageLog;
   /** How long each hold lasts while Postgres is away. @defaultValue DATABASE_DOWN_HOLD_MS */
   databaseDownHoldMs?: number;
+  /**
+   * Whether Postgres takes a new connection now; asked when a page fails with a lost
+   * connection, to tell an outage from that one connection. Without it every such error is an
+   * outage.
+   */
+  databaseAnswers?: () => Promise<boolean>;
   prefix: string;
   provider: ProviderName;
   /** @defaultValue 'default' */
@@ -149,6 +156,8 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
   };
   options.connection.on('ready', reassert);
 
+  /** Aborted by close(): a slot waiting out a Postgres outage stops waiting. */
+  const closing = new AbortController();
   const pendingRecords = new Set<Promise<void>>();
   const track = (work: Promise<void>) => {
     pendingRecords.add(work);
@@ -163,14 +172,12 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
   /** The provider reset (epoch ms) this process last stretched the limiter window to. */
   let stretchedFor = 0;
   const markerKey = `${options.prefix}:${queue.name}:marker`;
-  const holdQueue = async (ms: number, why: string, { quiet = false } = {}) => {
+  const holdQueue = async (ms: number, why: string) => {
     const held = await options.connection.pttl(limiterKey);
     const full = Number(await options.connection.get(limiterKey)) >= Number.MAX_SAFE_INTEGER;
     if (full && held >= ms) return;
     await queue.rateLimit(Math.ceil(ms));
-    if (!quiet) {
-      log.warn({ holdMs: Math.ceil(ms), why }, 'queue held until the provider resets its window');
-    }
+    log.warn({ holdMs: Math.ceil(ms), why }, 'queue held until the provider resets its window');
     // A job put back by a 429 lands in the prioritized set without BullMQ's wake-up marker, so
     // a worker blocked waiting for work would only notice it after its drain delay. Drop the
     // marker BullMQ itself uses ("a job is available") the moment the hold ends.
@@ -224,7 +231,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
 
   const processor = async (
     job: Job<CrawlPagePayload, PageOutcome, 'crawl-page'>,
-    _token?: string,
+    token?: string,
     cancelSignal?: AbortSignal,
   ): Promise<PageOutcome> => {
     const { payload } = parseJob(job.name, job.data, 'crawl-page');
@@ -257,7 +264,13 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         jobTimeoutMs,
       );
     } catch (error) {
-      const decision = decideOnError(error, { resetMarginMs });
+      let decision = decideOnError(error, { resetMarginMs });
+      // One connection lost while the server takes new ones (an operator's pg_terminate_backend,
+      // a proxy's timeout, a backend killed for memory) is this page's own failure: an attempt,
+      // or it would be fetched (and bought) again every hold, forever.
+      if (decision.action === 'database-down' && (await options.databaseAnswers?.()) === true) {
+        decision = { action: 'retry' };
+      }
       const err = rootError(error);
       switch (decision.action) {
         case 'rate-limited':
@@ -267,15 +280,25 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         case 'stop-provider':
           await stopProvider(decision.reason, err);
           throw Worker.RateLimitError();
-        case 'database-down':
+        case 'database-down': {
           // Logged once per outage (the outage log), not once per job and hold.
           if (options.databaseOutage?.report(err) !== true) {
             jobLog.error({ err: { name: err.name, message: err.message } }, 'postgres unreachable');
           }
-          await holdQueue(options.databaseDownHoldMs ?? decision.waitMs, 'postgres unreachable', {
-            quiet: true,
-          });
-          throw Worker.RateLimitError();
+          // The job waits in the delayed set without counting an attempt, and this slot
+          // waits as long before it takes another: each slot of each process tries Postgres
+          // once a hold. Not the queue's limiter, which a 429 sets: that wipes the count of
+          // the provider window under way.
+          const holdMs = options.databaseDownHoldMs ?? decision.waitMs;
+          await job.moveToDelayed(Date.now() + holdMs, token);
+          await sleep(holdMs, undefined, {
+            signal:
+              cancelSignal === undefined
+                ? closing.signal
+                : AbortSignal.any([cancelSignal, closing.signal]),
+          }).catch(() => {});
+          throw new DelayedError();
+        }
         case 'fail':
           jobLog.error({ err: { name: err.name, message: err.message } }, 'page failed for good');
           throw error instanceof PageFailedError ? error : new PageFailedError(error);
@@ -394,6 +417,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     async close() {
       const errors: unknown[] = [];
       options.connection.off('ready', reassert);
+      closing.abort();
       for (const timer of wakeTimers) clearTimeout(timer);
       wakeTimers.clear();
       // worker.close() waits for the pages in flight: their upserts, checkpoint and next job.

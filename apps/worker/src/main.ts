@@ -1,4 +1,4 @@
-import type { Database } from '@birdfeed/db';
+import { type Database, databaseAnswers } from '@birdfeed/db';
 import type { ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
 import { parseCommandArgs, parseIntegerFlag } from '../../../bin/commands/command-args.ts';
@@ -138,6 +138,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
       // past it is cancelled by Postgres, and its connection comes back to the pool.
       env.WORKER_JOB_TIMEOUT_MS,
     );
+    const databaseUrl = env.DATABASE_URL;
     const databaseOutage = databaseOutageLog(
       logger,
       env.DATABASE_URL,
@@ -151,6 +152,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
           connection: redis,
           redisOutage: outage,
           databaseOutage,
+          databaseAnswers: () => databaseAnswers(databaseUrl),
           prefix: env.BIRDFEED_QUEUE_PREFIX,
           provider,
           credentialLabel: credentialLabelFor(env, provider),

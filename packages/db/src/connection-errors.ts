@@ -16,7 +16,7 @@ function isUnavailableState(code: string): boolean {
 }
 
 const CONNECTION_MESSAGES =
-  /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Client was closed and is not queryable|the database system is (starting up|shutting down|in recovery mode)/i;
+  /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed and is not queryable|the database system is (starting up|shutting down|in recovery mode)/i;
 
 /**
  * True when `error` (or what it wraps: drizzle puts the driver's error in `cause`) says

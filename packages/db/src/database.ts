@@ -164,6 +164,18 @@ async function endWithin(client: pg.Client, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Whether the server takes a new connection now, within `timeoutMs`: what tells an outage (it
+ * does not) from one connection lost on its own (terminated by an operator or a proxy's
+ * timeout, while the server is fine).
+ */
+export async function databaseAnswers(url: string, timeoutMs = 3_000): Promise<boolean> {
+  return checkConnection(url, 'the database', timeoutMs).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   if (options.url !== undefined) {
     const timeout = options.statementTimeoutMs;
@@ -176,6 +188,10 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? 10,
+      // A server host that vanished (a partition, a frozen VM) otherwise holds an idle
+      // connection open for hours; probes after 30 s idle find it dead.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 30_000,
       ...(timeout === undefined
         ? {}
         : { statement_timeout: timeout, connectionTimeoutMillis: timeout }),

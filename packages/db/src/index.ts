@@ -11,7 +11,7 @@ export type {
   OpenDatabaseOptions,
   Schema,
 } from './database.ts';
-export { openDatabase, rowsOf } from './database.ts';
+export { databaseAnswers, openDatabase, rowsOf } from './database.ts';
 export type { MigrateOptions, MigrateResult } from './migrate.ts';
 export {
   MIGRATIONS_FOLDER,
