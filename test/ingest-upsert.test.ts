@@ -197,17 +197,32 @@ describe.each(drivers)('upsertPage on $name', (driver) => {
     await observe('1601', cut, cutEntities, T2);
     await observe('1602', cut, cutEntities, T2);
     await observe('1602', full, fullEntities, T1);
-    // Texts of equal length (the same text seen twice): the newer observation wins as before.
+    // Texts that are not a cut of one another: the newer observation wins as for any field.
     await observe('1603', 'same length A', {}, T1);
     await observe('1603', 'same length B', {}, T2);
-    const stored = await rows<{ id: string; text: string; entities: object }>(
+    // A whole text barely over the cut is shorter than its cut form with the link: it still
+    // wins, by being what the cut form starts with.
+    const short = `${'x'.repeat(285)}end`;
+    const shortCut = `${short.slice(0, 272)}… https://t.co/abcdefghij`;
+    expect(shortCut.length).toBeGreaterThan(short.length);
+    await observe('1604', short, fullEntities, T1);
+    await observe('1604', shortCut, cutEntities, T2);
+    // The whole text stored without entities: the cut one's offsets are not borrowed.
+    await upsertPage(
       db,
-      sql`select id::text, text, entities from tweets where id in (1601, 1602, 1603) order by id`,
+      page({ observedAt: T2, tweets: [tweet('1605', { text: full, likeCount: 1 })] }),
+    );
+    await observe('1605', cut, cutEntities, T1);
+    const stored = await rows<{ id: string; text: string; entities: object | null }>(
+      db,
+      sql`select id::text, text, entities from tweets where id between 1601 and 1605 order by id`,
     );
     expect(stored).toEqual([
       { id: '1601', text: full, entities: fullEntities },
       { id: '1602', text: full, entities: fullEntities },
       { id: '1603', text: 'same length B', entities: {} },
+      { id: '1604', text: short, entities: fullEntities },
+      { id: '1605', text: full, entities: null },
     ]);
   });
 

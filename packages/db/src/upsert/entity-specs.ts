@@ -25,15 +25,37 @@ export const usersTable: EntityTable<CanonicalUser> = {
 };
 
 /**
- * A tweet's text never changes (an edit is a new tweet id), so two observations differ only
- * where one was cut: X's `text` of a post over 280 characters without `note_tweet` (a response
- * that did not ask for it, an archive), ending "… https://t.co/…". The longer text wins
- * whichever observation is newer, and the entities go with it (their offsets index it); of
- * equal lengths the newer wins, as for any field.
+ * A text as X cuts it, back to the cut: without a trailing t.co link and a trailing ellipsis.
+ * (The whole text of a post whose cut text is C starts with cut(C), and is longer.)
  */
-const TEXT_WINS = `case when excluded.text is null then excluded.observed_at > t.observed_at
-  else t.text is null or char_length(excluded.text) > char_length(t.text)
-    or (char_length(excluded.text) = char_length(t.text) and excluded.observed_at > t.observed_at) end`;
+const cut = (text: string) =>
+  `rtrim(regexp_replace(regexp_replace(${text}, '\\s*https://t\\.co/\\S+\\s*$', ''), '(…|\\.\\.\\.)\\s*$', ''))`;
+
+/**
+ * Whether the observation's text wins. A tweet's text never changes (an edit is a new tweet
+ * id), so two texts differ where one was cut: X's `text` of a post over 280 characters without
+ * `note_tweet` (a response that did not ask for it, an archive), ending "… https://t.co/…". The
+ * whole text wins whichever observation is newer: the one that starts with the other's text up
+ * to its cut and goes on past it. Otherwise (the same text, or texts that differ some other
+ * way) the newer wins, as for any field.
+ */
+const TEXT_WINS = `case
+  when excluded.text is null or t.text is null or excluded.text = t.text
+    then excluded.observed_at > t.observed_at
+  when char_length(${cut('t.text')}) < char_length(excluded.text)
+    and starts_with(excluded.text, ${cut('t.text')}) then true
+  when char_length(${cut('excluded.text')}) < char_length(t.text)
+    and starts_with(t.text, ${cut('excluded.text')}) then false
+  else excluded.observed_at > t.observed_at end`;
+
+/**
+ * The entities index the text: where the two texts differ they come with the winning one,
+ * never filled in from the other (offsets into a cut text point into the middle of the whole).
+ */
+const ENTITIES_FOLLOW_TEXT = (merged: string) => `case
+  when excluded.text is not null and t.text is not null and excluded.text <> t.text
+    then case when ${TEXT_WINS} then excluded.entities else t.entities end
+  else ${merged} end`;
 
 export const tweetsTable: EntityTable<CanonicalTweet> = {
   table: 'tweets',
@@ -57,7 +79,7 @@ export const tweetsTable: EntityTable<CanonicalTweet> = {
     { name: 'impression_count', type: 'bigint', value: (t) => t.impressionCount, metric: true },
     { name: 'source', type: 'text', value: (t) => t.source },
     { name: 'possibly_sensitive', type: 'boolean', value: (t) => t.possiblySensitive },
-    { name: 'entities', type: 'jsonb', value: (t) => t.entities, winsWhen: TEXT_WINS },
+    { name: 'entities', type: 'jsonb', value: (t) => t.entities, set: ENTITIES_FOLLOW_TEXT },
     { name: 'edit_history_tweet_ids', type: 'bigint[]', value: (t) => t.editHistoryTweetIds },
   ],
   extra: [

@@ -22,6 +22,8 @@ export interface MergedColumn<R> {
    * `excluded`); an older observation's value still fills a field the store has none for.
    */
   winsWhen?: string;
+  /** The whole SET expression instead, given the one the rule above would make. */
+  set?: (merged: string) => string;
 }
 
 export interface EntityTable<R> {
@@ -143,7 +145,12 @@ export function castFromParam(type: ArrayType, expression: string): string {
  * (`faces: { orig: [] }`) or `focusRects: []` deletes the stored boxes, `undefined` leaves
  * them (see faces.ts).
  */
-function mergeSet(column: string, clock = 'observed_at', winsWhen?: string): string {
+function mergeSet(
+  column: string,
+  clock = 'observed_at',
+  winsWhen?: string,
+  set?: (merged: string) => string,
+): string {
   // Strictly newer: of two observations at the same instant the first written stays, as in
   // the metrics history (its insert does nothing on the same (id, observed_at)).
   const newer =
@@ -151,7 +158,8 @@ function mergeSet(column: string, clock = 'observed_at', winsWhen?: string): str
     (clock === 'observed_at'
       ? 'excluded.observed_at > t.observed_at'
       : `(t.${clock} is null or excluded.${clock} > t.${clock})`);
-  return `${column} = case when ${newer} then coalesce(excluded.${column}, t.${column}) else coalesce(t.${column}, excluded.${column}) end`;
+  const merged = `case when ${newer} then coalesce(excluded.${column}, t.${column}) else coalesce(t.${column}, excluded.${column}) end`;
+  return `${column} = ${set === undefined ? merged : set(merged)}`;
 }
 
 export interface EntityCteOptions {
@@ -229,6 +237,7 @@ export function entityCte<R>(spec: EntityTable<R>, rows: R[], options: EntityCte
         column.name,
         column.metric && clock !== undefined ? clock : 'observed_at',
         column.winsWhen,
+        column.set,
       ),
     ),
     ...extra.map((column) => `${column.name} = ${column.onConflict}`),
