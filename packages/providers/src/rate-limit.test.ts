@@ -65,6 +65,10 @@ describe('rate-limit headers', () => {
       const agree = { ...window, date: new Date(now.getTime() - skew).toUTCString() };
       expect(readRateLimit(agree, now)?.resetAt).toEqual(new Date(now.getTime() + 870_000));
     }
+    // A second's fraction apart: rounded up to the whole second, so never early.
+    const fraction = { ...window, date: new Date(now.getTime() - 30_000).toUTCString() };
+    const later = new Date(now.getTime() + 400);
+    expect(readRateLimit(fraction, later)?.resetAt).toEqual(new Date(now.getTime() + 901_000));
     // A Date header years old is a replayed response, not a clock.
     const stale = { ...window, date: 'Tue, 13 Apr 2021 03:56:23 GMT' };
     expect(readRateLimit(stale, now)?.resetAt).toEqual(new Date(now.getTime() + 870_000));

@@ -43,19 +43,22 @@ function resetToDate(reset: number, now: Date, offsetMs: number): Date {
 }
 
 /**
- * What turns the provider's clock into this machine's, from the response's `Date` header: 0
- * while they agree (the header holds whole seconds, so the provider's now is within [Date,
- * Date + 1 s), plus a quarter second of latency); else this clock minus the header's time, so
- * a hold ends at worst a second late, never early. A worker clock 30 s ahead of X's ended every
- * window's hold 30 s early and spent the rest of it on 429s. Past an hour apart the header is
- * stale (a cached or replayed response), not a clock: 0 again.
+ * What turns the provider's clock into this machine's, from the response's `Date` header. The
+ * header holds the provider's now truncated to the second, so the clocks are `ahead` apart at
+ * most (this clock minus the header's time). Within a second of agreeing (plus a quarter second
+ * of latency) the reset is taken as sent: at worst a hold ends up to a second early, which the
+ * worker's reset margin partly covers. Further apart, the offset is `ahead` rounded up to whole
+ * seconds: a hold ends at worst a second late, never early, and every response of a window
+ * gives the same reset (the limiter window is stretched once per provider window). A worker
+ * clock 30 s ahead of X's ended every window's hold 30 s early and spent the rest on 429s.
+ * Past an hour apart the header is stale (a cached or replayed response), not a clock: 0.
  */
 export function clockOffsetMs(headers: HeaderMap, now: Date): number {
   const date = Date.parse(header(headers, 'date') ?? '');
   if (Number.isNaN(date)) return 0;
   const ahead = now.getTime() - date;
   if (ahead >= -250 && ahead <= 1_250) return 0;
-  return Math.abs(ahead) > MAX_CLOCK_OFFSET_MS ? 0 : ahead;
+  return Math.abs(ahead) > MAX_CLOCK_OFFSET_MS ? 0 : Math.ceil(ahead / 1_000) * 1_000;
 }
 
 const MAX_CLOCK_OFFSET_MS = 60 * 60_000;
