@@ -32,6 +32,10 @@ describe('secret hygiene helpers', () => {
     expect(scrub('{"echo":"Bearer sk_live_Q9fSEC')).toBe('{"echo":"Bearer [REDACTED]');
     expect(scrub('{"echo":"sk_live')).toBe('{"echo":"sk_live');
     expect(scrub('{"data":[]}')).toBe('{"data":[]}');
+    // A token's leading run of one character is no secret: a text may end with it too.
+    const bearer = createScrubber([`${'A'.repeat(21)}MLheQ1x9%2Bz%3Dsecret`]);
+    expect(bearer(`"screaming ${'A'.repeat(12)}`)).toBe(`"screaming ${'A'.repeat(12)}`);
+    expect(bearer(`"echo":"${'A'.repeat(21)}MLheQ1x9`)).toBe('"echo":"[REDACTED]');
   });
 
   it('redacts by pattern in messages what no list foresaw: Bearer values and key fields', () => {
@@ -45,6 +49,13 @@ describe('secret hygiene helpers', () => {
     expect(redactCredentials('x /2/users → 401: Unauthorized')).toBe(
       'x /2/users → 401: Unauthorized',
     );
+    // A scheme word before the value, and words that are no token.
+    expect(redactCredentials('{"Authorization":"Token sk_live_abcdefgh1 ijkl"}')).not.toContain(
+      'sk_live_abcdefgh1',
+    );
+    for (const plain of ['body.api_key: field required', 'Bearer authentication required']) {
+      expect(redactCredentials(plain)).toBe(plain);
+    }
   });
 
   it('drops userinfo from a URL and keeps the rest', () => {

@@ -68,8 +68,18 @@ function secretForms(secret: string): string[] {
   return [...new Set(forms)].filter((form) => form.length >= 4).sort((a, b) => b.length - a.length);
 }
 
-/** A body cut off inside an echoed secret still ends with its beginning; this much is redacted. */
+/**
+ * A body cut off inside an echoed secret still ends with its beginning: redacted when it goes
+ * this far past the secret's leading run of one character (X's bearer tokens start with ~21
+ * "A"s, which a tweet may well end with too).
+ */
 const MIN_CUT_PREFIX = 8;
+
+function leadingRun(text: string): number {
+  let run = 0;
+  while (run < text.length && text[run] === text[0]) run += 1;
+  return run;
+}
 
 /**
  * Replaces every occurrence of each secret, in every form a server may echo it, and a secret's
@@ -86,7 +96,8 @@ export function createScrubber(secrets: readonly string[]): (text: string) => st
       if (out.includes(form)) out = out.split(form).join(REDACTED);
     }
     for (const form of forms) {
-      for (let length = form.length - 1; length >= MIN_CUT_PREFIX; length -= 1) {
+      const shortest = leadingRun(form) + MIN_CUT_PREFIX;
+      for (let length = form.length - 1; length >= shortest; length -= 1) {
         if (out.endsWith(form.slice(0, length))) {
           out = `${out.slice(0, out.length - length)}${REDACTED}`;
           break;
@@ -103,14 +114,21 @@ export function createScrubber(secrets: readonly string[]): (text: string) => st
  * redacted there too. (Not in stored bodies: a tweet may say "Bearer" and must stay as written.)
  */
 const CREDENTIAL_PATTERNS: readonly RegExp[] = [
-  /\b(Bearer(?:\s+|%20|\+))[A-Za-z0-9\-._~+/%\\]{8,}=*/gi,
-  /("?(?:authorization|x-api-key|api[-_]?key|access[-_]?token|bearer[-_]?token)"?\s*[:=]\s*"?)[^"\s,}&]{4,}/gi,
+  /\b(Bearer(?:\s+|%20|\+))([A-Za-z0-9\-._~+/%\\]+=*)/gi,
+  /("?(?:authorization|x-api-key|api[-_]?key|access[-_]?token|bearer[-_]?token)"?\s*[:=]\s*"?(?:(?:Bearer|Token|Basic|ApiKey|Key)(?:\s+|%20))?)([^"\s,}&]+)/gi,
 ];
+
+/** A value shaped like a token, not a word ("Bearer authentication required", "api_key: field"). */
+function looksLikeCredential(value: string): boolean {
+  return (value.length >= 8 && /[\d%+/=]/.test(value)) || value.length >= 20;
+}
 
 export function redactCredentials(message: string): string {
   let out = message;
   for (const pattern of CREDENTIAL_PATTERNS) {
-    out = out.replace(pattern, (_match, name: string) => `${name}${REDACTED}`);
+    out = out.replace(pattern, (match, name: string, value: string) =>
+      looksLikeCredential(value) ? `${name}${REDACTED}` : match,
+    );
   }
   return out;
 }

@@ -152,8 +152,10 @@ describe('logging and secrets', () => {
       server.reply({ status: 500, body: `{"received":"${php(apiKey)}"}` });
       seen.push(await outcome(slashAgnt.fetchTimelinePage({ userId: '44196397' })));
       // A 200 body that breaks off inside the echoed key: kept (invalid) as the raw body.
-      server.reply({ status: 200, body: `{"echo":"Bearer ${apiKey.slice(0, 16)}` });
-      seen.push(await outcome(slashAgnt.fetchTimelinePage({ userId: '44196397' })));
+      server.reply({ status: 200, body: `{"echo":"Bearer ${apiKey.slice(0, 20)}` });
+      const cut = await outcome(slashAgnt.fetchTimelinePage({ userId: '44196397' }));
+      expect(cut.trimEnd().endsWith('Bearer [REDACTED]')).toBe(true);
+      seen.push(cut);
       expect(seen.join('\n')).toContain('[REDACTED]');
       for (const text of [...lines, ...seen]) {
         expect(text).not.toMatch(/SECRET|Secret/);
