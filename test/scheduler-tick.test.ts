@@ -1,13 +1,12 @@
 import {
   addSpend,
   type Database,
-  isDatabaseConnectionError,
   migrate,
   openDatabase,
   spendDay,
   upsertTarget,
 } from '@birdfeed/db';
-import { type CrawlQueue, createRedisConnection, OutageLog, openCrawlQueue } from '@birdfeed/jobs';
+import { type CrawlQueue, createRedisConnection, openCrawlQueue } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
@@ -16,6 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runTick, type SchedulerState, type TickOptions } from '../apps/scheduler/src/tick.ts';
 import { deleteRedisPrefix } from '../apps/worker/test/harness.ts';
 import { switchableProxy } from './support/net.ts';
+import { capturedDatabaseOutage } from './support/outage.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
@@ -73,15 +73,6 @@ beforeEach(async () => {
   await q(`TRUNCATE watch_targets, crawl_checkpoints, crawl_runs, provider_spend`);
   logLines.length = 0;
 });
-
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const own = pino(
-    { level: 'debug' },
-    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { logger: own, lines };
-}
 
 function tickOptions(state: SchedulerState, extra: Partial<TickOptions> = {}): TickOptions {
   return { db: database.db, queues, logger, batch: 100, state, ...extra };
@@ -166,14 +157,7 @@ describe('scheduler tick', () => {
       proxy.down();
       return queue.getDeduplicationJobId(id);
     };
-    const { logger: outageLogger, lines: outageLines } = capture();
-    const databaseOutage = new OutageLog(
-      outageLogger,
-      'postgres',
-      'postgres://127.0.0.1/scheduler',
-      'no target is claimed',
-      isDatabaseConnectionError,
-    );
+    const { databaseOutage, lines: outageLines } = capturedDatabaseOutage('no target is claimed');
     const state: SchedulerState = { budgetLoggedDay: null };
     try {
       const options = { ...tickOptions(state), db: through.db, databaseOutage };

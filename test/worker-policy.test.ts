@@ -1,9 +1,9 @@
-import { databaseAnswers, isDatabaseConnectionError, openDatabase, sql } from '@birdfeed/db';
+import { databaseAnswers, openDatabase, sql } from '@birdfeed/db';
 import {
   type CrawlPagePayload,
   createRedisConnection,
   enqueueFirstPage,
-  OutageLog,
+  type OutageLog,
   queueStatus,
 } from '@birdfeed/jobs';
 import {
@@ -20,6 +20,7 @@ import { type CrawlWorker, createCrawlWorker } from '../apps/worker/src/crawl-wo
 import type { FinalFailure, PageStep } from '../apps/worker/src/page-step.ts';
 import { deleteRedisPrefix } from '../apps/worker/test/harness.ts';
 import { switchableProxy } from './support/net.ts';
+import { capturedDatabaseOutage } from './support/outage.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 
@@ -230,14 +231,7 @@ describe('worker policy', () => {
       url: testDb.url.replace('127.0.0.1:5432', `127.0.0.1:${proxy.port}`),
       maxConnections: 2,
     });
-    const { logger: outageLogger, lines: outageLines } = capturingLogger();
-    const databaseOutage = new OutageLog(
-      outageLogger,
-      'postgres',
-      'postgres://127.0.0.1/policy',
-      'the queues are held',
-      isDatabaseConnectionError,
-    );
+    const { databaseOutage, lines: outageLines } = capturedDatabaseOutage('the queues are held');
     proxy.down();
     let calls = 0;
     try {
@@ -274,14 +268,7 @@ describe('worker policy', () => {
     // Held instead, such a page was fetched (and bought) again every hold, forever.
     const testDb = await createTestDatabase('policy_db_killed');
     const database = await openDatabase({ url: testDb.url, maxConnections: 2 });
-    const { logger: outageLogger, lines: outageLines } = capturingLogger();
-    const databaseOutage = new OutageLog(
-      outageLogger,
-      'postgres',
-      'postgres://127.0.0.1/policy',
-      'the queues are held',
-      isDatabaseConnectionError,
-    );
+    const { databaseOutage, lines: outageLines } = capturedDatabaseOutage('the queues are held');
     let fetches = 0;
     try {
       const h = await start(
