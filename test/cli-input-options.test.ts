@@ -154,13 +154,9 @@ describe('command-line input', () => {
       ],
       [
         ['watchlist', 'add', '4242', '--every', '1M'],
-        '--every "1M": units are lower-case (s, m, h, d); months are not supported\n',
+        '--every "1M": M is a month to some and a minute to others: write m for minutes (months are not supported)\n',
       ],
-      [['watchlist', 'add', '4242', '--every', '15M'], '--every "15M": units are lower-case'],
-      [
-        ['watchlist', 'add', '4242', '--every', '1H'],
-        '--every "1H": units are lower-case (s, m, h, d)\n',
-      ],
+      [['watchlist', 'add', '4242', '--every', '15M'], '--every "15M": M is a month to some'],
     ]);
   });
 

@@ -26,11 +26,11 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 
 
 /** `90d` → the instant 90 days before `now`. */
 export function parseAge(flag: string, text: string, now: Date): Date {
-  const value = text.trim();
   // `--raw-pages 1M` read as one minute would delete every body but the last minute's.
-  const unitProblem = durationUnitProblem(value);
+  const unitProblem = durationUnitProblem(text.trim());
   if (unitProblem !== undefined)
     throw new Error(`--${flag} ${JSON.stringify(text)}: ${unitProblem}`);
+  const value = text.trim().toLowerCase();
   let seconds = 0;
   if (/^(?:\d+[smhd]){1,4}$/.test(value)) {
     for (const [, amount, unit] of value.matchAll(/(\d+)([smhd])/g)) {

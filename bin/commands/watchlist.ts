@@ -21,8 +21,8 @@ const USAGE = `usage:
   birdfeed watchlist disable <user_id> [--provider x|agntdata]
 
 add       watch an account (a decimal user id) on one provider (default x); adding it again
-          updates the options given. --every: how often to crawl (15m, 1h, 1h30m, 90s; units
-          lower-case, each once; default 15m). --backfill: how many tweets a new target reads first (1..${MAX_BACKFILL_DEPTH},
+          updates the options given. --every: how often to crawl (15m, 1h, 1h30m, 90s; each
+          unit once, m for minutes, never M; default 15m). --backfill: how many tweets a new target reads first (1..${MAX_BACKFILL_DEPTH},
           default ${DEFAULT_BACKFILL_DEPTH}; raising it after the backfill finished reads no older
           tweets). --priority: higher runs first (-1000..1000, default 0;
           a negative one is written --priority=-5, since -5 alone reads as an option).

@@ -8,13 +8,16 @@ describe('parseEvery', () => {
     expect(parseEvery('30m1h')).toBe(5400);
     expect(parseEvery('90s')).toBe(90);
     expect(parseEvery('1d')).toBe(86_400);
+    // Upper-case S, H, D mean only what they say (a cron line written that way still works).
+    expect(parseEvery('1H30m')).toBe(5400);
+    expect(parseEvery('2D')).toBe(172_800);
   });
 
   it.each([
     // Lower-cased, `1M` was one minute: a crawl every minute where a month may have been meant.
-    ['1M', '"1M": units are lower-case (s, m, h, d); months are not supported'],
-    ['1H', '"1H": units are lower-case (s, m, h, d)'],
-    ['1h30M', '"1h30M": units are lower-case (s, m, h, d); months are not supported'],
+    ['1M', '"1M": M is a month to some and a minute to others: write m for minutes'],
+    ['1h30M', '"1h30M": M is a month to some and a minute to others'],
+    ['1h1H', '"1h1H": the unit h is given twice'],
     // Summed, `1h1h` was stored as every 2h.
     ['1h1h', '"1h1h": the unit h is given twice; give each unit once, e.g. 2h or 1h30m'],
     ['1h30m5m', '"1h30m5m": the unit m is given twice'],

@@ -15,31 +15,31 @@ export const MAX_INTERVAL_SECONDS = 30 * 86_400;
 
 /**
  * What is wrong with the units of a duration written as amounts and units (`1h30m`), or
- * undefined when nothing is (the caller still checks the rest). Units are lower-case only: `M`
- * is a month to some and a minute to others, and every minute spends the X budget 43,200 times
- * faster than every month, so neither is guessed. A unit given twice (`1h1h`) is a typo or a
- * paste, and its sum (2h) is rarely what was meant.
+ * undefined when nothing is (the caller still checks the rest, lower-cased). `M` is refused:
+ * a month to some and a minute to others, and every minute spends the X budget 43,200 times
+ * faster than every month, so neither is guessed (`S`, `H`, `D` mean only what they say). A
+ * unit given twice (`1h1h`) is a typo or a paste, and its sum (2h) is rarely what was meant.
  */
 export function durationUnitProblem(text: string): string | undefined {
   const seen = new Set<string>();
   for (const [, unit = ''] of text.matchAll(/\d+(\p{L})/gu)) {
     const lower = unit.toLowerCase();
-    if (unit === 'M') return 'units are lower-case (s, m, h, d); months are not supported';
+    if (unit === 'M')
+      return 'M is a month to some and a minute to others: write m for minutes (months are not supported)';
     if (!(lower in UNIT_SECONDS)) return `${unit} is not a unit: use s, m, h or d`;
-    if (unit !== lower) return 'units are lower-case (s, m, h, d)';
-    if (seen.has(unit))
-      return `the unit ${unit} is given twice; give each unit once, e.g. 2h or 1h30m`;
-    seen.add(unit);
+    if (seen.has(lower))
+      return `the unit ${lower} is given twice; give each unit once, e.g. 2h or 1h30m`;
+    seen.add(lower);
   }
   return undefined;
 }
 
 export function parseEvery(text: string): number {
-  const value = text.trim();
-  const unitProblem = durationUnitProblem(value);
+  const unitProblem = durationUnitProblem(text.trim());
   if (unitProblem !== undefined) {
     throw new IntervalFormatError(`${JSON.stringify(text)}: ${unitProblem}`);
   }
+  const value = text.trim().toLowerCase();
   if (!EVERY_PATTERN.test(value)) {
     throw new IntervalFormatError(
       `${JSON.stringify(text)} is not an interval: use a number with a unit s, m, h or d, e.g. 15m, 1h30m`,
