@@ -249,6 +249,10 @@ describe('worker policy', () => {
       const job = (await h.worker.queue.getJob(jobId)) as Job;
       expect(calls).toBe(11);
       expect(job.attemptsMade).toBe(1);
+      // One start, as the queue's limiter (the provider's budget) counts them: the job was held
+      // in its slot, not put back and picked again each time.
+      expect(job.attemptsStarted).toBe(1);
+      expect(Number(await redis.get(`${h.prefix}:${h.worker.queueName}:limiter`))).toBe(1);
       expect(h.failures).toHaveLength(0);
       expect(h.lines.filter((line) => (line.level as number) >= 40)).toEqual([]);
       expect(outageLines.map((line) => line.msg)).toEqual([
@@ -262,6 +266,29 @@ describe('worker policy', () => {
       await proxy.close();
       await testDb.drop();
     }
+  });
+
+  it('a worker stopped while it waits out an outage puts the job back, no attempt counted', async () => {
+    const { databaseOutage } = capturedDatabaseOutage('the queues are held');
+    let calls = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+          code: 'ECONNREFUSED',
+        });
+      },
+      { databaseOutage, databaseDownHoldMs: 60_000, databaseAnswers: async () => false },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('16'));
+    await waitFor(() => (calls > 0 ? true : undefined));
+    const started = Date.now();
+    await h.worker.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const job = (await h.worker.queue.getJob(jobId)) as Job;
+    expect(await job.getState()).toBe('delayed');
+    expect(job.attemptsMade).toBe(0);
+    expect(h.failures).toHaveLength(0);
   });
 
   it('a connection lost while Postgres answers (an operator killed it) is the page failing: attempts count, it ends', async () => {

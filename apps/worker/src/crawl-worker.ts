@@ -229,6 +229,18 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     }
   }
 
+  /**
+   * Waits out a Postgres outage: `holdMs`, then asks whether it takes connections again, until
+   * it does (true) or the worker stops (false).
+   */
+  const waitForDatabase = async (holdMs: number, stopping: AbortSignal): Promise<boolean> => {
+    for (;;) {
+      await sleep(holdMs, undefined, { signal: stopping }).catch(() => {});
+      if (stopping.aborted) return false;
+      if (options.databaseAnswers === undefined || (await options.databaseAnswers())) return true;
+    }
+  };
+
   const processor = async (
     job: Job<CrawlPagePayload, PageOutcome, 'crawl-page'>,
     token?: string,
@@ -247,69 +259,73 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
       runId: payload.runId,
       page: payload.page,
     });
-    const deadline = AbortSignal.timeout(jobTimeoutMs);
-    const signal =
-      cancelSignal === undefined ? deadline : AbortSignal.any([cancelSignal, deadline]);
-
-    let result: PageStepResult;
-    try {
-      result = await withDeadline(
-        options.step(payload, {
-          jobId,
-          attempt: job.attemptsMade + 1,
+    const stopping =
+      cancelSignal === undefined ? closing.signal : AbortSignal.any([cancelSignal, closing.signal]);
+    let result: PageStepResult | undefined;
+    while (result === undefined) {
+      const deadline = AbortSignal.timeout(jobTimeoutMs);
+      const signal =
+        cancelSignal === undefined ? deadline : AbortSignal.any([cancelSignal, deadline]);
+      try {
+        result = await withDeadline(
+          options.step(payload, {
+            jobId,
+            attempt: job.attemptsMade + 1,
+            signal,
+            logger: jobLog,
+          }),
           signal,
-          logger: jobLog,
-        }),
-        signal,
-        jobTimeoutMs,
-      );
-    } catch (error) {
-      let decision = decideOnError(error, { resetMarginMs });
-      // One connection lost while the server takes new ones (an operator's pg_terminate_backend,
-      // a proxy's timeout, a backend killed for memory) is this page's own failure: an attempt,
-      // or it would be fetched (and bought) again every hold, forever.
-      if (decision.action === 'database-down' && (await options.databaseAnswers?.()) === true) {
-        decision = { action: 'retry' };
-      }
-      const err = rootError(error);
-      switch (decision.action) {
-        case 'rate-limited':
-          await holdQueue(decision.waitMs, '429');
-          // Back to the head of the queue, not a failed attempt: BullMQ moves it to wait.
-          throw Worker.RateLimitError();
-        case 'stop-provider':
-          await stopProvider(decision.reason, err);
-          throw Worker.RateLimitError();
-        case 'database-down': {
-          // Logged once per outage (the outage log), not once per job and hold.
-          if (options.databaseOutage?.report(err) !== true) {
-            jobLog.error({ err: { name: err.name, message: err.message } }, 'postgres unreachable');
-          }
-          // The job waits in the delayed set without counting an attempt, and this slot
-          // waits as long before it takes another: each slot of each process tries Postgres
-          // once a hold. Not the queue's limiter, which a 429 sets: that wipes the count of
-          // the provider window under way.
-          const holdMs = options.databaseDownHoldMs ?? decision.waitMs;
-          await job.moveToDelayed(Date.now() + holdMs, token);
-          await sleep(holdMs, undefined, {
-            signal:
-              cancelSignal === undefined
-                ? closing.signal
-                : AbortSignal.any([cancelSignal, closing.signal]),
-          }).catch(() => {});
-          throw new DelayedError();
+          jobTimeoutMs,
+        );
+      } catch (error) {
+        let decision = decideOnError(error, { resetMarginMs });
+        // One connection lost while the server takes new ones (an operator's
+        // pg_terminate_backend, a proxy's timeout, a backend killed for memory) is this page's
+        // own failure: an attempt, or it would be fetched (and bought) again every hold, forever.
+        if (decision.action === 'database-down' && (await options.databaseAnswers?.()) === true) {
+          decision = { action: 'retry' };
         }
-        case 'fail':
-          jobLog.error({ err: { name: err.name, message: err.message } }, 'page failed for good');
-          throw error instanceof PageFailedError ? error : new PageFailedError(error);
-        case 'retry': {
-          const attempt = job.attemptsMade + 1;
-          const last = attempt >= (job.opts.attempts ?? 1);
-          jobLog.warn(
-            { err: { name: err.name, message: err.message }, attempt },
-            last ? 'page failed on its last attempt' : 'page failed, will retry with backoff',
-          );
-          throw error;
+        const err = rootError(error);
+        switch (decision.action) {
+          case 'rate-limited':
+            await holdQueue(decision.waitMs, '429');
+            // Back to the head of the queue, not a failed attempt: BullMQ moves it to wait.
+            throw Worker.RateLimitError();
+          case 'stop-provider':
+            await stopProvider(decision.reason, err);
+            throw Worker.RateLimitError();
+          case 'database-down': {
+            // Logged once per outage (the outage log), not once per job and hold.
+            if (options.databaseOutage?.report(err) !== true) {
+              jobLog.error(
+                { err: { name: err.name, message: err.message } },
+                'postgres unreachable',
+              );
+            }
+            // The job stays active (BullMQ keeps renewing its lock) and this slot waits until
+            // Postgres answers, then runs the step again: no attempt counted, no new start
+            // charged to the provider's limiter, one probe per slot and hold. Put back in the
+            // queue (no attempt counted either) only when the worker stops meanwhile.
+            const holdMs = options.databaseDownHoldMs ?? decision.waitMs;
+            const back = await waitForDatabase(holdMs, stopping);
+            if (!back) {
+              await job.moveToDelayed(Date.now(), token);
+              throw new DelayedError();
+            }
+            continue;
+          }
+          case 'fail':
+            jobLog.error({ err: { name: err.name, message: err.message } }, 'page failed for good');
+            throw error instanceof PageFailedError ? error : new PageFailedError(error);
+          case 'retry': {
+            const attempt = job.attemptsMade + 1;
+            const last = attempt >= (job.opts.attempts ?? 1);
+            jobLog.warn(
+              { err: { name: err.name, message: err.message }, attempt },
+              last ? 'page failed on its last attempt' : 'page failed, will retry with backoff',
+            );
+            throw error;
+          }
         }
       }
     }
