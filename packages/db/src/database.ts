@@ -164,6 +164,31 @@ async function endWithin(client: pg.Client, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/** How long closing a pool waits for its clients before it drops their sockets. */
+const POOL_END_TIMEOUT_MS = 5_000;
+
+/**
+ * pool.end() waits for every client to be released. drizzle (0.45) runs a transaction's
+ * `begin` before its try/finally, so a connection lost at that moment leaves its client checked
+ * out forever (drizzle-orm#6241): end() then never resolved and a worker told to stop never
+ * did. After `ms` the clients left are dropped: nothing can be in flight on them by then.
+ */
+async function endPool(pool: pg.Pool, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    pool.end().then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (ended) return;
+  const clients =
+    (pool as unknown as { _clients?: Array<{ connection?: { stream?: { destroy(): void } } }> })
+      ._clients ?? [];
+  for (const client of clients) client.connection?.stream?.destroy();
+}
+
 /**
  * Whether the server takes a new connection now, within `timeoutMs`: what tells an outage (it
  * does not) from one connection lost on its own (terminated by an operator or a proxy's
@@ -207,7 +232,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
       client.on('error', () => {});
     });
     const db = drizzle(pool, { schema }) as unknown as BirdfeedDb;
-    return { db, kind: 'postgres', close: () => pool.end() };
+    return { db, kind: 'postgres', close: () => endPool(pool, POOL_END_TIMEOUT_MS) };
   }
   const [{ PGlite }, { drizzle }] = await Promise.all([
     import('@electric-sql/pglite'),

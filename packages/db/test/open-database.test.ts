@@ -40,3 +40,22 @@ describe('openDatabase with a port that is not one', () => {
     10_000,
   );
 });
+
+describe('closing a Postgres database whose pool lost a client', () => {
+  it('ends within its timeout and drops the client left checked out', async () => {
+    // What drizzle leaves after a connection lost at a transaction's `begin`: a client checked
+    // out and never released. pool.end() waited for it forever; a stopping worker never stopped.
+    const database = await openDatabase({ url: ADMIN_DATABASE_URL });
+    const pool = (database.db as unknown as { $client: import('pg').Pool }).$client;
+    const leaked = await pool.connect();
+    let closed = false;
+    leaked.on('end', () => {
+      closed = true;
+    });
+    const started = Date.now();
+    await database.close();
+    expect(Date.now() - started).toBeLessThan(8_000);
+    await sleep(100);
+    expect(closed).toBe(true);
+  }, 20_000);
+});
