@@ -268,6 +268,38 @@ describe('worker policy', () => {
     }
   });
 
+  it('a page past its deadline while Postgres is silent (a partition) waits it out, no attempt counted', async () => {
+    const { databaseOutage, lines: outageLines } = capturedDatabaseOutage('the queues are held');
+    let calls = 0;
+    let probes = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        // A statement on a stalled connection: neither answers nor fails, whatever the signal.
+        if (calls === 1) await new Promise(() => {});
+        return { next: false };
+      },
+      {
+        databaseOutage,
+        databaseDownHoldMs: 50,
+        jobTimeoutMs: 300,
+        databaseAnswers: async () => {
+          probes += 1;
+          return probes > 2;
+        },
+      },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('17'));
+    expect(await finalState(h.worker, jobId)).toBe('completed');
+    const job = (await h.worker.queue.getJob(jobId)) as Job;
+    expect(calls).toBe(2);
+    expect(job.attemptsMade).toBe(1);
+    expect(outageLines.map((line) => line.msg)).toEqual([
+      'postgres unreachable: the queues are held (repeats of this error are counted, not logged)',
+      'postgres reachable again',
+    ]);
+  });
+
   it('a worker stopped while it waits out an outage puts the job back, no attempt counted', async () => {
     const { databaseOutage } = capturedDatabaseOutage('the queues are held');
     let calls = 0;

@@ -17,7 +17,13 @@ import type { ProviderName } from '@birdfeed/model';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { decideOnError, MAX_HOLD_MS, PageFailedError, rootError } from './error-policy.ts';
+import {
+  DATABASE_DOWN_HOLD_MS,
+  decideOnError,
+  MAX_HOLD_MS,
+  PageFailedError,
+  rootError,
+} from './error-policy.ts';
 import { stretchLimiterWindow } from './limiter-window.ts';
 import type { FinalFailureHandler, PageStep, PageStepResult } from './page-step.ts';
 
@@ -285,7 +291,24 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         if (decision.action === 'database-down' && (await options.databaseAnswers?.()) === true) {
           decision = { action: 'retry' };
         }
-        const err = rootError(error);
+        // A page past its deadline with Postgres silent (a partition, a frozen server: its
+        // statements neither answer nor fail) is the outage's, not the page's.
+        if (
+          error instanceof PageDeadlineError &&
+          options.databaseAnswers !== undefined &&
+          !(await options.databaseAnswers())
+        ) {
+          decision = { action: 'database-down', waitMs: DATABASE_DOWN_HOLD_MS };
+        }
+        const err =
+          error instanceof PageDeadlineError && decision.action === 'database-down'
+            ? Object.assign(
+                new Error(
+                  `no answer from Postgres within the page deadline (${jobTimeoutMs} ms), and no new connection: a stalled connection`,
+                ),
+                { code: 'ETIMEDOUT' },
+              )
+            : rootError(error);
         switch (decision.action) {
           case 'rate-limited':
             await holdQueue(decision.waitMs, '429');
