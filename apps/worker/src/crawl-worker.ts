@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeError } from '@birdfeed/crawl';
 import {
   type CrawlPagePayload,
   type CrawlQueue,
@@ -320,10 +321,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
           case 'database-down': {
             // Logged once per outage (the outage log), not once per job and hold.
             if (options.databaseOutage?.report(err) !== true) {
-              jobLog.error(
-                { err: { name: err.name, message: err.message } },
-                'postgres unreachable',
-              );
+              jobLog.error({ err: describeError(err) }, 'postgres unreachable');
             }
             // The job stays active (BullMQ keeps renewing its lock) and this slot waits until
             // Postgres answers, then runs the step again: no attempt counted, no new start
@@ -338,13 +336,13 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
             continue;
           }
           case 'fail':
-            jobLog.error({ err: { name: err.name, message: err.message } }, 'page failed for good');
+            jobLog.error({ err: describeError(err) }, 'page failed for good');
             throw error instanceof PageFailedError ? error : new PageFailedError(error);
           case 'retry': {
             const attempt = job.attemptsMade + 1;
             const last = attempt >= (job.opts.attempts ?? 1);
             jobLog.warn(
-              { err: { name: err.name, message: err.message }, attempt },
+              { err: describeError(err), attempt },
               last ? 'page failed on its last attempt' : 'page failed, will retry with backoff',
             );
             throw error;

@@ -48,13 +48,29 @@ export function recordedFailureId(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null ? recordedFailures.get(error) : undefined;
 }
 
+/**
+ * drizzle's "Failed query: <SQL> params: …" keeps the driver's reason only in `cause` (and a
+ * failed rollback's replaces the statement's own): the reason first, then which statement.
+ */
+function withDriverReason(error: Error): string {
+  if (!error.message.startsWith('Failed query:')) return error.message;
+  let cause: unknown = error.cause;
+  let reason: string | undefined;
+  for (let depth = 0; depth < 5 && cause instanceof Error; depth += 1) {
+    reason = cause.message;
+    cause = cause.cause;
+  }
+  const statement = (error.message.split('\n')[0] ?? '').slice(0, 200);
+  return reason === undefined ? error.message : `${reason} (${statement})`;
+}
+
 /** An error's message for a log line or a column, never longer than a screen. */
 export function describeError(error: unknown): { name: string; message: string; status?: number } {
   if (error instanceof Error) {
     const status = (error as { status?: unknown }).status;
     return {
       name: error.name,
-      message: error.message.slice(0, 2000),
+      message: withDriverReason(error).slice(0, 2000),
       ...(typeof status === 'number' ? { status } : {}),
     };
   }
