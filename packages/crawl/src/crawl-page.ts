@@ -28,7 +28,7 @@ import {
   upsertPage,
   type WatchTarget,
 } from '@birdfeed/db';
-import { type CanonicalPage, compareIds, type ProviderName } from '@birdfeed/model';
+import { type CanonicalPage, compareIds, errorChain, type ProviderName } from '@birdfeed/model';
 import {
   AccountUnavailableError,
   AGNTDATA_DEFAULT_COST_CENTS,
@@ -721,7 +721,7 @@ async function countDroppedRequest(
  * data exceptions (SQLSTATE class 22: out of range, invalid text…). Retrying cannot fix it.
  */
 function cannotBeStored(error: unknown): boolean {
-  for (let at: unknown = error; at instanceof Error; at = at.cause) {
+  for (const at of errorChain(error)) {
     if (at instanceof InvalidPageError) return true;
     const code = (at as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('22')) return true;

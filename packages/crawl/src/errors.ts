@@ -1,4 +1,5 @@
 import type { TargetKey } from '@birdfeed/db';
+import { errorChain } from '@birdfeed/model';
 
 /** The step was asked to crawl a (provider, user) that is not on the watchlist. */
 export class TargetNotFoundError extends Error {
@@ -54,12 +55,8 @@ export function recordedFailureId(error: unknown): string | undefined {
  */
 function withDriverReason(error: Error): string {
   if (!error.message.startsWith('Failed query:')) return error.message;
-  let cause: unknown = error.cause;
-  let reason: string | undefined;
-  for (let depth = 0; depth < 5 && cause instanceof Error; depth += 1) {
-    reason = cause.message;
-    cause = cause.cause;
-  }
+  const chain = errorChain(error);
+  const reason = chain.length > 1 ? chain.at(-1)?.message : undefined;
   const statement = (error.message.split('\n')[0] ?? '').slice(0, 200);
   return reason === undefined ? error.message : `${reason} (${statement})`;
 }

@@ -1,4 +1,4 @@
-import { CONNECTION_ERROR_CODES } from '@birdfeed/model';
+import { CONNECTION_ERROR_CODES, errorChain } from '@birdfeed/model';
 
 /**
  * SQLSTATEs of a server that is not there to answer: connection exceptions (08…), a shutdown
@@ -25,20 +25,20 @@ const CONNECTION_MESSAGES =
  * network error has the same codes.
  */
 export function isDatabaseConnectionError(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (
-      typeof code === 'string' &&
-      (CONNECTION_ERROR_CODES.has(code) || isUnavailableState(code))
-    ) {
-      return true;
-    }
-    const cause = (current as { cause?: unknown }).cause;
-    // The driver's own message only: a wrapper's (drizzle's "Failed query: … params: …") quotes
-    // the statement's values, and a tweet may well say "Connection terminated".
-    if (!(cause instanceof Error) && CONNECTION_MESSAGES.test(current.message)) return true;
-    current = cause;
-  }
-  return false;
+  const chain = errorChain(error);
+  const coded = chain.some((at) => {
+    const code = (at as { code?: unknown }).code;
+    return (
+      typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || isUnavailableState(code))
+    );
+  });
+  // The driver's own message only: a wrapper's (drizzle's "Failed query: … params: …") quotes
+  // the statement's values, and a tweet may well say "Connection terminated".
+  const driver = chain.at(-1);
+  return (
+    coded ||
+    (driver !== undefined &&
+      !(driver.cause instanceof Error) &&
+      CONNECTION_MESSAGES.test(driver.message))
+  );
 }

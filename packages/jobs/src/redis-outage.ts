@@ -1,4 +1,4 @@
-import { CONNECTION_ERROR_CODES } from '@birdfeed/model';
+import { CONNECTION_ERROR_CODES, errorChain } from '@birdfeed/model';
 
 /**
  * A Redis outage, logged as one: ioredis reconnects every ~2 s, and each attempt raises an
@@ -108,13 +108,7 @@ export class OutageLog {
  * buries the reason (ECONNREFUSED) under kilobytes of SQL.
  */
 function rootMessage(error: unknown): string {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5; depth += 1) {
-    const cause = (current as { cause?: unknown } | null)?.cause;
-    if (!(cause instanceof Error)) break;
-    current = cause;
-  }
-  return current instanceof Error ? current.message : String(current);
+  return errorChain(error).at(-1)?.message ?? String(error);
 }
 
 export class RedisOutageLog extends OutageLog {

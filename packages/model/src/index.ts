@@ -239,3 +239,13 @@ export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
   'EPIPE',
 ]);
+
+/**
+ * An error and the errors it wraps, outermost first (`cause` after `cause`, at most `depth`):
+ * drizzle puts the driver's error, the one that says what went wrong, in `cause`.
+ */
+export function errorChain(error: unknown, depth = 5): Error[] {
+  const chain: Error[] = [];
+  for (let at = error; at instanceof Error && chain.length < depth; at = at.cause) chain.push(at);
+  return chain;
+}
