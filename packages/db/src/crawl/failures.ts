@@ -77,7 +77,8 @@ export async function listFailures(
         user_id::text AS user_id, job_id, attempt, error_name, error_message, status,
         raw_page_id::text AS raw_page_id, failed_at
       FROM crawl_failures WHERE provider = ${key.provider} AND user_id = ${key.userId}::bigint
-      ORDER BY id DESC LIMIT ${options.limit ?? 20}`),
+      -- crawl_failures.id, not the text column id of the output: as text, '10' sorts before '9'
+      ORDER BY crawl_failures.id DESC LIMIT ${options.limit ?? 20}`),
   );
   return rows.map((row) => ({
     id: row.id,

@@ -52,7 +52,8 @@ export async function listGaps(db: BirdfeedExecutor, key: TargetKey): Promise<Cr
     await db.execute(sql`SELECT id::text AS id, provider, user_id::text AS user_id,
         since_id::text AS since_id, oldest_id::text AS oldest_id, reason, detected_at
       FROM crawl_gaps WHERE provider = ${key.provider} AND user_id = ${key.userId}::bigint
-      ORDER BY id`),
+      -- crawl_gaps.id, not the text column id of the output: as text, '10' sorts before '9'
+      ORDER BY crawl_gaps.id`),
   );
   return rows.map((row) => ({
     id: row.id,

@@ -158,7 +158,8 @@ export async function listRuns(
   const rows = rowsOf<RunRow>(
     await db.execute(sql`SELECT ${RUN_COLUMNS} FROM crawl_runs
       WHERE provider = ${key.provider} AND user_id = ${key.userId}::bigint
-      ORDER BY id DESC LIMIT ${options.limit ?? 20}`),
+      -- crawl_runs.id, not the text column id of the output: as text, '10' sorts before '9'
+      ORDER BY crawl_runs.id DESC LIMIT ${options.limit ?? 20}`),
   );
   return rows.map(toRun);
 }
