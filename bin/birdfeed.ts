@@ -79,6 +79,8 @@ async function run(argv: string[]): Promise<number> {
 const SETUP_ERRORS = new Set([
   'DatabaseInUseError',
   'MigrationsMissingError',
+  // Rows stored earlier that a new CHECK constraint refuses (packages/db, migrate).
+  'MigrationFailedError',
   'EnvError',
   // A DATABASE_URL that cannot be reached or refuses us (packages/db, openDatabase).
   'DatabaseConnectError',

@@ -376,6 +376,30 @@ describe('crawl step (X semantics)', () => {
     expect(await listFailures(db, key)).toHaveLength(1);
   });
 
+  it('a page a CHECK constraint refuses (one the row check does not know) fails for good, like an invalid body', async () => {
+    const key = await newTarget('agntdata');
+    const client = timelineOf(key, range(96_000n, 5), 10);
+    // Stands for a constraint the normalizer and the row check do not agree with yet.
+    await query('ALTER TABLE tweets ADD CONSTRAINT test_no_96002_check CHECK (id <> 96002)');
+    try {
+      const error = await crawlPage({ db, client, target: key }).catch((e: unknown) => e);
+      // Not retried (the same page would be refused again, and fetched and paid for again).
+      expect(error).toBeInstanceOf(InvalidResponseError);
+      expect((error as Error).message).toContain(
+        'the page cannot be stored: new row for relation "tweets" violates check constraint "test_no_96002_check"',
+      );
+      expect(await storedTweetIds(key.userId)).toEqual([]);
+      const raw = await query<{ error: string }>('SELECT error FROM raw_pages WHERE user_id = $1', [
+        key.userId,
+      ]);
+      expect(raw).toHaveLength(1);
+      expect(raw[0]?.error).toContain('test_no_96002_check');
+      expect(await listFailures(db, key)).toHaveLength(1);
+    } finally {
+      await query('ALTER TABLE tweets DROP CONSTRAINT test_no_96002_check');
+    }
+  });
+
   it('opens a run attached to a new checkpoint, adopts it while it runs, and opens the next after', async () => {
     const key = await newTarget('x', 20);
     const run = await openRun(db, key);

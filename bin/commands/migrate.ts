@@ -1,4 +1,4 @@
-import { MigrationLockedError, migrate } from '@birdfeed/db';
+import { MigrationFailedError, MigrationLockedError, migrate } from '@birdfeed/db';
 import { parseCommandArgs } from './command-args.ts';
 import { openCommandDatabase } from './database-options.ts';
 
@@ -47,6 +47,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof MigrationLockedError) {
       process.stderr.write(`migrate: ${error.message}\n`);
       return 3;
+    }
+    if (error instanceof MigrationFailedError) {
+      process.stderr.write(`migrate: ${error.message}\n`);
+      return 1;
     }
     throw error;
   } finally {

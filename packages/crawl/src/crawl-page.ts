@@ -717,14 +717,15 @@ async function countDroppedRequest(
 }
 
 /**
- * An error from writing a page that the page itself caused: the row check's, or Postgres's
- * data exceptions (SQLSTATE class 22: out of range, invalid text…). Retrying cannot fix it.
+ * An error from writing a page that the page itself caused: the row check's, Postgres's data
+ * exceptions (SQLSTATE class 22: out of range, invalid text…) or a CHECK constraint's refusal
+ * (23514: a value the row check does not know of yet). Retrying cannot fix it.
  */
 function cannotBeStored(error: unknown): boolean {
   for (const at of errorChain(error)) {
     if (at instanceof InvalidPageError) return true;
     const code = (at as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('22')) return true;
+    if (typeof code === 'string' && (code.startsWith('22') || code === '23514')) return true;
   }
   return false;
 }

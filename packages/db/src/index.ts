@@ -15,6 +15,7 @@ export { databaseAnswers, openDatabase, rowsOf } from './database.ts';
 export type { MigrateOptions, MigrateResult } from './migrate.ts';
 export {
   MIGRATIONS_FOLDER,
+  MigrationFailedError,
   MigrationLockedError,
   migrate,
   pendingMigrations,

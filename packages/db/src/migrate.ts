@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorChain } from '@birdfeed/model';
 import { sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { type BirdfeedDb, type BirdfeedExecutor, rowsOf } from './database.ts';
@@ -15,6 +16,32 @@ export class MigrationLockedError extends Error {
   override readonly name = 'MigrationLockedError';
   constructor() {
     super('another migration is running on this database (advisory lock held); try again later');
+  }
+}
+
+/**
+ * A statement of a migration failed (e.g. rows stored earlier that a new CHECK constraint
+ * refuses): the message names the migration and gives the database's own words, where drizzle's
+ * error would put the whole statement first. The run's transaction rolled back, so none of the
+ * migrations it was applying are applied.
+ */
+export class MigrationFailedError extends Error {
+  override readonly name = 'MigrationFailedError';
+  /** The SQLSTATE the database gave, when it gave one (e.g. 23514, check_violation). */
+  readonly code: string | undefined;
+  constructor(
+    readonly tag: string,
+    cause: unknown,
+  ) {
+    const chain = errorChain(cause);
+    const driverError = chain.at(-1) as (Error & { code?: unknown; hint?: unknown }) | undefined;
+    const reason = driverError?.message ?? String(cause);
+    const hint = typeof driverError?.hint === 'string' ? ` (hint: ${driverError.hint})` : '';
+    super(
+      `migration ${tag} failed, so this run applied nothing and the database is as it was: ${reason}${hint}`,
+      { cause },
+    );
+    this.code = typeof driverError?.code === 'string' ? driverError.code : undefined;
   }
 }
 
@@ -83,13 +110,19 @@ export async function migrate(
         alreadyApplied += 1;
         continue;
       }
+      const tag = tags.get(migration.folderMillis) ?? migration.hash;
       for (const statement of migration.sql) {
-        if (statement.trim() !== '') await tx.execute(sql.raw(statement));
+        if (statement.trim() === '') continue;
+        try {
+          await tx.execute(sql.raw(statement));
+        } catch (error) {
+          throw new MigrationFailedError(tag, error);
+        }
       }
       await tx.execute(
         sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`,
       );
-      applied.push(tags.get(migration.folderMillis) ?? migration.hash);
+      applied.push(tag);
     }
     return { applied, alreadyApplied };
   });

@@ -47,7 +47,12 @@ export interface TweetMetrics {
   viewCount?: number | undefined;
 }
 
-export type ReferenceType = 'replied_to' | 'quoted' | 'retweeted';
+/**
+ * How one tweet references another, as X v2 names it (`referenced_tweets[].type`). The
+ * `tweet_references.type` column holds these and only these (a CHECK constraint).
+ */
+export const REFERENCE_TYPES = ['replied_to', 'quoted', 'retweeted'] as const;
+export type ReferenceType = (typeof REFERENCE_TYPES)[number];
 
 export interface TweetReference {
   type: ReferenceType;
@@ -81,8 +86,13 @@ export interface CanonicalTweet extends TweetMetrics {
 
 export type MediaType = 'photo' | 'video' | 'animated_gif' | (string & {});
 
-export type FaceSize = 'orig' | 'large' | 'medium' | 'small';
-export const FACE_SIZES: readonly FaceSize[] = ['orig', 'large', 'medium', 'small'];
+/**
+ * The renditions face boxes are reported for (DESIGN.md's SQL contract): `media_faces.size`
+ * holds these and only these (a CHECK constraint). agntdata's `features` may name others one
+ * day: their boxes are not stored (the raw body keeps them) rather than the page refused.
+ */
+export const FACE_SIZES = ['orig', 'large', 'medium', 'small'] as const;
+export type FaceSize = (typeof FACE_SIZES)[number];
 
 export interface Rect {
   x: number;

@@ -1,3 +1,4 @@
+import { REFERENCE_TYPES } from '@birdfeed/model';
 import { z } from 'zod';
 import { count, isIsoCalendarDate, snowflakeId } from './schema-parse.ts';
 
@@ -26,7 +27,8 @@ export const xTweetPublicMetricsSchema = z.object({
 });
 
 export const xReferencedTweetSchema = z.object({
-  type: z.enum(['replied_to', 'quoted', 'retweeted']),
+  /** A kind X adds one day fails the page here (invalid body), not at the column's CHECK. */
+  type: z.enum(REFERENCE_TYPES),
   id: snowflakeId,
 });
 

@@ -1,3 +1,4 @@
+import { PROVIDER_NAMES } from '@birdfeed/model';
 import { sql } from 'drizzle-orm';
 import {
   boolean,
@@ -12,7 +13,7 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core';
-import { snowflake } from './columns.ts';
+import { oneOf, snowflake } from './columns.ts';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -52,7 +53,7 @@ export const watchTargets = pgTable(
   (table) => [
     primaryKey({ columns: [table.provider, table.userId] }),
     index('watch_targets_due_idx').on(table.nextDueAt),
-    check('watch_targets_provider_check', sql`${table.provider} in ('x', 'agntdata')`),
+    check('watch_targets_provider_check', oneOf(table.provider, PROVIDER_NAMES)),
     check(
       'watch_targets_state_check',
       sql`${table.state} in ('active', 'not_found', 'suspended', 'protected', 'deleted', 'failing')`,
@@ -102,7 +103,10 @@ export const crawlCheckpoints = pgTable(
     runId: snowflake('run_id'),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
-  (table) => [primaryKey({ columns: [table.provider, table.userId] })],
+  (table) => [
+    primaryKey({ columns: [table.provider, table.userId] }),
+    check('crawl_checkpoints_provider_check', oneOf(table.provider, PROVIDER_NAMES)),
+  ],
 );
 
 /** One row per crawl run of one timeline. */
@@ -127,6 +131,7 @@ export const crawlRuns = pgTable(
   },
   (table) => [
     index('crawl_runs_provider_user_started_idx').on(table.provider, table.userId, table.startedAt),
+    check('crawl_runs_provider_check', oneOf(table.provider, PROVIDER_NAMES)),
   ],
 );
 
@@ -148,6 +153,7 @@ export const crawlFailures = pgTable(
   },
   (table) => [
     index('crawl_failures_provider_user_idx').on(table.provider, table.userId, table.failedAt),
+    check('crawl_failures_provider_check', oneOf(table.provider, PROVIDER_NAMES)),
   ],
 );
 
@@ -165,7 +171,10 @@ export const crawlGaps = pgTable(
     reason: text('reason').notNull(),
     detectedAt: at('detected_at').notNull().defaultNow(),
   },
-  (table) => [index('crawl_gaps_provider_user_idx').on(table.provider, table.userId)],
+  (table) => [
+    index('crawl_gaps_provider_user_idx').on(table.provider, table.userId),
+    check('crawl_gaps_provider_check', oneOf(table.provider, PROVIDER_NAMES)),
+  ],
 );
 
 /** Every fetched body as received, so a better normalizer can replay history. */
@@ -184,7 +193,10 @@ export const rawPages = pgTable(
     body: text('body').notNull(),
     error: text('error'),
   },
-  (table) => [index('raw_pages_provider_user_idx').on(table.provider, table.userId)],
+  (table) => [
+    index('raw_pages_provider_user_idx').on(table.provider, table.userId),
+    check('raw_pages_provider_check', oneOf(table.provider, PROVIDER_NAMES)),
+  ],
 );
 
 /** Requests and cost per provider and UTC day, for budgets. */
@@ -196,5 +208,8 @@ export const providerSpend = pgTable(
     requests: integer('requests').notNull().default(0),
     costCents: integer('cost_cents').notNull().default(0),
   },
-  (table) => [primaryKey({ columns: [table.provider, table.day] })],
+  (table) => [
+    primaryKey({ columns: [table.provider, table.day] }),
+    check('provider_spend_provider_check', oneOf(table.provider, PROVIDER_NAMES)),
+  ],
 );

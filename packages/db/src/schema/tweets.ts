@@ -1,7 +1,9 @@
+import { REFERENCE_TYPES } from '@birdfeed/model';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
+  check,
   index,
   jsonb,
   pgTable,
@@ -9,7 +11,7 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core';
-import { snowflake } from './columns.ts';
+import { nonNegative, oneOf, snowflake } from './columns.ts';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 const count = (name: string) => bigint(name, { mode: 'number' });
@@ -63,6 +65,18 @@ export const tweets = pgTable(
   (table) => [
     index('tweets_author_id_id_idx').on(table.authorId, sql`${table.id} desc`),
     index('tweets_conversation_id_idx').on(table.conversationId),
+    check(
+      'tweets_counts_check',
+      nonNegative(
+        table.likeCount,
+        table.retweetCount,
+        table.replyCount,
+        table.quoteCount,
+        table.bookmarkCount,
+        table.viewCount,
+        table.impressionCount,
+      ),
+    ),
   ],
 );
 
@@ -77,6 +91,7 @@ export const tweetReferences = pgTable(
   (table) => [
     primaryKey({ columns: [table.tweetId, table.type, table.referencedTweetId] }),
     index('tweet_references_referenced_idx').on(table.referencedTweetId),
+    check('tweet_references_type_check', oneOf(table.type, REFERENCE_TYPES)),
   ],
 );
 
@@ -94,5 +109,19 @@ export const tweetMetrics = pgTable(
     impressionCount: count('impression_count'),
     viewCount: count('view_count'),
   },
-  (table) => [primaryKey({ columns: [table.tweetId, table.observedAt] })],
+  (table) => [
+    primaryKey({ columns: [table.tweetId, table.observedAt] }),
+    check(
+      'tweet_metrics_counts_check',
+      nonNegative(
+        table.likeCount,
+        table.retweetCount,
+        table.replyCount,
+        table.quoteCount,
+        table.bookmarkCount,
+        table.impressionCount,
+        table.viewCount,
+      ),
+    ),
+  ],
 );

@@ -1,6 +1,15 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
-import { snowflake } from './columns.ts';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+import { nonNegative, snowflake } from './columns.ts';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 const count = (name: string) => bigint(name, { mode: 'number' });
@@ -43,7 +52,19 @@ export const users = pgTable(
     firstSeenAt: at('first_seen_at').notNull(),
     lastSeenAt: at('last_seen_at').notNull(),
   },
-  (table) => [index('users_username_idx').on(sql`lower(${table.username})`)],
+  (table) => [
+    index('users_username_idx').on(sql`lower(${table.username})`),
+    check(
+      'users_counts_check',
+      nonNegative(
+        table.followersCount,
+        table.followingCount,
+        table.tweetCount,
+        table.listedCount,
+        table.likeCount,
+      ),
+    ),
+  ],
 );
 
 /** Follower/following/tweet counts over time: one row per observation that changed a value. */
@@ -58,5 +79,17 @@ export const userMetrics = pgTable(
     listedCount: count('listed_count'),
     likeCount: count('like_count'),
   },
-  (table) => [primaryKey({ columns: [table.userId, table.observedAt] })],
+  (table) => [
+    primaryKey({ columns: [table.userId, table.observedAt] }),
+    check(
+      'user_metrics_counts_check',
+      nonNegative(
+        table.followersCount,
+        table.followingCount,
+        table.tweetCount,
+        table.listedCount,
+        table.likeCount,
+      ),
+    ),
+  ],
 );

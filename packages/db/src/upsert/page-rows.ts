@@ -8,9 +8,12 @@ import type {
   TweetMediaLink,
   TweetReference,
 } from '@birdfeed/model';
-import { compareIds, FACE_SIZES, isSnowflakeId } from '@birdfeed/model';
+import { compareIds, FACE_SIZES, isSnowflakeId, REFERENCE_TYPES } from '@birdfeed/model';
 
-/** A page that cannot be written as it is (an id that is not a bigint, a bad rect…). */
+/**
+ * A page that cannot be written as it is (an id that is not a bigint, a bad rect, a value a
+ * CHECK constraint of the schema refuses…).
+ */
 export class InvalidPageError extends Error {
   override readonly name = 'InvalidPageError';
   constructor(
@@ -104,6 +107,14 @@ function checkCount(value: number | null | undefined, path: string): void {
   }
 }
 
+/** A value for an `integer` column that holds a size or a duration (CHECK >= 0). */
+function checkSize(value: number | null | undefined, path: string): void {
+  checkInt32(value, path);
+  if (value !== undefined && value !== null && value < 0) {
+    throw new InvalidPageError(`not a size: ${JSON.stringify(value)}`, path);
+  }
+}
+
 function checkRect(rect: Rect, path: string): void {
   for (const field of ['x', 'y', 'w', 'h'] as const) checkInt32(rect[field], `${path}.${field}`);
 }
@@ -145,6 +156,12 @@ function checkPage(page: CanonicalPage): void {
     });
     tweet.references?.forEach((reference, j) => {
       checkId(reference.id, `${at}.references[${j}].id`);
+      if (!(REFERENCE_TYPES as readonly string[]).includes(reference.type)) {
+        throw new InvalidPageError(
+          `unknown reference type ${JSON.stringify(reference.type)}`,
+          `${at}.references[${j}].type`,
+        );
+      }
     });
     for (const field of TWEET_COUNTS) checkCount(tweet[field], `${at}.${field}`);
   });
@@ -152,9 +169,9 @@ function checkPage(page: CanonicalPage): void {
     checkId(link.tweetId, `tweetMedia[${i}].tweetId`);
   });
   page.media.forEach((media, i) => {
-    checkInt32(media.width, `media[${i}].width`);
-    checkInt32(media.height, `media[${i}].height`);
-    checkInt32(media.durationMs, `media[${i}].durationMs`);
+    checkSize(media.width, `media[${i}].width`);
+    checkSize(media.height, `media[${i}].height`);
+    checkSize(media.durationMs, `media[${i}].durationMs`);
     checkCount(media.viewCount, `media[${i}].viewCount`);
     if (media.faces !== undefined) {
       for (const [size, rects] of Object.entries(media.faces)) {
