@@ -72,11 +72,12 @@ async function start(
     databaseOutage?: OutageLog;
     databaseDownHoldMs?: number;
     databaseAnswers?: () => Promise<boolean>;
+    prefix?: string;
   } = {},
 ) {
   const { logger, lines } = capturingLogger();
   const failures: FinalFailure[] = [];
-  const prefix = testRedisPrefix('policy');
+  const prefix = extra.prefix ?? testRedisPrefix('policy');
   const worker = await createCrawlWorker({
     connection: redis,
     prefix,
@@ -454,6 +455,36 @@ describe('worker policy', () => {
     const later = await enqueueFirstPage(h.worker.queue, payload('11', '3'));
     expect(later.added).toBe(true);
     expect(await finalState(h.worker, later.jobId)).toBe('completed');
+  });
+
+  it('a worker started in a window already spent says why it starts no page, and until when', async () => {
+    // The limit was lowered from 15 to 10 after 12 pages of this window had started.
+    const spent = testRedisPrefix('policy');
+    await redis.set(`${spent}:crawl.x.default:limiter`, '12', 'PX', 30_000);
+    const lowered = await start(async () => ({ next: false }), { max: 10, prefix: spent });
+    const line = lowered.lines.find((l) =>
+      l.msg === undefined ? false : /already started 12 pages, the limit is 10/.test(String(l.msg)),
+    );
+    expect(line).toMatchObject({ level: 40, used: 12, max: 10 });
+    expect(line?.heldMs).toBeGreaterThan(20_000);
+    expect(Date.parse(String(line?.until)) - Date.now()).toBeGreaterThan(20_000);
+
+    // A 429 hold left by another process: named as a hold, not as pages started.
+    const heldPrefix = testRedisPrefix('policy');
+    await redis.set(
+      `${heldPrefix}:crawl.x.default:limiter`,
+      String(Number.MAX_SAFE_INTEGER),
+      'PX',
+      30_000,
+    );
+    const held = await start(async () => ({ next: false }), { max: 10, prefix: heldPrefix });
+    expect(
+      held.lines.filter((l) => /held until the provider resets/.test(String(l.msg))),
+    ).toHaveLength(1);
+
+    // A window with budget left (or none open) logs nothing of the kind.
+    const fresh = await start(async () => ({ next: false }), { max: 10 });
+    expect(fresh.lines.filter((l) => /already started|held until/.test(String(l.msg)))).toEqual([]);
   });
 
   it('queueStatus reports depth and the limiter budget left', async () => {

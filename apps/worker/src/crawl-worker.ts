@@ -131,6 +131,34 @@ function withDeadline<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: numbe
   });
 }
 
+/**
+ * A worker started while the limiter's window is already spent (a 429 hold, or a limit lowered
+ * below what this window has used) starts no page until the window ends, up to the provider's
+ * whole window (X: 15 minutes). Say so at start, or the worker looks hung.
+ */
+async function explainOpenWindow(
+  redis: Redis,
+  limiterKey: string,
+  max: number,
+  log: Logger,
+): Promise<void> {
+  const [count, ttlMs] = await Promise.all([redis.get(limiterKey), redis.pttl(limiterKey)]);
+  const used = Number(count ?? 0);
+  if (ttlMs <= 0 || used < max) return;
+  const until = new Date(Date.now() + ttlMs).toISOString();
+  if (used >= Number.MAX_SAFE_INTEGER) {
+    log.warn(
+      { heldMs: ttlMs, until },
+      'the queue is held until the provider resets its window (a 429 or an exhausted budget seen before this start): no page starts until then',
+    );
+  } else {
+    log.warn(
+      { used, max, heldMs: ttlMs, until },
+      `this limiter window has already started ${used} pages, the limit is ${max}: no page starts until the window ends`,
+    );
+  }
+}
+
 export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<CrawlWorker> {
   const definition = jobCatalog['crawl-page'];
   const jobTimeoutMs = options.jobTimeoutMs ?? definition.timeoutMs;
@@ -148,6 +176,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
   // The limiter lives in Redis, in the queue's meta: every worker process on every machine
   // reads the same counter, so together they start at most `max` pages per window.
   await queue.setGlobalRateLimit(options.limiter.max, options.limiter.windowMs);
+  await explainOpenWindow(options.connection, limiterKey, options.limiter.max, log);
   // A Redis that comes back empty (no persistence, a failover) lost the queue's registry entry
   // and its limiter: `status` showed 'limiter unknown' (or no queue) until a worker restarted.
   const reassert = () => {
