@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { upsertTarget } from '@birdfeed/db';
 import { crawlQueueName } from '@birdfeed/jobs';
 import { Queue } from 'bullmq';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   type AppProcess,
   createCrawlFixture,
@@ -41,6 +41,14 @@ describe('a Redis outage', () => {
   it('is logged once by each process, then its end; crawling goes on after it', async () => {
     const port = await freePort();
     let redis = startRedis(port);
+    const apps: AppProcess[] = [];
+    // Not (only) the finally below: it never runs when the test times out (its awaits stay
+    // pending), and a redis-server, worker and scheduler would outlive the run.
+    onTestFinished(() => {
+      for (const child of [redis, ...apps.map((app) => app.child)]) {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+    });
     const testDb = await createTestDatabase('redis_outage');
     const fixture = await createCrawlFixture({
       databaseUrl: testDb.url,
@@ -49,7 +57,6 @@ describe('a Redis outage', () => {
       sandbox: { accounts: 3, tweetsPerAccount: 20, specialAccounts: false },
       dropDatabase: () => testDb.drop(),
     });
-    const apps: AppProcess[] = [];
     const succeededRuns = async (userId: string) => {
       const { rows } = await fixture.pool.query(
         `SELECT 1 FROM crawl_runs WHERE user_id = $1 AND outcome = 'succeeded'`,

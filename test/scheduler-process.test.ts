@@ -1,7 +1,7 @@
 import { migrate, openDatabase, upsertTarget } from '@birdfeed/db';
 import { crawlQueueName, createRedisConnection } from '@birdfeed/jobs';
 import { Queue } from 'bullmq';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   type AppProcess,
   deleteRedisPrefix,
@@ -11,6 +11,18 @@ import {
 import { switchableProxy } from './support/net.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
+
+/**
+ * SIGKILLs the app when the test ends however it ends: the finally blocks below do not run
+ * when the test times out (an `await app.exited` that never resolves), and the scheduler
+ * would go on ticking after the run.
+ */
+function killOnFinish(app: AppProcess): AppProcess {
+  onTestFinished(() => {
+    if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGKILL');
+  });
+  return app;
+}
 
 describe('birdfeed scheduler process', () => {
   it('ticks on its period, picks up targets added later, and stops cleanly on SIGTERM', async () => {
@@ -23,13 +35,15 @@ describe('birdfeed scheduler process', () => {
     try {
       await migrate(database.db);
       await upsertTarget(database.db, { provider: 'x', userId: '501' });
-      app = spawnApp('scheduler', ['--tick', '200ms', '--provider', 'x'], {
-        PATH: process.env.PATH ?? '',
-        REDIS_URL: TEST_REDIS_URL,
-        DATABASE_URL: testDb.url,
-        BIRDFEED_QUEUE_PREFIX: prefix,
-        LOG_LEVEL: 'info',
-      });
+      app = killOnFinish(
+        spawnApp('scheduler', ['--tick', '200ms', '--provider', 'x'], {
+          PATH: process.env.PATH ?? '',
+          REDIS_URL: TEST_REDIS_URL,
+          DATABASE_URL: testDb.url,
+          BIRDFEED_QUEUE_PREFIX: prefix,
+          LOG_LEVEL: 'info',
+        }),
+      );
       const jobsFor = async (count: number) =>
         (await queue.getJobCountByTypes('prioritized', 'waiting')) >= count ? true : undefined;
       // Deadlines leave room for node + tsx + the CLI starting on a loaded machine.
@@ -64,13 +78,15 @@ describe('birdfeed scheduler process', () => {
     let app: AppProcess | undefined;
     try {
       await migrate(database.db);
-      app = spawnApp('scheduler', ['--tick', '100ms', '--provider', 'x'], {
-        PATH: process.env.PATH ?? '',
-        REDIS_URL: TEST_REDIS_URL,
-        DATABASE_URL: testDb.url.replace('127.0.0.1:5432', `127.0.0.1:${proxy.port}`),
-        BIRDFEED_QUEUE_PREFIX: prefix,
-        LOG_LEVEL: 'info',
-      });
+      app = killOnFinish(
+        spawnApp('scheduler', ['--tick', '100ms', '--provider', 'x'], {
+          PATH: process.env.PATH ?? '',
+          REDIS_URL: TEST_REDIS_URL,
+          DATABASE_URL: testDb.url.replace('127.0.0.1:5432', `127.0.0.1:${proxy.port}`),
+          BIRDFEED_QUEUE_PREFIX: prefix,
+          LOG_LEVEL: 'info',
+        }),
+      );
       const running = app;
       await waitUntil(
         () => (/scheduler running/.test(running.output()) ? true : undefined),

@@ -219,23 +219,28 @@ describe('scheduler tick', () => {
   it('stops new agntdata runs once the daily budget is spent, logging it once a day', async () => {
     await upsertTarget(database.db, { provider: 'agntdata', userId: '3001' });
     await upsertTarget(database.db, { provider: 'x', userId: '3002' });
+    // One clock for the spend's day and the ticks' budget check: a test running across UTC
+    // midnight would otherwise write yesterday's spend and find today's budget untouched.
+    // A second ahead of Postgres' now(), so the targets just upserted are due.
+    const at = new Date(Date.now() + 1_000);
+    const now = () => at;
     await addSpend(database.db, {
       provider: 'agntdata',
-      day: spendDay(new Date()),
+      day: spendDay(at),
       cents: 120,
       requests: 120,
     });
     const state: SchedulerState = { budgetLoggedDay: null };
-    const first = await runTick(tickOptions(state, { agntdataDailyBudgetCents: 100 }));
+    const first = await runTick(tickOptions(state, { agntdataDailyBudgetCents: 100, now }));
     expect(first.enqueued).toBe(1);
     expect(first.skippedProviders.agntdata).toMatch(/daily budget reached: 120¢/);
     expect(await jobsOf('agntdata')).toHaveLength(0);
-    await runTick(tickOptions(state, { agntdataDailyBudgetCents: 100 }));
+    await runTick(tickOptions(state, { agntdataDailyBudgetCents: 100, now }));
     const budgetLines = logLines.filter((line) => String(line.msg).includes('daily budget'));
     expect(budgetLines).toHaveLength(1);
 
     // The agntdata target stayed due: with budget left it is scheduled.
-    const later = await runTick(tickOptions(state, { agntdataDailyBudgetCents: 500 }));
+    const later = await runTick(tickOptions(state, { agntdataDailyBudgetCents: 500, now }));
     expect(later.enqueued).toBe(1);
     expect((await jobsOf('agntdata')).map((job) => job.data.userId)).toEqual(['3001']);
   });

@@ -56,6 +56,25 @@ function holdOpen() {
   return { held, release, inside, entered };
 }
 
+/**
+ * Resolves once another backend of this database waits on a lock: the second writer has
+ * reached the first one's locks. A fixed delay could end before it got there on a loaded
+ * machine, and the case would then pass as two writers one after the other.
+ */
+async function untilBlocked() {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const [row] = rowsOf<{ n: number }>(
+      await database.db.execute(
+        sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+      ),
+    );
+    if ((row?.n ?? 0) > 0) return;
+    if (Date.now() > deadline) throw new Error('the second writer never waited on a lock');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('boxes written by two writers at once', () => {
   it("leave exactly the newest page's faces and focus rects", async () => {
     const { db } = database;
@@ -71,7 +90,7 @@ describe('boxes written by two writers at once', () => {
     await inside;
     // B: the newest page (02:00, 1 face a size, 2 rects) starts while A holds its locks.
     const b = upsertPage(db, boxesPage(2, 1, 2, 200));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilBlocked();
     release();
     await Promise.all([a, b]);
     const faces = rowsOf<{ size: string; n: number; x: number }>(
@@ -121,7 +140,7 @@ async function changeBackWhileHeld(pageAt: (hour: number, value: number) => Cano
   });
   await inside;
   const b = upsertPage(db, pageAt(2, 10));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await untilBlocked();
   release();
   await Promise.all([a, b]);
 }
@@ -171,7 +190,7 @@ describe('a late page inside a caller transaction (birdfeed ingest) beside anoth
     const b = db.transaction(async (tx) => {
       await upsertPage(tx, pageAt(2, 20));
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilBlocked();
     release();
     await Promise.all([a, b]);
     const rows = rowsOf<{ hour: number; value: number }>(
