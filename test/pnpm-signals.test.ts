@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUSY = fileURLToPath(new URL('./fixtures/busy-after-listening.mjs', import.meta.url));
@@ -28,6 +28,13 @@ describe('Ctrl-C on `pnpm birdfeed` while its event loop is busy', () => {
       output += chunk.toString();
     });
     const closed = once(child, 'close');
+    // The finally below never runs when the test times out on `await closed`: the detached
+    // group (pnpm, node, the sandbox) would outlive the run.
+    onTestFinished(() => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {}
+    });
     try {
       const deadline = Date.now() + 60_000;
       while (!output.includes('listening on') && child.exitCode === null) {

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnApp } from '../apps/worker/test/harness.ts';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { spawnApp as spawnAppProcess } from '../apps/worker/test/harness.ts';
 import { freePort } from './support/net.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
@@ -21,6 +21,18 @@ const baseEnv = () => ({
   BIRDFEED_QUEUE_PREFIX: testRedisPrefix('startup'),
   X_BEARER_TOKEN: 'a-secret-token-987',
 });
+
+/**
+ * These processes are expected to refuse to start; one that starts instead would never exit and
+ * outlive the run (a timed-out test runs no finally), so each is killed when its test ends.
+ */
+const spawnApp: typeof spawnAppProcess = (...args) => {
+  const app = spawnAppProcess(...args);
+  onTestFinished(() => {
+    if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGKILL');
+  });
+  return app;
+};
 
 describe('start-up checks', () => {
   it('a database without the birdfeed tables: run `birdfeed migrate` first', async () => {
