@@ -1,6 +1,7 @@
 import { type Database, openDatabase, rowsOf, sql } from '@birdfeed/db';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { switchableProxy } from './support/net.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 
 /**
@@ -54,6 +55,45 @@ describe('a connection lost inside a transaction', () => {
       expect(after).toEqual([{ two: 2 }]);
     } finally {
       process.off('uncaughtException', onCrash);
+    }
+  });
+
+  it('a connection lost while `begin` is in flight gives its pool slot back: the pool never shrinks', async () => {
+    // drizzle 0.45 ran `begin` outside its try/finally (drizzle-orm#6241, patched in
+    // patches/): each such loss kept a client checked out for good, and a worker whose pool
+    // lost all of them waited forever for a connection.
+    const url = new URL(testDb.url);
+    const proxy = await switchableProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    const proxied = new URL(testDb.url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const slots = 2;
+    const small = await openDatabase({ url: proxied.toString(), maxConnections: slots });
+    try {
+      for (let round = 0; round <= slots; round += 1) {
+        await small.db.execute(sql`select 1`);
+        proxy.stall();
+        const tx = small.db.transaction(async (t) => {
+          await t.execute(sql`select 1`);
+        });
+        const settled = tx.then(
+          () => 'committed',
+          (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        proxy.down();
+        proxy.up();
+        expect(await settled).toMatch(/begin|Connection terminated/);
+      }
+      // One more round than the pool has slots: with a leak, no client would be left.
+      const next = await Promise.race([
+        small.db.execute(sql`select 7 as n`).then((result) => rowsOf<{ n: number }>(result)),
+        new Promise((resolve) => setTimeout(() => resolve('no connection after 5 s'), 5_000)),
+      ]);
+      expect(next).toEqual([{ n: 7 }]);
+    } finally {
+      await small.close();
+      await proxy.close();
     }
   });
 });

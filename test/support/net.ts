@@ -16,12 +16,14 @@ export async function freePort(): Promise<number> {
 /**
  * A TCP proxy to `target` that can be cut: `down()` ends every connection through it and
  * refuses new ones (what a restarting server looks like to its clients), `up()` lets them
- * through again.
+ * through again. `stall()` stops passing bytes on the open connections without ending them
+ * (a partition, before TCP gives up); `down()` then ends them.
  */
 export interface SwitchableProxy {
   port: number;
   down(): void;
   up(): void;
+  stall(): void;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function switchableProxy(target: {
 }): Promise<SwitchableProxy> {
   let open = true;
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   const server = createServer((client) => {
     if (!open) {
       client.destroy();
@@ -43,6 +46,9 @@ export async function switchableProxy(target: {
       socket.on('error', () => {});
     }
     client.pipe(upstream).pipe(client);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -56,6 +62,14 @@ export async function switchableProxy(target: {
     },
     up() {
       open = true;
+    },
+    stall() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
     },
     close() {
       for (const socket of sockets) socket.destroy();

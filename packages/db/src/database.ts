@@ -168,10 +168,11 @@ async function endWithin(client: pg.Client, ms: number): Promise<void> {
 const POOL_END_TIMEOUT_MS = 5_000;
 
 /**
- * pool.end() waits for every client to be released. drizzle (0.45) runs a transaction's
- * `begin` before its try/finally, so a connection lost at that moment leaves its client checked
- * out forever (drizzle-orm#6241): end() then never resolved and a worker told to stop never
- * did. After `ms` the clients left are dropped: nothing can be in flight on them by then.
+ * pool.end() waits for every client to be released. drizzle (0.45) ran a transaction's `begin`
+ * before its try/finally, so a connection lost at that moment left its client checked out
+ * forever (drizzle-orm#6241): end() then never resolved and a worker told to stop never did.
+ * patches/drizzle-orm@0.45.4.patch releases it now; this bound stays for any other client a
+ * library keeps: after `ms` the clients left are dropped, nothing can be in flight on them.
  */
 async function endPool(pool: pg.Pool, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
