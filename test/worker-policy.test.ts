@@ -487,6 +487,49 @@ describe('worker policy', () => {
     expect(fresh.lines.filter((l) => /already started|held until/.test(String(l.msg)))).toEqual([]);
   });
 
+  it('a long-running worker keeps nothing per job on its own stop signal', async () => {
+    // Node 20 keeps every AbortSignal.any() composed from a long-lived signal in that signal's
+    // set of dependants until it aborts: one entry per job, for the life of the process.
+    const dependants = (signal: AbortSignal): number | undefined => {
+      const key = Object.getOwnPropertySymbols(signal).find((s) => String(s).includes('Dependant'));
+      return key === undefined
+        ? undefined
+        : ((signal as unknown as Record<symbol, Set<unknown> | undefined>)[key]?.size ?? 0);
+    };
+    const source = new AbortController();
+    AbortSignal.any([source.signal]);
+    // The runtime must show the leak this test looks for, or the test would prove nothing.
+    expect(dependants(source.signal), 'this Node keeps no set of dependant signals').toBe(1);
+
+    // Every AbortController made while the worker is built: one of them is its `closing`.
+    const created: AbortController[] = [];
+    const Original = globalThis.AbortController;
+    globalThis.AbortController = class extends Original {
+      constructor() {
+        super();
+        created.push(this);
+      }
+    } as typeof AbortController;
+    let h: Harness;
+    let done = 0;
+    try {
+      h = await start(async () => {
+        done += 1;
+        return { next: false };
+      });
+    } finally {
+      globalThis.AbortController = Original;
+    }
+    const jobs = 60;
+    for (let i = 0; i < jobs; i += 1)
+      await enqueueFirstPage(h.worker.queue, payload(String(500 + i)));
+    const until = Date.now() + 30_000;
+    while (done < jobs && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(jobs);
+    expect(created.length).toBeGreaterThan(0);
+    expect(Math.max(...created.map((c) => dependants(c.signal) ?? 0))).toBeLessThan(5);
+  });
+
   it('queueStatus reports depth and the limiter budget left', async () => {
     const h = await start(async () => ({ next: false }), { max: 10, windowMs: 60_000 });
     for (const id of ['20', '21', '22']) {

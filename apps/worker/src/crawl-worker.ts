@@ -267,13 +267,30 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
 
   /**
    * Waits out a Postgres outage: `holdMs`, then asks whether it takes connections again, until
-   * it does (true) or the worker stops (false).
+   * it does (true) or the worker stops or BullMQ cancels the job (false).
    */
-  const waitForDatabase = async (holdMs: number, stopping: AbortSignal): Promise<boolean> => {
-    for (;;) {
-      await sleep(holdMs, undefined, { signal: stopping }).catch(() => {});
-      if (stopping.aborted) return false;
-      if (options.databaseAnswers === undefined || (await options.databaseAnswers())) return true;
+  const waitForDatabase = async (
+    holdMs: number,
+    cancelSignal: AbortSignal | undefined,
+  ): Promise<boolean> => {
+    // Not AbortSignal.any([cancelSignal, closing.signal]): on Node 20 every composed signal
+    // stays registered on the long-lived `closing` signal until the worker stops, a few dozen
+    // bytes a job for the life of the process. Listeners removed on the way out cost nothing.
+    const sources = cancelSignal === undefined ? [closing.signal] : [cancelSignal, closing.signal];
+    if (sources.some((source) => source.aborted)) return false;
+    const stopping = new AbortController();
+    const stop = () => stopping.abort();
+    for (const source of sources) source.addEventListener('abort', stop, { once: true });
+    try {
+      for (;;) {
+        await sleep(holdMs, undefined, { signal: stopping.signal }).catch(() => {});
+        if (stopping.signal.aborted) return false;
+        if (options.databaseAnswers === undefined || (await options.databaseAnswers())) {
+          return true;
+        }
+      }
+    } finally {
+      for (const source of sources) source.removeEventListener('abort', stop);
     }
   };
 
@@ -295,8 +312,6 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
       runId: payload.runId,
       page: payload.page,
     });
-    const stopping =
-      cancelSignal === undefined ? closing.signal : AbortSignal.any([cancelSignal, closing.signal]);
     let result: PageStepResult | undefined;
     while (result === undefined) {
       const deadline = AbortSignal.timeout(jobTimeoutMs);
@@ -357,7 +372,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
             // charged to the provider's limiter, one probe per slot and hold. Put back in the
             // queue (no attempt counted either) only when the worker stops meanwhile.
             const holdMs = options.databaseDownHoldMs ?? decision.waitMs;
-            const back = await waitForDatabase(holdMs, stopping);
+            const back = await waitForDatabase(holdMs, cancelSignal);
             if (!back) {
               await job.moveToDelayed(Date.now(), token);
               throw new DelayedError();
