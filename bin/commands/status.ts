@@ -108,6 +108,12 @@ function ago(date: Date | null, now: Date): string {
   return `${formatEvery(seconds)} ago`;
 }
 
+/** What a gap's reason means, for the reasons that are not a provider's documented limit. */
+const GAP_REASONS: Readonly<Record<string, string>> = {
+  cursor_repeated: 'the provider handed back the cursor it was asked with; window ended',
+  window_page_cap: 'the window reached its page cap with a next cursor; window ended',
+};
+
 function targetLines(target: TargetStatus, now: Date): string[] {
   const name = target.username === null ? '' : ` @${target.username}`;
   const state = !target.enabled
@@ -144,7 +150,7 @@ function targetLines(target: TargetStatus, now: Date): string[] {
   if (target.gaps.count > 0) {
     const last = target.gaps.last;
     lines.push(
-      `    gaps:       ${target.gaps.count}${last ? `; last between ${last.sinceId ?? '-'} and ${last.oldestId ?? '-'} (${last.reason})` : ''}`,
+      `    gaps:       ${target.gaps.count}${last ? `; last between ${last.sinceId ?? '-'} and ${last.oldestId ?? '-'} (${last.reason}${GAP_REASONS[last.reason] ? `: ${GAP_REASONS[last.reason]}` : ''})` : ''}`,
     );
   }
   return lines;

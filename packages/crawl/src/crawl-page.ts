@@ -68,6 +68,27 @@ export const EMPTY_PAGES_BEFORE_END: Readonly<Record<ProviderName, number>> = {
   agntdata: 3,
 };
 
+/**
+ * Pages one window may take before it is ended, whatever the provider still hands out: the
+ * backstop for a provider that pages in a loop the checks below do not see (a cursor that
+ * comes back after another one). It must not cut a legitimate window short:
+ * - X serves the newest 3,200 tweets at most; at the smallest page X accepts (5) that is 640
+ *   full pages, and X can answer short or empty pages: 1,000.
+ * - agntdata documents no depth. A backfill stops at its depth (at most 3,200 tweets, at least
+ *   one per non-empty page): its cap is raised to the depth plus 100 when that is higher, so
+ *   even 1-result pages finish it. An incremental window of 1,000 pages is 20,000 results at
+ *   the default page size of 20 (10 $ of requests), far deeper than anything a scheduled
+ *   interval brings.
+ * A window ended by the cap records a `window_page_cap` gap and logs an error.
+ */
+export const MAX_WINDOW_PAGES: Readonly<Record<ProviderName, number>> = {
+  x: 1000,
+  agntdata: 1000,
+};
+
+/** Why a window ended before its list did (the crawl_gaps reason when it listed something). */
+type CutShort = 'empty_pages' | 'cursor_repeated' | 'window_page_cap';
+
 export interface CrawlPageOptions {
   db: BirdfeedDb;
   /** The provider client; its `provider` must be the target's. */
@@ -97,6 +118,8 @@ export interface CrawlPageOptions {
    * run. Checked before every page, so runs already under way stop too, not only new ones.
    */
   dailyBudgetCents?: number | undefined;
+  /** @defaultValue MAX_WINDOW_PAGES of the provider (raised for a deep backfill, see there) */
+  maxWindowPages?: number | undefined;
 }
 
 /**
@@ -281,17 +304,32 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   // are followed, then the window ends with an empty_pages gap rather than a silent loss.
   const emptyPages = ids.length === 0 && nextCursor !== null ? current.windowEmptyPages + 1 : 0;
   const stuck = emptyPages >= EMPTY_PAGES_BEFORE_END[key.provider];
-  const exhausted = nextCursor === null || stuck;
+  // A page of results whose next token is the one it was asked with: asking again serves the
+  // same page for ever (each one billed on agntdata, each one off X's shared rate limit). An
+  // empty page with the same token is left to the empty-pages rule above: a few are asked again.
+  const repeated = ids.length > 0 && nextCursor !== null && nextCursor === current.cursor;
+  const pageCapHit =
+    nextCursor !== null && current.windowPages + 1 >= windowPageCap(target, kind, options);
+  const cutShort: CutShort | null = stuck
+    ? 'empty_pages'
+    : repeated
+      ? 'cursor_repeated'
+      : pageCapHit
+        ? 'window_page_cap'
+        : null;
+  const exhausted = nextCursor === null || cutShort !== null;
   const windowEnds = exhausted || reachedSinceId || depthReached;
   const pageOldest = listedOldest(ids);
   const windowOldest = minOf(current.windowOldestId, pageOldest);
 
   const authorTweets = key.provider === 'x' ? authorTweetCount(page, key.userId) : null;
   let gap: CrawlGapFound | null = null;
-  if (stuck && !reachedSinceId && !depthReached) {
-    // Given up on empty pages (a backfill too): the tweets below them may still exist. Not
-    // when the window listed nothing: since_id does not move then, and the next run asks again.
-    if (windowNewestId !== null) gap = { sinceId, oldestId: windowOldest, reason: 'empty_pages' };
+  if (cutShort !== null && !reachedSinceId && !depthReached) {
+    // Given up on the list (a backfill too): the tweets below the last page read may still
+    // exist. since_id moves to the window's newest as for any window that ends, and the gap
+    // names what was not read: strictly between since_id and the smallest id listed. Not when
+    // the window listed nothing: since_id does not move then, and the next run asks again.
+    if (windowNewestId !== null) gap = { sinceId, oldestId: windowOldest, reason: cutShort };
   } else if (kind === 'incremental' && exhausted && !reachedSinceId) {
     // X serves the newest 3,200 as of each request: every tweet posted while the window was
     // read raised the floor by one, so the window fetched that many fewer than the cap.
@@ -349,7 +387,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
               {
                 kind: 'complete',
                 sinceId: newSinceId,
-                backfillDone: kind === 'backfill' && (!stuck || newSinceId !== null),
+                backfillDone: kind === 'backfill' && (cutShort === null || newSinceId !== null),
               }
             : {
                 kind: 'progress',
@@ -415,7 +453,23 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     throw error;
   }
   const saved = after as CrawlCheckpoint | null;
-  if (gap !== null) {
+  const endedEarly =
+    (cutShort === 'cursor_repeated' || cutShort === 'window_page_cap') &&
+    !reachedSinceId &&
+    !depthReached;
+  if (endedEarly) {
+    // Not a provider's ordinary limit: a bug on its side (or a cap too low), said loudly.
+    const why =
+      cutShort === 'cursor_repeated'
+        ? `the provider answered page ${current.windowPages + 1} of the window with the cursor it was asked with (${nextCursor}); following it would buy the same page for ever`
+        : `the window reached ${current.windowPages + 1} pages (the cap for a ${kind} window on ${key.provider}) and the provider still handed out a next cursor`;
+    logger.error(
+      { ...key, runId: run.id, kind, windowPages: current.windowPages + 1, gap, why },
+      gap === null
+        ? 'crawl: window ended early; it listed nothing, the next run asks again'
+        : 'crawl: window ended early; the part not read is recorded as a gap',
+    );
+  } else if (gap !== null) {
     logger.warn({ ...key, runId: run.id, gap }, 'crawl: the provider can no longer serve a gap');
   }
   logger.debug(
@@ -478,6 +532,12 @@ async function resolveRun(
   // new window under a closed run would be a second run nobody scheduled.
   if (run.outcome !== 'running') return { run, checkpoint, stale: true };
   return { run, checkpoint, stale: false };
+}
+
+/** MAX_WINDOW_PAGES, raised for a backfill deeper than it (one result per page must finish). */
+function windowPageCap(target: WatchTarget, kind: CrawlKind, options: CrawlPageOptions): number {
+  const cap = options.maxWindowPages ?? MAX_WINDOW_PAGES[target.provider];
+  return kind === 'backfill' ? Math.max(cap, target.backfillDepth + 100) : cap;
 }
 
 function buildRequest(

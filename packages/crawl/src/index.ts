@@ -10,7 +10,7 @@ export type {
   CrawlStepOutcome,
   CrawlStepResult,
 } from './crawl-page.ts';
-export { crawlPage, openRun, X_TIMELINE_CAP } from './crawl-page.ts';
+export { crawlPage, MAX_WINDOW_PAGES, openRun, X_TIMELINE_CAP } from './crawl-page.ts';
 export type {
   CrawlToEndOptions,
   RetryPolicy,

@@ -7,8 +7,16 @@ import type { TargetKey } from './types.ts';
 /**
  * `empty_pages`: the window gave up on a run of empty pages with a next token
  * (EMPTY_PAGES_BEFORE_END in crawl-page.ts) before reaching since_id.
+ * `cursor_repeated`: the provider answered a page of results with the cursor it was asked with.
+ * `window_page_cap`: the window reached MAX_WINDOW_PAGES (crawl-page.ts) with a next cursor.
  */
-export type GapReason = 'x_timeline_cap' | 'agntdata_exhausted' | 'empty_pages' | (string & {});
+export type GapReason =
+  | 'x_timeline_cap'
+  | 'agntdata_exhausted'
+  | 'empty_pages'
+  | 'cursor_repeated'
+  | 'window_page_cap'
+  | (string & {});
 
 export interface CrawlGap extends TargetKey {
   id: string;
