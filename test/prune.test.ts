@@ -104,6 +104,30 @@ describe('birdfeed prune', () => {
     expect(await everything()).toEqual({ raw: [2, 4], runs: [2, 3, 4, 5], failures: [2] });
   });
 
+  it('keeps the invalid bodies of a target marked failing, however old, until it is re-enabled', async () => {
+    const db = database.db;
+    // x/1's reason names raw_pages 3, the only copy of the page it failed on.
+    await db.execute(sql`INSERT INTO watch_targets (provider, user_id, state, state_reason)
+      VALUES ('x', 1, 'failing', 'the same page came back invalid 3 times in a row (raw_pages 3: bad); fix the schema or normalizer, then: birdfeed watchlist enable 1 --provider x')`);
+    try {
+      const dry = await runCli('birdfeed', ['prune', '--failures', '90d', '--dry-run'], env);
+      expect(dry.stdout).toMatch(/would delete 1 failure .*, and 0 invalid bodies/);
+      const run = await runCli('birdfeed', ['prune', '--failures', '90d'], env);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/deleted 1 failure .* and 0 invalid bodies/);
+      // The failure row goes (the reason keeps its text); the bodies stay.
+      expect(await everything()).toMatchObject({ raw: [1, 2, 3, 4, 5], failures: [2] });
+      // Re-enabled: its old invalid bodies no kept failure names can go.
+      await db.execute(sql`UPDATE watch_targets SET state = 'active', state_reason = NULL
+        WHERE provider = 'x' AND user_id = 1`);
+      const after = await runCli('birdfeed', ['prune', '--failures', '90d'], env);
+      expect(after.stdout).toMatch(/and 2 invalid bodies/);
+      expect((await everything()).raw).toEqual([1, 2, 4]);
+    } finally {
+      await db.execute(sql`DELETE FROM watch_targets WHERE provider = 'x' AND user_id = 1`);
+    }
+  });
+
   it('each flag prunes its own table only', async () => {
     const run = await runCli('birdfeed', ['prune', '--runs', '30d'], env);
     expect(run.code, run.stderr).toBe(0);

@@ -14,6 +14,7 @@ s, m, h or d: 90d, 12h, 1d12h). Give at least one of:
   --runs AGE       finished crawl_runs (by finished_at), except each target's newest run
                    and a run a checkpoint points at
   --failures AGE   crawl_failures (by failed_at), and the invalid bodies only they name
+                   (not those of a target marked failing, kept until it is re-enabled)
   --dry-run        count what would go, delete nothing
 
 Tweets, users, media, gaps and the metrics history are never touched. Rows go in batches of

@@ -4,14 +4,18 @@ import { type BirdfeedDb, rowsOf } from '../database.ts';
 /**
  * Deleting what birdfeed otherwise keeps forever: fetched bodies, run rows and failures older
  * than a cut-off. Nothing the crawl still uses is touched: a run a checkpoint points at, the
- * newest run of each target (status shows it), a failed body a kept failure names.
+ * newest run of each target (status shows it), a failed body a kept failure names, the failed
+ * bodies of a target marked 'failing'.
  */
 export interface PruneOptions {
   /** Bodies of pages that were written (`error IS NULL`) fetched before this. */
   rawPagesBefore?: Date | undefined;
   /** Finished runs (any outcome but 'running') that finished before this. */
   runsBefore?: Date | undefined;
-  /** Failures recorded before this, and the invalid bodies only they name. */
+  /**
+   * Failures recorded before this, and the invalid bodies only they name — except those of a
+   * target marked 'failing', kept until it is re-enabled.
+   */
   failuresBefore?: Date | undefined;
   /** Count, delete nothing. */
   dryRun?: boolean;
@@ -70,9 +74,15 @@ const PARTS = {
     bodies: true,
     // The failures a prune keeps are those from the cut-off on, so a dry run counts the
     // same bodies. Hashed once per statement: crawl_failures has no index on raw_page_id.
+    // A target marked 'failing' keeps every invalid body however old: its state_reason names
+    // one (`raw_pages N`), the only copy of a page none of whose rows were written, for the
+    // normalizer fix the operator is told to make before `watchlist enable` (a target can
+    // stay failing for months; a probe of the target's primary key).
     deletable: (cutoff) => sql`t.error IS NOT NULL AND t.fetched_at < ${cutoff}
       AND t.id NOT IN (SELECT raw_page_id FROM crawl_failures
-        WHERE raw_page_id IS NOT NULL AND failed_at >= ${cutoff})`,
+        WHERE raw_page_id IS NOT NULL AND failed_at >= ${cutoff})
+      AND NOT EXISTS (SELECT 1 FROM watch_targets w
+        WHERE w.provider = t.provider AND w.user_id = t.user_id AND w.state = 'failing')`,
   },
 } satisfies Record<string, Part>;
 
