@@ -5,6 +5,7 @@ import {
   type CrawlStepResult,
   crawlPage,
   describeError,
+  rateLimitWaitMs,
   recordJobFailure,
 } from '@birdfeed/crawl';
 import {
@@ -91,7 +92,9 @@ export async function runInProcessCrawl(options: InProcessCrawlOptions): Promise
         });
       } catch (error) {
         if (error instanceof RateLimitedError) {
-          const waitMs = Math.max(0, error.resetAt.getTime() - Date.now()) + 100;
+          // Bounded (16 minutes), and a minute for a reset that is not a date: an unbounded
+          // or NaN wait is a timer that fires after 1 ms, and a 429 asked again at once.
+          const waitMs = rateLimitWaitMs(error.resetAt, Date.now());
           notice(
             `${key.provider}: rate limited, waiting ${Math.ceil(waitMs / 1000)}s for the reset`,
           );

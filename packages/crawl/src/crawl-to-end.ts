@@ -27,6 +27,24 @@ export interface RetryPolicy {
 
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
+/** The longest single sleep for a 429's reset, by default (X's window is 15 minutes). */
+export const MAX_RATE_LIMIT_WAIT_MS = 16 * 60_000;
+
+/**
+ * How long to sleep for a 429 that lifts at `resetAt`: until then plus 100 ms, at most `maxMs`,
+ * a minute (or `maxMs`) when the reset is not a valid date. Never NaN nor past setTimeout's
+ * 2^31 − 1 ms, either of which fires the timer after 1 ms and asks again at once.
+ */
+export function rateLimitWaitMs(
+  resetAt: Date,
+  nowMs: number,
+  maxMs: number = MAX_RATE_LIMIT_WAIT_MS,
+): number {
+  const until = resetAt.getTime() - nowMs;
+  const wait = Number.isFinite(until) ? Math.max(0, until) + 100 : 60_000;
+  return Math.min(wait, maxMs);
+}
+
 export const defaultSleep: Sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -120,7 +138,7 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
     baseDelayMs: options.retry?.baseDelayMs ?? 500,
     maxDelayMs: options.retry?.maxDelayMs ?? 30_000,
     maxRateLimitWaits: options.retry?.maxRateLimitWaits ?? 20,
-    maxRateLimitWaitMs: options.retry?.maxRateLimitWaitMs ?? 16 * 60_000,
+    maxRateLimitWaitMs: options.retry?.maxRateLimitWaitMs ?? MAX_RATE_LIMIT_WAIT_MS,
   };
   const maxPages = options.maxPages ?? 2000;
   const summary = emptySummary(key);
@@ -144,10 +162,7 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
         summary.rateLimitWaits < retry.maxRateLimitWaits
       ) {
         summary.rateLimitWaits += 1;
-        const wait = Math.min(
-          retry.maxRateLimitWaitMs,
-          Math.max(0, error.resetAt.getTime() - now().getTime()) + 100,
-        );
+        const wait = rateLimitWaitMs(error.resetAt, now().getTime(), retry.maxRateLimitWaitMs);
         logger.warn({ ...key, waitMs: wait }, 'crawl: rate limited, sleeping until the reset');
         if (await sleepOrAbort(sleep, wait, options.signal)) continue;
         return failRun(summary, db, key, run.id, failures + 1, new Error('interrupted'));

@@ -18,7 +18,12 @@ export type {
   TargetCrawlOutcome,
   TargetCrawlSummary,
 } from './crawl-to-end.ts';
-export { crawlTargetToEnd, defaultSleep } from './crawl-to-end.ts';
+export {
+  crawlTargetToEnd,
+  defaultSleep,
+  MAX_RATE_LIMIT_WAIT_MS,
+  rateLimitWaitMs,
+} from './crawl-to-end.ts';
 export {
   describeError,
   ProviderMismatchError,

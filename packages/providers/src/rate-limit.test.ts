@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_RESET_AHEAD_MS,
   PAST_RESET_WAIT_MS,
   rateLimitResetAt,
   readRateLimit,
@@ -116,5 +117,35 @@ describe('rate-limit headers', () => {
       now,
     );
     expect(window?.resetAt).toEqual(new Date(now.getTime() + 30_000));
+  });
+
+  it('never gives a reset that is not a date, nor one further than MAX_RESET_AHEAD_MS away', () => {
+    const cap = new Date(now.getTime() + MAX_RESET_AHEAD_MS);
+    const minute = new Date(now.getTime() + 60_000);
+    // 400 digits: Infinity seconds, an Invalid Date: skipped, the next source answers.
+    const endless = '9'.repeat(400);
+    expect(readRetryAfter({ 'retry-after': endless }, now)).toBeUndefined();
+    expect(rateLimitResetAt({ 'retry-after': endless }, undefined, now)).toEqual(minute);
+    expect(rateLimitResetAt({ 'retry-after': endless }, 7, now)).toEqual(
+      new Date(now.getTime() + 7_000),
+    );
+    const window = { 'x-rate-limit-limit': '1', 'x-rate-limit-remaining': '0' };
+    expect(readRateLimit({ ...window, 'x-rate-limit-reset': endless }, now)).toBeNull();
+    // Finite but absurd: 30 days, the year 5138 in epoch seconds, an HTTP date years ahead.
+    expect(readRetryAfter({ 'retry-after': '2592000' }, now)).toEqual(cap);
+    expect(readRetryAfter({ 'retry-after': 'Fri, 01 Jan 2100 00:00:00 GMT' }, now)).toEqual(cap);
+    expect(readRateLimit({ ...window, 'x-rate-limit-reset': '99999999999' }, now)?.resetAt).toEqual(
+      cap,
+    );
+    expect(rateLimitResetAt({ ...window, 'x-rate-limit-reset': '99999999999' }, 7, now)).toEqual(
+      cap,
+    );
+    expect(rateLimitResetAt({}, 10 ** 12, now)).toEqual(cap);
+    expect(rateLimitResetAt({}, Number.POSITIVE_INFINITY, now)).toEqual(minute);
+    expect(rateLimitResetAt({}, Number.NaN, now)).toEqual(minute);
+    // Within the bound: as sent.
+    expect(readRetryAfter({ 'retry-after': '900' }, now)).toEqual(
+      new Date(now.getTime() + 900_000),
+    );
   });
 });

@@ -11,7 +11,23 @@ export function header(headers: HeaderMap, name: string): string | undefined {
 
 function integer(value: string | undefined): number | undefined {
   if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
-  return Number.parseInt(value, 10);
+  const parsed = Number.parseInt(value, 10);
+  // 400 digits parse to Infinity: not a number a header can mean.
+  return Number.isSafeInteger(parsed) ? parsed : undefined;
+}
+
+/**
+ * No reset is taken further away than this: the longest window a provider uses is X's 15
+ * minutes, so a reset days or years ahead is a misread header (a unit we do not know), and
+ * waiting for it would stop the crawl for that long — or, past setTimeout's 2^31 − 1 ms
+ * (24.8 days), not at all: such a timer fires after 1 ms, and every 429 is asked again at once.
+ */
+export const MAX_RESET_AHEAD_MS = 60 * 60_000;
+
+/** A reset as a valid Date no further than MAX_RESET_AHEAD_MS from now; undefined when invalid. */
+function bounded(at: number, now: Date): Date | undefined {
+  if (!Number.isFinite(at)) return undefined;
+  return new Date(Math.min(at, now.getTime() + MAX_RESET_AHEAD_MS));
 }
 
 /**
@@ -25,21 +41,21 @@ export function readRateLimit(headers: HeaderMap, now: Date = new Date()): RateL
     const remaining = integer(header(headers, `${prefix}remaining`));
     const reset = integer(header(headers, `${prefix}reset`));
     if (limit === undefined || remaining === undefined || reset === undefined) continue;
-    return { limit, remaining, resetAt: resetToDate(reset, now, clockOffsetMs(headers, now)) };
+    const resetAt = bounded(resetToDate(reset, now, clockOffsetMs(headers, now)), now);
+    if (resetAt === undefined) continue;
+    return { limit, remaining, resetAt };
   }
   return null;
 }
 
 /**
- * A reset value: above 10^11 an epoch in milliseconds (some gateways), above ~2001-09-09 in
- * seconds an epoch in seconds (X), below that a delay in seconds (IETF `ratelimit-reset`). An
- * epoch is the provider's clock: `offsetMs` turns it into this machine's.
+ * A reset value (epoch ms): above 10^11 an epoch in milliseconds (some gateways), above
+ * ~2001-09-09 in seconds an epoch in seconds (X), below that a delay in seconds (IETF
+ * `ratelimit-reset`). An epoch is the provider's clock: `offsetMs` turns it into this machine's.
  */
-function resetToDate(reset: number, now: Date, offsetMs: number): Date {
-  if (reset > 100_000_000_000) return new Date(reset + offsetMs);
-  return reset > 1_000_000_000
-    ? new Date(reset * 1000 + offsetMs)
-    : new Date(now.getTime() + reset * 1000);
+function resetToDate(reset: number, now: Date, offsetMs: number): number {
+  if (reset > 100_000_000_000) return reset + offsetMs;
+  return reset > 1_000_000_000 ? reset * 1000 + offsetMs : now.getTime() + reset * 1000;
 }
 
 /**
@@ -69,18 +85,22 @@ const MAX_CLOCK_OFFSET_MS = 60 * 60_000;
  */
 export const PAST_RESET_WAIT_MS = 5_000;
 
-/** `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+/**
+ * `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3), at most MAX_RESET_AHEAD_MS
+ * away; undefined when it cannot be read (a number too long to be one included).
+ */
 export function readRetryAfter(headers: HeaderMap, now: Date = new Date()): Date | undefined {
   const value = header(headers, 'retry-after')?.trim();
   if (value === undefined || value === '') return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return new Date(now.getTime() + Number(value) * 1000);
+  if (/^\d+(\.\d+)?$/.test(value)) return bounded(now.getTime() + Number(value) * 1000, now);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : new Date(date + clockOffsetMs(headers, now));
+  return Number.isNaN(date) ? undefined : bounded(date + clockOffsetMs(headers, now), now);
 }
 
 /**
  * When a 429 lifts: the window reset, else Retry-After, else the body's hint, else (a reset
- * already past) a few seconds, else a minute.
+ * already past) a few seconds, else a minute. Always a valid Date at most MAX_RESET_AHEAD_MS
+ * away: a header or hint that cannot be read is skipped, one too far away is cut to that.
  */
 export function rateLimitResetAt(
   headers: HeaderMap,
@@ -91,9 +111,11 @@ export function rateLimitResetAt(
   if (window !== null && window.resetAt.getTime() > now.getTime()) return window.resetAt;
   const retryAfter = readRetryAfter(headers, now);
   if (retryAfter !== undefined) return retryAfter;
-  if (bodyRetryAfterSeconds !== undefined) {
-    return new Date(now.getTime() + bodyRetryAfterSeconds * 1000);
-  }
+  const hinted =
+    bodyRetryAfterSeconds === undefined || bodyRetryAfterSeconds < 0
+      ? undefined
+      : bounded(now.getTime() + bodyRetryAfterSeconds * 1000, now);
+  if (hinted !== undefined) return hinted;
   if (window !== null) return new Date(now.getTime() + PAST_RESET_WAIT_MS);
   return new Date(now.getTime() + 60_000);
 }
