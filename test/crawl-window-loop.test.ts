@@ -21,6 +21,7 @@ import {
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FakeTimeline } from './support/crawl-fake-timeline.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { runCli } from './support/run-cli.ts';
 
 /*
  * A provider that pages in a loop must not be followed for ever by the worker path (which has
@@ -121,6 +122,17 @@ it.each(['agntdata', 'x'] as const)(
     expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '10199', cursor: null });
     const after = await spentToday(db, 'agntdata');
     expect(after.costCents - before.costCents).toBe(provider === 'agntdata' ? 2 : 0);
+    if (provider === 'agntdata') {
+      // What a user reading `birdfeed status` sees.
+      const status = await runCli('birdfeed', ['status', '--provider', provider], {
+        DATABASE_URL: testDb.url,
+        LOG_LEVEL: 'silent',
+      });
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toContain(
+        'gaps:       1; last between 1000 and 10160 (cursor_repeated: the provider handed back the cursor it was asked with; window ended)',
+      );
+    }
   },
 );
 
