@@ -226,12 +226,22 @@ export async function send(options: SendOptions): Promise<RawResponse> {
       durationMs: Math.round(performance.now() - started),
     };
   } catch (error) {
-    if (options.signal?.aborted) throw error;
+    const exchange = `${options.provider} ${options.method} ${options.url.pathname}`;
+    if (options.signal?.aborted) {
+      if (answered === undefined) throw error;
+      // The status line was in before the caller's deadline cut the body: the exchange was
+      // answered (on agntdata, a 2xx is billed), so the error carries the status like a body
+      // that broke off on its own, or the budget would give the cent back and buy it again.
+      throw new TransientError(
+        options.provider,
+        `${exchange} was aborted by its deadline while reading the body of a ${answered} response`,
+        { cause: error, status: answered },
+      );
+    }
     const code = errorCode(error);
     const reason = redactCredentials(
       options.scrub(error instanceof Error ? error.message : String(error)),
     );
-    const exchange = `${options.provider} ${options.method} ${options.url.pathname}`;
     if (code !== undefined && UNSENDABLE_CODES.has(code)) {
       // undici names the header ("invalid authorization header"), never its value.
       if (/authorization/i.test(reason)) {
