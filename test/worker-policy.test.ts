@@ -16,7 +16,11 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type CrawlWorker, createCrawlWorker } from '../apps/worker/src/crawl-worker.ts';
+import {
+  type CrawlWorker,
+  createCrawlWorker,
+  DEADLINE_GRACE_MS,
+} from '../apps/worker/src/crawl-worker.ts';
 import type { FinalFailure, PageStep } from '../apps/worker/src/page-step.ts';
 import { deleteRedisPrefix } from '../apps/worker/test/harness.ts';
 import { switchableProxy } from './support/net.ts';
@@ -382,6 +386,27 @@ describe('worker policy', () => {
     expect(abortedAfter[0]).toBeLessThan(5_000);
     expect(h.failures).toHaveLength(0);
   });
+
+  it('a step alive past its deadline and grace is waited for, not run again beside it', async () => {
+    // The page was bought and its write waits on a lock: a retry beside it would buy it again.
+    let calls = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        // Past the deadline and its grace (7 s), within the wait that follows (to 9 s).
+        await new Promise((resolve) => setTimeout(resolve, 2_000 + DEADLINE_GRACE_MS + 1_000));
+        return { next: false };
+      },
+      { jobTimeoutMs: 2_000 },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('13'));
+    expect(await finalState(h.worker, jobId)).toBe('completed');
+    expect(calls).toBe(1);
+    expect(h.failures).toHaveLength(0);
+    expect(h.lines.filter((l) => /finished after its deadline/.test(String(l.msg)))).toHaveLength(
+      1,
+    );
+  }, 30_000);
 
   it('an invalid body fails the job once, with the provider error on record', async () => {
     let calls = 0;

@@ -132,6 +132,39 @@ function withDeadline<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: numbe
 }
 
 /**
+ * Waits up to `waitMs` more for a step given up at its deadline: its value if it resolves, or
+ * undefined (it failed, did not settle in time, or the worker is stopping). A step still alive
+ * past its deadline has usually bought its page and waits on Postgres (a lock, a slow disk);
+ * retrying beside it bought the page a second time.
+ */
+async function lateOutcome<T>(
+  work: Promise<T>,
+  waitMs: number,
+  stop: AbortSignal,
+): Promise<{ value: T } | undefined> {
+  if (stop.aborted) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
+  const givenUp = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), waitMs);
+    onStop = () => resolve(undefined);
+    stop.addEventListener('abort', onStop, { once: true });
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        (value) => ({ value }),
+        () => undefined,
+      ),
+      givenUp,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onStop !== undefined) stop.removeEventListener('abort', onStop);
+  }
+}
+
+/**
  * A worker started while the limiter's window is already spent (a 429 hold, or a limit lowered
  * below what this window has used) starts no page until the window ends, up to the provider's
  * whole window (X: 15 minutes). Say so at start, or the worker looks hung.
@@ -317,18 +350,28 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
       const deadline = AbortSignal.timeout(jobTimeoutMs);
       const signal =
         cancelSignal === undefined ? deadline : AbortSignal.any([cancelSignal, deadline]);
+      const work = options.step(payload, {
+        jobId,
+        attempt: job.attemptsMade + 1,
+        signal,
+        logger: jobLog,
+      });
       try {
-        result = await withDeadline(
-          options.step(payload, {
-            jobId,
-            attempt: job.attemptsMade + 1,
-            signal,
-            logger: jobLog,
-          }),
-          signal,
-          jobTimeoutMs,
-        );
+        result = await withDeadline(work, signal, jobTimeoutMs);
       } catch (error) {
+        if (error instanceof PageDeadlineError) {
+          // A statement that began before the deadline ends within statement_timeout (the job
+          // timeout): wait that long for the step before anything runs the page again.
+          const late = await lateOutcome(work, jobTimeoutMs, closing.signal);
+          if (late !== undefined) {
+            jobLog.warn(
+              { deadlineMs: jobTimeoutMs },
+              'page finished after its deadline; its result stands, nothing fetched again',
+            );
+            result = late.value;
+            continue;
+          }
+        }
         let decision = decideOnError(error, { resetMarginMs });
         // One connection lost while the server takes new ones (an operator's
         // pg_terminate_backend, a proxy's timeout, a backend killed for memory) is this page's
