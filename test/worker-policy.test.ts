@@ -77,6 +77,7 @@ async function start(
     databaseDownHoldMs?: number;
     databaseAnswers?: () => Promise<boolean>;
     prefix?: string;
+    rateLimitedTriesMax?: number;
   } = {},
 ) {
   const { logger, lines } = capturingLogger();
@@ -96,6 +97,9 @@ async function start(
     backoffBaseMs: 20,
     jobTimeoutMs: extra.jobTimeoutMs ?? 5_000,
     ...(extra.resetMarginMs === undefined ? {} : { resetMarginMs: extra.resetMarginMs }),
+    ...(extra.rateLimitedTriesMax === undefined
+      ? {}
+      : { rateLimitedTriesMax: extra.rateLimitedTriesMax }),
     ...(extra.databaseOutage === undefined ? {} : { databaseOutage: extra.databaseOutage }),
     ...(extra.databaseDownHoldMs === undefined
       ? {}
@@ -209,6 +213,30 @@ describe('worker policy', () => {
     expect(await finalState(h.worker, jobId)).toBe('completed');
     expect(calls).toBe(limited + 1);
     expect(h.failures).toHaveLength(0);
+  });
+
+  it('a page refused with 429 more times than the cap fails, saying why, with its attempts intact', async () => {
+    let calls = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        // One transient failure among them: an attempt, not a 429 try.
+        if (calls === 2) throw new TransientError('x', '503 Service Unavailable', { status: 503 });
+        throw new RateLimitedError('x', '429 Too Many Requests', {
+          status: 429,
+          resetAt: new Date(Date.now()),
+        });
+      },
+      { resetMarginMs: 0, rateLimitedTriesMax: 4 },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('14'));
+    expect(await finalState(h.worker, jobId)).toBe('failed');
+    expect(calls).toBe(5);
+    expect(h.failures).toHaveLength(1);
+    expect(h.failures[0]?.error.message).toMatch(
+      /429 Too Many Requests — 4 429s for this page, the cap \(4\): the provider keeps refusing/,
+    );
+    expect(h.lines.filter((l) => l.msg === 'page failed: rate-limited too often')).toHaveLength(1);
   });
 
   it('a transient error retries with backoff; the third attempt succeeds', async () => {

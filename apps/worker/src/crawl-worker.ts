@@ -72,7 +72,18 @@ export interface CrawlWorkerOptions {
   backoffBaseMs?: number;
   /** Safety margin added to a provider's reset time before the queue runs again. @defaultValue 250 */
   resetMarginMs?: number;
+  /** 429s one page may get before it fails. @defaultValue RATE_LIMITED_TRIES_MAX */
+  rateLimitedTriesMax?: number;
 }
+
+/**
+ * The cap on a page's tries that end in a 429. Each is followed by a hold until the provider's
+ * reset, so this is hours of a provider refusing the credential (X: up to 50 hours of
+ * 15-minute windows) — its budget spent by another client, or a limit lower than the
+ * configured one — not a storm, which a hold outlasts. Then the page fails and says why,
+ * instead of waiting in silence forever; the next run resumes from the saved cursor.
+ */
+export const RATE_LIMITED_TRIES_MAX = 200;
 
 export interface CrawlWorker {
   readonly provider: ProviderName;
@@ -398,10 +409,22 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
               )
             : rootError(error);
         switch (decision.action) {
-          case 'rate-limited':
+          case 'rate-limited': {
+            // Starts that were neither failed attempts nor stall recoveries ended in a 429.
+            const rateLimitedTries = job.attemptsStarted - job.attemptsMade - job.stalledCounter;
+            const cap = options.rateLimitedTriesMax ?? RATE_LIMITED_TRIES_MAX;
+            if (rateLimitedTries >= cap) {
+              const capped = new Error(
+                `${err.message} — ${rateLimitedTries} 429s for this page, the cap (${cap}): the provider keeps refusing this credential between resets; is another client spending its budget, or is the provider's limit lower than the configured one?`,
+                { cause: err },
+              );
+              jobLog.error({ err: describeError(capped) }, 'page failed: rate-limited too often');
+              throw new PageFailedError(capped);
+            }
             await holdQueue(decision.waitMs, '429');
             // Back to the head of the queue, not a failed attempt: BullMQ moves it to wait.
             throw Worker.RateLimitError();
+          }
           case 'stop-provider':
             await stopProvider(decision.reason, err);
             throw Worker.RateLimitError();
