@@ -52,7 +52,9 @@ export const X_TIMELINE_CAP = 3200;
 /**
  * Invalid bodies in a row at the same position before the target is marked 'failing': one can
  * be a provider's bad moment, three in a row of the same page will not fix themselves, and each
- * scheduled run would buy that page again.
+ * scheduled run would buy that page again. "In a row" spans runs and window restarts (an
+ * expired cursor re-reads the pages above it): the streak is cleared only when a page at or
+ * past that position is written or the window completes (countInvalidPage in @birdfeed/db).
  */
 export const INVALID_PAGES_BEFORE_FAILING = 3;
 

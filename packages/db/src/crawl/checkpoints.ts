@@ -55,11 +55,29 @@ export const CHECKPOINT_COLUMNS = sql.raw(
    window_empty_pages, run_id::text AS run_id, updated_at`,
 );
 
-/** A window's counters back to nothing read (a window opened, completed or restarted). */
+/**
+ * A window's counters back to nothing read (a window opened, completed or restarted). Not the
+ * bad-body streak: a window restarted from the top (an expired cursor) comes back to the same
+ * bad page, and the streak must go on counting it (see countInvalidPage).
+ */
 export const CLEAR_WINDOW_COUNTERS = sql.raw(
   `window_pages = 0, backfill_fetched = 0, window_author_tweets = NULL, window_oldest_id = NULL,
-   window_empty_pages = 0, invalid_streak = 0`,
+   window_empty_pages = 0`,
 );
+
+/** A completed window: whatever bad page it met was got past. */
+export const CLEAR_INVALID_STREAK = sql.raw('invalid_streak = 0, invalid_at_page = NULL');
+
+/**
+ * The streak after a page at window position `position` (pages read before it) was written:
+ * cleared when that page is at or past the position of the bad bodies (the bad page came back
+ * fine, or was skipped by a window that moved on), kept when the page is above it (a window
+ * restarted from the top re-reading its way down to the bad page).
+ */
+export function invalidStreakAfterPage(position: number): SQL {
+  return sql`invalid_streak = CASE WHEN invalid_at_page IS NULL OR ${position}::int >= invalid_at_page
+      THEN 0 ELSE invalid_streak END`;
+}
 
 export function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
   return {
@@ -171,16 +189,26 @@ export async function resetWindow(
 }
 
 /**
- * One more invalid body at the position `version` describes; returns how many in a row there
- * now are there, or null when the checkpoint has moved meanwhile (the streak is not this one's).
+ * One more bad body (invalid, or billed and broken off) at the position `version` describes;
+ * returns how many in a row there now are at that position, or null when the checkpoint has
+ * moved meanwhile (the streak is not this one's).
+ *
+ * "In a row at that position": across window restarts and runs, since no page at or past that
+ * position was written and no window completed (see invalidStreakAfterPage). A bad body at
+ * another position starts a new streak: one bad page is counted, not a flaky hour spread over
+ * a window. A bad page that moves down the timeline between runs (new posts pushed it onto the
+ * next page) starts over too: slower to be marked, never a healthy target marked.
  */
 export async function countInvalidPage(
   db: BirdfeedExecutor,
   key: TargetKey,
   version: CheckpointVersion,
 ): Promise<number | null> {
+  const position = version.windowPages;
   const rows = rowsOf<{ invalid_streak: number }>(
-    await db.execute(sql`UPDATE crawl_checkpoints SET invalid_streak = invalid_streak + 1
+    await db.execute(sql`UPDATE crawl_checkpoints SET
+        invalid_streak = CASE WHEN invalid_at_page = ${position}::int THEN invalid_streak + 1 ELSE 1 END,
+        invalid_at_page = ${position}::int
       WHERE ${keyCondition(key)} AND ${versionCondition(version)}
       RETURNING invalid_streak`),
   );

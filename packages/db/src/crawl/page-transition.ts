@@ -4,8 +4,10 @@ import {
   CHECKPOINT_COLUMNS,
   type CheckpointRow,
   type CheckpointVersion,
+  CLEAR_INVALID_STREAK,
   CLEAR_WINDOW_COUNTERS,
   type CrawlCheckpoint,
+  invalidStreakAfterPage,
   keyCondition,
   toCheckpoint,
   versionCondition,
@@ -61,7 +63,7 @@ function checkpointSet(input: PageTransition): SQL {
   if (move.kind === 'complete') {
     const backfill = move.backfillDone ? sql`true` : sql`backfill_done`;
     return sql`since_id = ${move.sinceId}::bigint, window_newest_id = NULL, cursor = NULL,
-      window_started_at = NULL, ${CLEAR_WINDOW_COUNTERS}, backfill_done = ${backfill},
+      window_started_at = NULL, ${CLEAR_WINDOW_COUNTERS}, ${CLEAR_INVALID_STREAK}, backfill_done = ${backfill},
       run_id = NULL, updated_at = now()`;
   }
   if (input.opensWindowAt !== null) {
@@ -70,14 +72,15 @@ function checkpointSet(input: PageTransition): SQL {
       cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,
       window_pages = 1, backfill_fetched = ${move.fetched}::int,
       window_author_tweets = ${move.authorTweets}::int, window_oldest_id = ${move.oldestId}::bigint,
-      window_empty_pages = ${move.emptyPages}::int, invalid_streak = 0,
+      window_empty_pages = ${move.emptyPages}::int, ${invalidStreakAfterPage(0)},
       run_id = ${input.runId}::bigint, updated_at = now()`;
   }
   return sql`cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,
     window_pages = window_pages + 1, backfill_fetched = backfill_fetched + ${move.fetched}::int,
     window_author_tweets = coalesce(window_author_tweets, ${move.authorTweets}::int),
     window_oldest_id = least(window_oldest_id, ${move.oldestId}::bigint),
-    window_empty_pages = ${move.emptyPages}::int, invalid_streak = 0, updated_at = now()`;
+    window_empty_pages = ${move.emptyPages}::int,
+    ${invalidStreakAfterPage(input.version.windowPages)}, updated_at = now()`;
 }
 
 /**

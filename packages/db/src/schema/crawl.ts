@@ -95,11 +95,14 @@ export const crawlCheckpoints = pgTable(
      */
     windowEmptyPages: integer('window_empty_pages').notNull().default(0),
     /**
-     * Invalid bodies in a row at this very position (reset by every page written): at
-     * INVALID_PAGES_BEFORE_FAILING the target is marked 'failing' instead of buying the same
-     * bad page again every interval.
+     * Bad bodies (invalid, or billed and broken off) in a row at the window position
+     * `invalid_at_page`, across window restarts and runs: reset only when a page at or past
+     * that position is written or the window completes. At INVALID_PAGES_BEFORE_FAILING the
+     * target is marked 'failing' instead of buying the same bad page again every interval.
      */
     invalidStreak: integer('invalid_streak').notNull().default(0),
+    /** The window position (pages read before it) of the bad bodies `invalid_streak` counts. */
+    invalidAtPage: integer('invalid_at_page'),
     runId: snowflake('run_id'),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
