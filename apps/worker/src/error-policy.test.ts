@@ -1,4 +1,4 @@
-import { RunMismatchError, TargetNotFoundError } from '@birdfeed/crawl';
+import { BilledPageFailedError, RunMismatchError, TargetNotFoundError } from '@birdfeed/crawl';
 import {
   AccountUnavailableError,
   BadRequestError,
@@ -99,6 +99,13 @@ describe('decideOnError', () => {
 
   it.each([
     ['an invalid body', new InvalidResponseError('x', 'bad', { path: '$', rawBody: '{' })],
+    [
+      'a billed body broken off again at the same position (each retry is bought)',
+      new BilledPageFailedError('cut', {
+        cause: new TransientError('agntdata', 'body cut', { status: 200 }),
+        status: 200,
+      }),
+    ],
     ['another 4xx', new BadRequestError('x', '400', { status: 400 })],
     [
       'an unreadable account',

@@ -1,4 +1,9 @@
-import { ProviderMismatchError, RunMismatchError, TargetNotFoundError } from '@birdfeed/crawl';
+import {
+  BilledPageFailedError,
+  ProviderMismatchError,
+  RunMismatchError,
+  TargetNotFoundError,
+} from '@birdfeed/crawl';
 import { isDatabaseConnectionError } from '@birdfeed/db';
 import {
   AccountUnavailableError,
@@ -20,10 +25,11 @@ import { UnrecoverableError } from 'bullmq';
  * - `stop-provider`: 401/403, out of credits, or a credential undici will not put in a header
  *   (UnsendableCredentialError, an UnauthorizedError). Every other job on this credential would
  *   fail the same way: pause the queue, say so once, loudly, and keep the job for when it resumes.
- * - `fail`: retrying cannot help (a body that fails validation, another 4xx, a request undici
- *   will not send (UnsendableRequestError, a BadRequestError), an account that cannot be read, a
- *   bad payload, a target removed from the watchlist meanwhile). The job fails now;
- *   crawl_failures keeps the record.
+ * - `fail`: retrying cannot help (a body that fails validation, a billed agntdata body that
+ *   broke off again at the same position (BilledPageFailedError: each retry is bought again),
+ *   another 4xx, a request undici will not send (UnsendableRequestError, a BadRequestError), an
+ *   account that cannot be read, a bad payload, a target removed from the watchlist
+ *   meanwhile). The job fails now; crawl_failures keeps the record.
  * - `database-down`: Postgres cannot be reached (refused, reset, restarting). Every job would
  *   fail the same way: hold the queue a few seconds at a time and run the job again, without
  *   counting an attempt — an outage longer than the retries' backoff (≈ 1–2 min) failed every
@@ -71,6 +77,7 @@ export function decideOnError(error: unknown, options: DecideOptions = {}): Erro
   }
   if (
     error instanceof InvalidResponseError ||
+    error instanceof BilledPageFailedError ||
     error instanceof BadRequestError ||
     error instanceof AccountUnavailableError ||
     error instanceof TargetNotFoundError ||

@@ -36,6 +36,7 @@ import {
   InvalidResponseError,
 } from '@birdfeed/providers';
 import {
+  BilledPageFailedError,
   describeError,
   markFailureRecorded,
   ProviderMismatchError,
@@ -710,8 +711,49 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
         'crawl: could not count a failed request in its run',
       );
     });
+    if (billedCents > 0) throw await billedFailure(error, ctx);
   }
   throw error;
+}
+
+/**
+ * A billed request whose body broke off counts in the same streak as an invalid body (same
+ * window position, across runs): the first is retried as the transient it may be, a second in
+ * a row is not retried in this run (BilledPageFailedError), and the
+ * INVALID_PAGES_BEFORE_FAILING-th marks the target 'failing'. Returns the error to throw.
+ */
+async function billedFailure(error: unknown, ctx: FetchErrorContext): Promise<unknown> {
+  const { db, key, run, checkpoint, logger } = ctx;
+  const described = describeError(error);
+  let failing: string | null = null;
+  let streak: number | null = null;
+  try {
+    streak = await db.transaction(async (tx) => {
+      const count = await countInvalidPage(tx, key, checkpoint);
+      if (count !== null && count >= INVALID_PAGES_BEFORE_FAILING) {
+        failing = `a billed page (${described.status ?? '2xx'}) at the same position broke off ${count} times in a row (${described.message}); it is not bought again until: birdfeed watchlist enable ${key.userId} --provider ${key.provider}`;
+        await markTargetUnavailable(tx, key, 'failing', failing.slice(0, 1000));
+      }
+      return count;
+    });
+  } catch (countError) {
+    logger.warn(
+      { ...key, runId: run.id, error: describeError(countError).message },
+      'crawl: could not count a billed request whose body broke off',
+    );
+    return error;
+  }
+  if (failing !== null) {
+    logger.error(
+      { ...key, runId: run.id, why: failing },
+      'crawl: target marked failing; it is not crawled again until re-enabled',
+    );
+  }
+  if (streak === null || streak < 2) return error;
+  return new BilledPageFailedError(
+    `${described.message} (billed; the page at this position broke off ${streak} times in a row${failing === null ? ', not retried in this run' : ', target marked failing'})`,
+    { cause: error, status: described.status },
+  );
 }
 
 function answered2xx(error: unknown): boolean {

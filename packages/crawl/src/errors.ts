@@ -36,6 +36,26 @@ export class StaleCheckpointError extends Error {
 }
 
 /**
+ * A billed page (agntdata answered 2xx and charged for it) whose body broke off again at the
+ * same window position, the previous break not followed by that page written fine: a body that
+ * always breaks off (a gateway's response-size cap, a body too slow for the body timeout) would
+ * otherwise be retried and bought again `attempts` times per run, every run. Not transient: the
+ * worker fails the job at once (error-policy), crawlTargetToEnd does not retry it; the next run
+ * asks once more, and the INVALID_PAGES_BEFORE_FAILING-th break in a row marks the target
+ * 'failing'. `cause` is the provider's error, `status` its 2xx.
+ */
+export class BilledPageFailedError extends Error {
+  override readonly name = 'BilledPageFailedError';
+  readonly status: number | undefined;
+  override readonly cause: unknown;
+  constructor(message: string, options: { cause: unknown; status: number | undefined }) {
+    super(message, { cause: options.cause });
+    this.cause = options.cause;
+    this.status = options.status;
+  }
+}
+
+/**
  * Failures the step already wrote to crawl_failures (an invalid body, with its raw page), so
  * `recordJobFailure` completes that row instead of adding a second one for the same attempt.
  */

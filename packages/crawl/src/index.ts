@@ -25,6 +25,7 @@ export {
   rateLimitWaitMs,
 } from './crawl-to-end.ts';
 export {
+  BilledPageFailedError,
   describeError,
   ProviderMismatchError,
   RunMismatchError,
