@@ -462,7 +462,7 @@ describe('watch targets', () => {
 });
 
 describe('crawl step (agntdata semantics)', () => {
-  it('stops a run under way at the daily budget, before the request, and resumes it later', async () => {
+  it('stops a run under way at the daily budget, before the request, and ends its window with a budget gap', async () => {
     const key = await newTarget('agntdata');
     const client = timelineOf(key, range(96_000n, 30), 10);
     const spent = await spentToday(db, 'agntdata');
@@ -485,11 +485,19 @@ describe('crawl step (agntdata semantics)', () => {
       error: expect.stringContaining('daily budget reached'),
     });
     expect((await spentToday(db, 'agntdata')).costCents).toBe(dailyBudgetCents);
-    // A later run (the next day's budget) goes on from the saved cursor: nothing re-read.
+    // The cursor would expire before the next day's budget: the backfill is done at the depth
+    // read (10 of 30), the rest is a budget gap, and the next run buys none of it again.
+    const read = await storedTweetIds(key.userId);
+    expect(read).toHaveLength(10);
+    expect(step2.gap).toEqual({ sinceId: null, oldestId: read[0], reason: 'budget' });
+    expect(await getCheckpoint(db, key)).toMatchObject({
+      backfillDone: true,
+      sinceId: read.at(-1),
+      cursor: null,
+    });
     const rest = await crawlTargetToEnd({ db, client, target: key });
-    expect(rest.outcome).toBe('succeeded');
-    expect(rest.pages).toBe(2);
-    expect(await storedTweetIds(key.userId)).toHaveLength(30);
+    expect(rest).toMatchObject({ outcome: 'succeeded', kind: 'incremental', pages: 1 });
+    expect(await storedTweetIds(key.userId)).toEqual(read);
   });
 
   it("counts a billed request whose body failed the schema in the run and the day's spend", async () => {

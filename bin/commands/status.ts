@@ -112,6 +112,8 @@ function ago(date: Date | null, now: Date): string {
 const GAP_REASONS: Readonly<Record<string, string>> = {
   cursor_repeated: 'the provider handed back the cursor it was asked with; window ended',
   window_page_cap: 'the window reached its page cap with a next cursor; window ended',
+  budget:
+    'the daily budget stopped the window (its cursor would expire by the next budget); window ended',
 };
 
 function targetLines(target: TargetStatus, now: Date): string[] {

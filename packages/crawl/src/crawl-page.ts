@@ -117,8 +117,10 @@ export interface CrawlPageOptions {
   timelineCap?: number | undefined;
   /**
    * agntdata only: once today's (UTC) spend has reached this, no page of any run is fetched —
-   * the run is closed with the reason, and its window resumes from the saved cursor in a later
-   * run. Checked before every page, so runs already under way stop too, not only new ones.
+   * the run is closed with the reason. Checked before every page, so runs already under way
+   * stop too, mid-window, not only new ones (the scheduler starts none meanwhile). A window so
+   * stopped is completed with what it read and the rest recorded as a `budget` gap: its cursor
+   * would expire before the next day's budget (see stopWindowOnBudget).
    */
   dailyBudgetCents?: number | undefined;
   /** @defaultValue MAX_WINDOW_PAGES of the provider (raised for a deep backfill, see there) */
@@ -132,7 +134,8 @@ export interface CrawlPageOptions {
  * - `cursor_expired`: the provider rejected the saved cursor; the window restarts from since_id.
  * - `unavailable`: the account cannot be read; the target is marked and the run closed.
  * - `inactive`: the target is disabled or marked; the run was cancelled without a request.
- * - `budget_reached`: the day's agntdata budget is spent; the run was cancelled without a request.
+ * - `budget_reached`: the day's agntdata budget is spent; the run was cancelled without a request,
+ *   and a window it stopped part-way was completed with a `budget` gap.
  * - `stale`: another execution of this step already moved the checkpoint (or closed the run);
  *   nothing was written by this one.
  */
@@ -228,10 +231,17 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     });
     if (reserved === null) {
       const spent = await spentToday(db, key.provider, now());
-      const why = `daily budget reached (${spent.costCents}¢ spent today of ${budget}¢, AGNTDATA_DAILY_BUDGET_CENTS); the window resumes from its cursor in a later run`;
-      await finishRun(db, run.id, 'cancelled', why);
-      logger.warn({ ...key, runId: run.id, why }, 'crawl: daily budget reached, run cancelled');
-      return { ...idle(key, run, checkpoint, 'budget_reached'), runOutcome: 'cancelled' };
+      const why = `daily budget reached (${spent.costCents}¢ spent today of ${budget}¢, AGNTDATA_DAILY_BUDGET_CENTS)`;
+      const stopped = await stopWindowOnBudget(db, key, run, checkpoint, why, now);
+      logger.warn(
+        { ...key, runId: run.id, why: stopped.why, gap: stopped.gap },
+        'crawl: daily budget reached, run cancelled',
+      );
+      return {
+        ...idle(key, run, stopped.checkpoint, 'budget_reached'),
+        gap: stopped.gap,
+        runOutcome: 'cancelled',
+      };
     }
   }
 
@@ -507,6 +517,65 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
  */
 export async function openRun(db: BirdfeedExecutor, key: TargetKey): Promise<CrawlRun> {
   return openOrAdoptRun(db, key);
+}
+
+/**
+ * The day's budget stopped a window part-way. Its cursor cannot wait for the next budget: the
+ * next run is the next UTC day, and agntdata's continuation tokens do not live that long (the
+ * sandbox's: 30 minutes; agntdata documents none, nor a max_id to resume below a tweet). Kept,
+ * it would expire, restart the window from the top, and each day's budget would buy the same
+ * top pages again (a backfill deeper than one day's budget never finished). So the window is
+ * completed with what was read, as when it is cut short otherwise (cutShort): since_id moves to
+ * the newest tweet read (a backfill is done at the depth read so far) and what was not read,
+ * strictly between the old since_id and the smallest id listed, is a `budget` gap that
+ * `birdfeed status` shows. A window that listed nothing (empty pages only) is dropped: the next
+ * run starts it again from the top. Nothing bought is bought again.
+ */
+async function stopWindowOnBudget(
+  db: BirdfeedDb,
+  key: TargetKey,
+  run: CrawlRun,
+  checkpoint: CrawlCheckpoint,
+  why: string,
+  now: () => Date,
+): Promise<{ checkpoint: CrawlCheckpoint; gap: CrawlGapFound | null; why: string }> {
+  if (checkpoint.cursor === null || checkpoint.windowStartedAt === null) {
+    // No window under way (or one restarted, with no cursor to lose): it starts in a later run.
+    await finishRun(db, run.id, 'cancelled', why);
+    return { checkpoint, gap: null, why };
+  }
+  const listed = checkpoint.windowNewestId !== null;
+  const gap: CrawlGapFound | null = listed
+    ? { sinceId: checkpoint.sinceId, oldestId: checkpoint.windowOldestId, reason: 'budget' }
+    : null;
+  const backfill = !checkpoint.backfillDone && checkpoint.sinceId === null;
+  const stoppedWhy = listed
+    ? `${why}; the window was ended after ${checkpoint.windowPages} pages (its cursor would expire before the next budget): since_id moved to the newest tweet read${backfill ? ', the backfill is done at that depth' : ''}, what was not read is a 'budget' gap`
+    : `${why}; the window had listed nothing yet and starts again in a later run`;
+  const after = await db.transaction(async (tx) => {
+    // Cancelled first: the transition below keeps a run's first outcome.
+    await finishRun(tx, run.id, 'cancelled', stoppedWhy);
+    if (!listed) return resetWindow(tx, key, checkpoint, { startedAt: null });
+    return commitPageTransition(tx, {
+      ...key,
+      version: checkpoint,
+      runId: run.id,
+      opensWindowAt: null,
+      move: {
+        kind: 'complete',
+        sinceId: maxOf(checkpoint.sinceId, checkpoint.windowNewestId),
+        backfillDone: backfill,
+      },
+      progress: { pages: 0, requests: 0, tweetsNew: 0, tweetsUpdated: 0, costCents: 0 },
+      spend: { day: spendDay(now()), cents: 0, requests: 0 },
+      gap,
+    });
+  });
+  if (after === null) {
+    // Another execution moved the checkpoint meanwhile: its window is its own.
+    return { checkpoint: (await getCheckpoint(db, key)) ?? checkpoint, gap: null, why };
+  }
+  return { checkpoint: after, gap, why: stoppedWhy };
 }
 
 async function resolveRun(

@@ -9,6 +9,8 @@ import type { TargetKey } from './types.ts';
  * (EMPTY_PAGES_BEFORE_END in crawl-page.ts) before reaching since_id.
  * `cursor_repeated`: the provider answered a page of results with the cursor it was asked with.
  * `window_page_cap`: the window reached MAX_WINDOW_PAGES (crawl-page.ts) with a next cursor.
+ * `budget`: AGNTDATA_DAILY_BUDGET_CENTS stopped the window part-way; its cursor would have
+ * expired before the next day's budget, so the window was completed with what it read.
  */
 export type GapReason =
   | 'x_timeline_cap'
@@ -16,6 +18,7 @@ export type GapReason =
   | 'empty_pages'
   | 'cursor_repeated'
   | 'window_page_cap'
+  | 'budget'
   | (string & {});
 
 export interface CrawlGap extends TargetKey {
