@@ -27,8 +27,16 @@ A target whose unfinished run another process (a worker, another crawl --once) w
 in the last 16 minutes is reported busy and not crawled; an older one is taken over. The
 continuous mode is \`birdfeed scheduler\` + \`birdfeed worker\`.
 
+Requests are limited in this process as the workers limit theirs: X_RATE_LIMIT_MAX per
+X_RATE_LIMIT_WINDOW_MS (1500 per 15 minutes), AGNTDATA_RATE_LIMIT_PER_MINUTE (60); when the
+budget of a window is used up it waits for the next one (and says so on stderr), and a
+response saying the provider's window is spent holds every request until its reset. The
+workers' limiter in Redis is not shared: next to running workers of the same credential, give
+each a budget so that together they stay within the provider's.
+
 environment: DATABASE_URL (unset: PGlite under .birdfeed/pgdata), X_API_BASE_URL,
-X_BEARER_TOKEN, AGNTDATA_BASE_URL, AGNTDATA_API_KEY, AGNTDATA_DAILY_BUDGET_CENTS, LOG_LEVEL
+X_BEARER_TOKEN, X_RATE_LIMIT_MAX, X_RATE_LIMIT_WINDOW_MS, AGNTDATA_BASE_URL,
+AGNTDATA_API_KEY, AGNTDATA_RATE_LIMIT_PER_MINUTE, AGNTDATA_DAILY_BUDGET_CENTS, LOG_LEVEL
 (with --verbose).
 `;
 
@@ -170,6 +178,11 @@ export async function main(argv: string[]): Promise<number> {
       targets,
       providers: provider === undefined ? undefined : [provider],
       agntdataDailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
+      // The worker's budgets, from the same variables with the same defaults.
+      rateLimits: {
+        x: { max: env.X_RATE_LIMIT_MAX, windowMs: env.X_RATE_LIMIT_WINDOW_MS },
+        agntdata: { max: env.AGNTDATA_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
+      },
       concurrency,
       logger,
       signal: abort.signal,

@@ -18,7 +18,13 @@ import {
   type TargetCrawlSummary,
 } from './crawl-to-end.ts';
 import { formatEvery } from './every.ts';
-import { silentLogger } from './logger.ts';
+import { type CrawlLogger, silentLogger } from './logger.ts';
+import {
+  limitedClient,
+  type RequestBudget,
+  RequestLimiter,
+  type RequestLimiterOptions,
+} from './request-limiter.ts';
 import type { CrawlClient } from './timeline-client.ts';
 
 /**
@@ -51,6 +57,17 @@ export interface CrawlOnceOptions
   busyRunWindowMs?: number | undefined;
   onTargetDone?: ((summary: TargetCrawlSummary) => void) | undefined;
   onStep?: CrawlToEndOptions['onStep'];
+  /**
+   * The user's request budget per provider (X_RATE_LIMIT_MAX / X_RATE_LIMIT_WINDOW_MS,
+   * AGNTDATA_RATE_LIMIT_PER_MINUTE): every request of the provider, over all lanes, is taken
+   * from an in-process limiter of this size, which also holds until the provider's reset when
+   * a response says its window is spent. A provider without one is not limited here.
+   */
+  rateLimits?: Partial<Record<ProviderName, RequestBudget>> | undefined;
+  /** Called when a provider's requests have to wait for the limiter (progress output). */
+  onLimiterWait?:
+    | ((provider: ProviderName, waitMs: number, why: 'budget' | 'provider') => void)
+    | undefined;
 }
 
 export interface SkippedTargets {
@@ -73,7 +90,8 @@ export interface CrawlOnceResult {
  * The one-shot mode: the due targets (or the ones given) each crawled to the end of their
  * window by the same step the workers run, in-process, without Redis.
  */
-export async function crawlOnce(options: CrawlOnceOptions): Promise<CrawlOnceResult> {
+export async function crawlOnce(given: CrawlOnceOptions): Promise<CrawlOnceResult> {
+  const options: CrawlOnceOptions = { ...given, clients: limitedClients(given) };
   const providers = options.providers ?? PROVIDER_NAMES;
   const result: CrawlOnceResult = { targets: [], skipped: [], ok: true };
   const done = (summary: TargetCrawlSummary) => {
@@ -98,6 +116,54 @@ export async function crawlOnce(options: CrawlOnceOptions): Promise<CrawlOnceRes
   result.ok =
     result.skipped.length === 0 && result.targets.every((target) => target.outcome === 'succeeded');
   return result;
+}
+
+/** Each client behind its provider's limiter, when `rateLimits` gives one. */
+function limitedClients(options: CrawlOnceOptions): CrawlOnceOptions['clients'] {
+  const clients: CrawlOnceOptions['clients'] = {};
+  for (const provider of PROVIDER_NAMES) {
+    const client = options.clients[provider];
+    if (client === undefined) continue;
+    const budget = options.rateLimits?.[provider];
+    if (budget === undefined) {
+      clients[provider] = client;
+      continue;
+    }
+    const limiterOptions: RequestLimiterOptions = {
+      ...budget,
+      sleep: options.sleep,
+      onWait: (waitMs, why) => {
+        limiterLog(options.logger ?? silentLogger, provider, budget, waitMs, why);
+        options.onLimiterWait?.(provider, waitMs, why);
+      },
+    };
+    if (options.now !== undefined) {
+      const now = options.now;
+      limiterOptions.now = () => now().getTime();
+    }
+    clients[provider] = limitedClient(client, new RequestLimiter(limiterOptions));
+  }
+  return clients;
+}
+
+function limiterLog(
+  logger: CrawlLogger,
+  provider: ProviderName,
+  budget: RequestBudget,
+  waitMs: number,
+  why: 'budget' | 'provider',
+): void {
+  if (why === 'budget') {
+    logger.warn(
+      { provider, waitMs, max: budget.max, windowMs: budget.windowMs },
+      `crawl: ${provider} requests of this window used up (${budget.max} per ${formatEvery(budget.windowMs / 1000)}), waiting for the next window`,
+    );
+  } else {
+    logger.warn(
+      { provider, waitMs },
+      `crawl: ${provider} said its rate-limit window is spent, waiting for its reset`,
+    );
+  }
 }
 
 async function budgetLeft(

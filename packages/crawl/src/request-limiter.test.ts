@@ -1,0 +1,143 @@
+import type { FetchedPage } from '@birdfeed/providers';
+import { RateLimitedError } from '@birdfeed/providers';
+import { describe, expect, it } from 'vitest';
+import { limitedClient, RequestLimiter } from './request-limiter.ts';
+
+/** A clock that moves only when the limiter sleeps, and the start of every request. */
+function fakeClock() {
+  let now = Date.parse('2026-06-01T00:00:00Z');
+  const waits: number[] = [];
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      waits.push(ms);
+      now += ms;
+    },
+    advance: (ms: number) => {
+      now += ms;
+    },
+    waits,
+  };
+}
+
+function page(rateLimit: FetchedPage['rateLimit']): FetchedPage {
+  return {
+    page: { provider: 'x', tweets: [], users: [], media: [], cursor: { next: null } },
+    rawBody: '{}',
+    status: 200,
+    requestUrl: 'http://x.test/',
+    rateLimit,
+    costCents: 0,
+    durationMs: 1,
+  } as unknown as FetchedPage;
+}
+
+describe('RequestLimiter (crawl --once: the budget the worker takes from Redis, in-process)', () => {
+  it('starts at most max requests per window, over concurrent callers', async () => {
+    const clock = fakeClock();
+    const limiter = new RequestLimiter({ max: 5, windowMs: 900_000, ...clock });
+    const started: number[] = [];
+    await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        await limiter.acquire();
+        started.push(clock.now());
+      }),
+    );
+    const start = started[0] ?? 0;
+    const windows = started.map((at) => Math.floor((at - start) / 900_000));
+    expect(windows.filter((w) => w === 0)).toHaveLength(5);
+    expect(windows.filter((w) => w === 1)).toHaveLength(5);
+    expect(windows.filter((w) => w === 2)).toHaveLength(2);
+  });
+
+  it('holds every request until the reset when the provider says remaining 0', async () => {
+    const clock = fakeClock();
+    const limiter = new RequestLimiter({ max: 1500, windowMs: 900_000, marginMs: 250, ...clock });
+    const resetAt = new Date(clock.now() + 60_000);
+    let calls = 0;
+    const client = limitedClient(
+      {
+        provider: 'x',
+        fetchTimelinePage: async () => {
+          calls += 1;
+          return page({ limit: 1500, remaining: calls === 1 ? 0 : 10, resetAt });
+        },
+      },
+      limiter,
+    );
+    const before = clock.now();
+    await client.fetchTimelinePage({ userId: '1' });
+    expect(clock.now()).toBe(before);
+    await client.fetchTimelinePage({ userId: '1' });
+    // Until the reset, its 100 ms and the margin: no request meets the spent window.
+    expect(clock.now()).toBeGreaterThanOrEqual(resetAt.getTime());
+    expect(clock.now() - before).toBeLessThanOrEqual(60_000 + 100 + 250);
+  });
+
+  it('holds every request until the reset of a 429, and rethrows it', async () => {
+    const clock = fakeClock();
+    const limiter = new RequestLimiter({ max: 1500, windowMs: 900_000, ...clock });
+    const resetAt = new Date(clock.now() + 30_000);
+    let calls = 0;
+    const client = limitedClient(
+      {
+        provider: 'x',
+        fetchTimelinePage: async () => {
+          calls += 1;
+          if (calls === 1) throw new RateLimitedError('x', '429', { resetAt } as never);
+          return page(null);
+        },
+      },
+      limiter,
+    );
+    await expect(client.fetchTimelinePage({ userId: '1' })).rejects.toBeInstanceOf(
+      RateLimitedError,
+    );
+    await client.fetchTimelinePage({ userId: '1' });
+    expect(clock.now()).toBeGreaterThanOrEqual(resetAt.getTime());
+  });
+
+  it('caps a hold at maxHoldMs and holds a minute for a reset that is not a date', async () => {
+    const clock = fakeClock();
+    const limiter = new RequestLimiter({
+      max: 10,
+      windowMs: 60_000,
+      maxHoldMs: 5_000,
+      marginMs: 0,
+      ...clock,
+    });
+    limiter.holdUntil(new Date(clock.now() + 86_400_000));
+    const before = clock.now();
+    await limiter.acquire();
+    expect(clock.now() - before).toBe(5_000);
+
+    const other = fakeClock();
+    const unlimited = new RequestLimiter({ max: 10, windowMs: 60_000, marginMs: 0, ...other });
+    unlimited.holdUntil(new Date(Number.NaN));
+    const at = other.now();
+    await unlimited.acquire();
+    expect(other.now() - at).toBe(60_000);
+  });
+
+  it('keeps the window open until the provider resets, so it never rolls into a spent one', async () => {
+    const clock = fakeClock();
+    const limiter = new RequestLimiter({ max: 2, windowMs: 10_000, marginMs: 0, ...clock });
+    const start = clock.now();
+    await limiter.acquire();
+    // The first response arrives 3 s in; the provider's window ends 12 s in (ours: 10 s).
+    clock.advance(3_000);
+    limiter.observe({ limit: 2, remaining: 1, resetAt: new Date(start + 12_000) });
+    await limiter.acquire();
+    await limiter.acquire();
+    expect(clock.now() - start).toBe(12_000);
+  });
+
+  it('stops waiting when the signal fires', async () => {
+    const limiter = new RequestLimiter({ max: 1, windowMs: 60_000 });
+    await limiter.acquire();
+    const abort = new AbortController();
+    const waiting = limiter.acquire(abort.signal);
+    abort.abort(new Error('interrupted'));
+    await expect(waiting).rejects.toThrow('interrupted');
+  });
+});

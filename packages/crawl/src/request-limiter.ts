@@ -1,0 +1,131 @@
+import { RateLimitedError } from '@birdfeed/providers';
+import {
+  defaultSleep,
+  MAX_RATE_LIMIT_WAIT_MS,
+  rateLimitWaitMs,
+  type Sleep,
+} from './crawl-to-end.ts';
+import type { CrawlClient, RateLimitInfo } from './timeline-client.ts';
+
+/** The user's request budget for one provider credential: `max` requests per `windowMs`. */
+export interface RequestBudget {
+  max: number;
+  windowMs: number;
+}
+
+export interface RequestLimiterOptions extends RequestBudget {
+  /** Added to a provider's reset: its header has whole seconds and the clocks may differ. */
+  marginMs?: number | undefined;
+  /** The longest hold for one provider reset. @defaultValue 16 minutes */
+  maxHoldMs?: number | undefined;
+  now?: (() => number) | undefined;
+  sleep?: Sleep | undefined;
+  /** Called when a request has to wait (the budget is spent, or the provider said to). */
+  onWait?: ((waitMs: number, why: 'budget' | 'provider') => void) | undefined;
+}
+
+/**
+ * The one-shot mode's limiter, in-process: the worker's BullMQ limiter without Redis. A fixed
+ * window like BullMQ's: it opens at the first request, lets `max` requests start and ends
+ * `windowMs` later. A response that says the provider's window is spent (remaining 0), or a
+ * 429, holds every request until the provider's reset; and, as the worker does, the open
+ * window lasts at least until the provider's reset, so it never rolls over into a provider
+ * window that is still spent.
+ */
+export class RequestLimiter {
+  readonly #max: number;
+  readonly #windowMs: number;
+  readonly #marginMs: number;
+  readonly #maxHoldMs: number;
+  readonly #now: () => number;
+  readonly #sleep: Sleep;
+  readonly #onWait: RequestLimiterOptions['onWait'];
+  #windowEnd = 0;
+  #used = 0;
+  #heldUntil = 0;
+  /** Requests wait their turn one after another, so concurrent lanes never overdraw. */
+  #turn: Promise<void> = Promise.resolve();
+
+  constructor(options: RequestLimiterOptions) {
+    this.#max = options.max;
+    this.#windowMs = options.windowMs;
+    this.#marginMs = options.marginMs ?? 250;
+    this.#maxHoldMs = options.maxHoldMs ?? MAX_RATE_LIMIT_WAIT_MS;
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? defaultSleep;
+    this.#onWait = options.onWait;
+  }
+
+  /** Resolves when one more request may start; rejects when `signal` fires first. */
+  acquire(signal?: AbortSignal): Promise<void> {
+    const turn = this.#turn.then(() => this.#take(signal));
+    this.#turn = turn.catch(() => {});
+    return turn;
+  }
+
+  async #take(signal: AbortSignal | undefined): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = this.#now();
+      if (this.#heldUntil > now) {
+        const wait = this.#heldUntil - now;
+        this.#onWait?.(wait, 'provider');
+        await this.#sleep(wait, signal);
+        continue;
+      }
+      if (now >= this.#windowEnd) {
+        this.#windowEnd = now + this.#windowMs;
+        this.#used = 0;
+      }
+      if (this.#used < this.#max) {
+        this.#used += 1;
+        return;
+      }
+      const wait = this.#windowEnd - now;
+      this.#onWait?.(wait, 'budget');
+      await this.#sleep(wait, signal);
+    }
+  }
+
+  /** No request starts before `resetAt` (plus the margin, at most the longest hold). */
+  holdUntil(resetAt: Date): void {
+    const now = this.#now();
+    const until = now + rateLimitWaitMs(resetAt, now, this.#maxHoldMs) + this.#marginMs;
+    this.#heldUntil = Math.max(this.#heldUntil, Math.min(until, now + this.#maxHoldMs));
+  }
+
+  /** What a response said about the provider's window. */
+  observe(rateLimit: RateLimitInfo | null | undefined): void {
+    if (rateLimit === null || rateLimit === undefined) return;
+    if (rateLimit.remaining <= 0) {
+      this.holdUntil(rateLimit.resetAt);
+      return;
+    }
+    const now = this.#now();
+    const reset = rateLimit.resetAt.getTime() + this.#marginMs;
+    if (Number.isFinite(reset) && this.#windowEnd > now && this.#windowEnd < reset) {
+      this.#windowEnd = Math.min(reset, now + this.#windowMs);
+    }
+  }
+}
+
+/**
+ * `client` with every request taken from `limiter` first, and every response's rate-limit
+ * headers (a 429's reset too) told to it.
+ */
+export function limitedClient(client: CrawlClient, limiter: RequestLimiter): CrawlClient {
+  return {
+    provider: client.provider,
+    fetchTimelinePage: async (request) => {
+      await limiter.acquire(request.signal);
+      try {
+        const page = await client.fetchTimelinePage(request);
+        limiter.observe(page.rateLimit);
+        return page;
+      } catch (error) {
+        if (error instanceof RateLimitedError) limiter.holdUntil(error.resetAt);
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { migrate, openDatabase } from '@birdfeed/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { runCli } from './support/run-cli.ts';
+
+/**
+ * `crawl --once` takes its requests from the budget the user set for the credential
+ * (X_RATE_LIMIT_MAX / X_RATE_LIMIT_WINDOW_MS, AGNTDATA_RATE_LIMIT_PER_MINUTE), as the workers
+ * do: with X_RATE_LIMIT_MAX=5 it made every request the due targets needed (12) in one burst.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const COMMAND = fileURLToPath(new URL('./support/crawl-cli.ts', import.meta.url));
+
+let sandbox: RunningSandbox;
+let testDb: TestDatabase;
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: testDb.url,
+    X_API_BASE_URL: sandbox.url,
+    X_BEARER_TOKEN: 'sandbox-x-token',
+    ...extra,
+  };
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    accounts: 4,
+    tweetsPerAccount: 300,
+    specialAccounts: false,
+    activity: 'silent',
+    frozen: true,
+    epochMs: Date.UTC(2026, 5, 1),
+  });
+  testDb = await createTestDatabase('crawl_once_rate_limit');
+  const database = await openDatabase({ url: testDb.url });
+  await migrate(database.db);
+  await database.close();
+});
+
+afterAll(async () => {
+  await testDb?.drop();
+  await sandbox?.stop();
+});
+
+describe('crawl --once and the request budget the user set', () => {
+  it('starts no more than X_RATE_LIMIT_MAX requests in one window, and says it waits', async () => {
+    for (const account of sandbox.accounts()) {
+      const run = await runCli(
+        'command',
+        ['watchlist', 'add', account.id, '--provider', 'x', '--backfill', '300'],
+        env(),
+      );
+      expect(run.code, run.stderr).toBe(0);
+    }
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', COMMAND, 'crawl', '--once', '--provider', 'x'],
+      {
+        cwd: ROOT,
+        env: env({ X_RATE_LIMIT_MAX: '5', X_RATE_LIMIT_WINDOW_MS: '900000' }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += String(chunk);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Either it waits for the next window (and says so) or, without a limiter, it finishes.
+    const waiting = new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk) => {
+        stderr += String(chunk);
+        if (stderr.includes('waiting for the next window')) resolve();
+      });
+    });
+    await Promise.race([waiting, exited]);
+    // Give a burst the time to show, were there one.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const made = sandbox.stats().requests.total;
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(made, stderr).toBe(5);
+    expect(stderr).toContain('x requests of this window used up (5 per 15m)');
+    // Interrupted while waiting: the run is recorded as failed and resumes from its cursor.
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/failed .*error: (Error: )?interrupted/);
+  });
+});
