@@ -10,7 +10,7 @@ import { listTargets, type TargetKey } from '@birdfeed/db';
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { createAgntdataClient, createXClient, type TimelineClient } from '@birdfeed/providers';
 import { pino } from 'pino';
-import { parseEnv } from '../env.ts';
+import { credentialLabel, envSchema, parseEnvWith } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { parseCommandArgs, parseIntegerFlag, userIdProblem } from './command-args.ts';
 import { databaseOptions } from './database-options.ts';
@@ -18,7 +18,7 @@ import { databaseOptions } from './database-options.ts';
 const USAGE = `usage: birdfeed crawl --once [--user ID] [--provider x|agntdata] [--concurrency N]
                       [--json] [--verbose]
 
-Runs the crawl step in this process, without Redis: every due target (or the one given with
+Runs the crawl step in this process, without the queues: every due target (or the one given with
 --user) is crawled to the end of its window (a new target first backfills). 5xx and timeouts
 are retried with backoff, a 429 is slept through until its reset. One summary line per
 target; exit 0 when all succeeded, 1 otherwise (a failure, an account marked unavailable, a
@@ -27,6 +27,14 @@ A target whose unfinished run another process (a worker, another crawl --once) w
 in the last 16 minutes is reported busy and not crawled; an older one is taken over. The
 continuous mode is \`birdfeed scheduler\` + \`birdfeed worker\`.
 
+With REDIS_URL set (and BIRDFEED_QUEUE_PREFIX, X_CREDENTIAL_LABEL, AGNTDATA_CREDENTIAL_LABEL
+as the workers have them), a target whose run has a page job in the workers' queue (waiting,
+active or delayed) is left to the workers and reported not crawled (exit 1); a Redis that does
+not answer stops the command. Without REDIS_URL it cannot see the queue: a run whose next page
+has waited there more than 16 minutes (behind a backlog, or a spent X budget) looks idle and
+is taken over, and then the workers and this process both fetch, and pay for, its pages. So
+next to running workers, set REDIS_URL.
+
 Requests are limited in this process as the workers limit theirs: X_RATE_LIMIT_MAX per
 X_RATE_LIMIT_WINDOW_MS (1500 per 15 minutes), AGNTDATA_RATE_LIMIT_PER_MINUTE (60); when the
 budget of a window is used up it waits for the next one (and says so on stderr), and a
@@ -34,11 +42,53 @@ response saying the provider's window is spent holds every request until its res
 workers' limiter in Redis is not shared: next to running workers of the same credential, give
 each a budget so that together they stay within the provider's.
 
-environment: DATABASE_URL (unset: PGlite under .birdfeed/pgdata), X_API_BASE_URL,
+environment: DATABASE_URL (unset: PGlite under .birdfeed/pgdata), REDIS_URL,
+BIRDFEED_QUEUE_PREFIX, X_CREDENTIAL_LABEL, AGNTDATA_CREDENTIAL_LABEL, X_API_BASE_URL,
 X_BEARER_TOKEN, X_RATE_LIMIT_MAX, X_RATE_LIMIT_WINDOW_MS, AGNTDATA_BASE_URL,
 AGNTDATA_API_KEY, AGNTDATA_RATE_LIMIT_PER_MINUTE, AGNTDATA_DAILY_BUDGET_CENTS, LOG_LEVEL
 (with --verbose).
 `;
+
+/** The shared schema plus the credential labels, which name the workers' queues. */
+const crawlEnvSchema = envSchema.extend({
+  X_CREDENTIAL_LABEL: credentialLabel,
+  AGNTDATA_CREDENTIAL_LABEL: credentialLabel,
+});
+
+/**
+ * With REDIS_URL: asks the workers' queues whether a target's run is in flight there. Loaded
+ * only then, so without Redis the one-shot never loads BullMQ. Throws when Redis does not answer.
+ */
+async function openQueueCheck(
+  env: ReturnType<typeof parseEnvWith<typeof crawlEnvSchema>>,
+  redisUrl: string,
+): Promise<{
+  queuedJobOf: (key: TargetKey) => Promise<string | null>;
+  close: () => Promise<void>;
+}> {
+  const { createRedisConnection, openQueuedRunProbe, probeRedis } = await import('@birdfeed/jobs');
+  // A Redis that accepts and never answers would otherwise hang the first check for good.
+  await probeRedis(redisUrl, async () => undefined);
+  const connection = createRedisConnection({
+    url: redisUrl,
+    role: 'producer',
+    connectionName: `birdfeed-crawl-once-${process.pid}`,
+  });
+  // A Redis gone mid-crawl fails its check (the target is then not crawled), not the process.
+  connection.on('error', () => {});
+  const probe = openQueuedRunProbe({
+    connection,
+    prefix: env.BIRDFEED_QUEUE_PREFIX,
+    credentialLabels: { x: env.X_CREDENTIAL_LABEL, agntdata: env.AGNTDATA_CREDENTIAL_LABEL },
+  });
+  return {
+    queuedJobOf: (key) => probe.jobIdOf(key.provider, key.userId),
+    close: async () => {
+      await probe.close();
+      connection.disconnect();
+    },
+  };
+}
 
 function parseOptions(args: string[]) {
   return parseCommandArgs({
@@ -100,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const env = parseEnv();
+  const env = parseEnvWith(crawlEnvSchema);
   // One log line per request is the worker's business; here the summary lines are the output.
   const logger = createLogger(
     'birdfeed-crawl',
@@ -116,6 +166,20 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw error;
+  }
+
+  let queueCheck: Awaited<ReturnType<typeof openQueueCheck>> | undefined;
+  if (env.REDIS_URL !== undefined) {
+    try {
+      queueCheck = await openQueueCheck(env, env.REDIS_URL);
+    } catch (error) {
+      await database.close();
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(
+        `crawl: ${message}\nREDIS_URL is set, so crawl --once asks the workers' queues which targets they are crawling before it takes one; without an answer it could fetch (and pay for) a run twice. Unset REDIS_URL to crawl with no workers running.\n`,
+      );
+      return 1;
+    }
   }
 
   const clients: Partial<Record<ProviderName, TimelineClient>> = {};
@@ -178,6 +242,7 @@ export async function main(argv: string[]): Promise<number> {
       targets,
       providers: provider === undefined ? undefined : [provider],
       agntdataDailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
+      queuedJobOf: queueCheck?.queuedJobOf,
       // The worker's budgets, from the same variables with the same defaults.
       rateLimits: {
         x: { max: env.X_RATE_LIMIT_MAX, windowMs: env.X_RATE_LIMIT_WINDOW_MS },
@@ -194,6 +259,7 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await Promise.allSettled(Object.values(clients).map((client) => client.close()));
+    await queueCheck?.close();
     await database.close();
   }
 

@@ -17,6 +17,7 @@ import {
   emptySummary,
   type TargetCrawlSummary,
 } from './crawl-to-end.ts';
+import { describeError } from './errors.ts';
 import { formatEvery } from './every.ts';
 import { type CrawlLogger, silentLogger } from './logger.ts';
 import {
@@ -55,6 +56,14 @@ export interface CrawlOnceOptions
    * @defaultValue {@link BUSY_RUN_WINDOW_MS}
    */
   busyRunWindowMs?: number | undefined;
+  /**
+   * The id of the job of the target's run waiting, active or delayed in the workers' queue
+   * (Redis), or null when there is none. Given: a target with such a job is left to the workers
+   * (a job can wait in the queue far longer than the busy window, and leaves no trace in
+   * Postgres while it does), and one this cannot be asked about is not crawled either. Omitted:
+   * only Postgres's record of the run's activity is seen.
+   */
+  queuedJobOf?: ((key: TargetKey) => Promise<string | null>) | undefined;
   onTargetDone?: ((summary: TargetCrawlSummary) => void) | undefined;
   onStep?: CrawlToEndOptions['onStep'];
   /**
@@ -188,6 +197,11 @@ async function openRunUnlessBusy(
   result: CrawlOnceResult,
 ): Promise<CrawlToEndOptions['run'] | null> {
   const window = options.busyRunWindowMs ?? BUSY_RUN_WINDOW_MS;
+  const queued = await queuedReason(options, key);
+  if (queued !== null) {
+    result.skipped.push({ provider: key.provider, userId: key.userId, count: 1, reason: queued });
+    return null;
+  }
   const opened = await openOrAdoptRun(options.db, key, { busyWithinMs: window });
   if (opened.inUse === null) return opened.run;
   result.skipped.push({
@@ -197,6 +211,19 @@ async function openRunUnlessBusy(
     reason: `busy: run #${opened.inUse.runId} is in progress in another process (a worker or another crawl --once), last active ${formatEvery(opened.inUse.idleMs / 1000)} ago; it is taken over once idle for ${formatEvery(window / 1000)}`,
   });
   return null;
+}
+
+/** Why the target is left to the workers (its run is in their queue), or null. */
+async function queuedReason(options: CrawlOnceOptions, key: TargetKey): Promise<string | null> {
+  if (options.queuedJobOf === undefined) return null;
+  try {
+    const jobId = await options.queuedJobOf(key);
+    return jobId === null
+      ? null
+      : `a run of this target is queued in Redis (job ${jobId}): left to the workers`;
+  } catch (error) {
+    return `could not ask Redis whether a run of this target is queued (${describeError(error).message}); not crawled, so that the workers and this process never both fetch it`;
+  }
 }
 
 async function crawlExplicitTarget(

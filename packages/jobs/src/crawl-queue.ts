@@ -133,3 +133,53 @@ export async function enqueueNextPage(
   await queue.add('crawl-page', valid, pageJobOptions(valid, options, true));
   return { jobId, added: true };
 }
+
+export interface QueuedRunProbeOptions {
+  connection: Redis;
+  /** @defaultValue 'birdfeed' */
+  prefix?: string;
+  /** The credential label of each provider's queue. @defaultValue 'default' */
+  credentialLabels?: Partial<Record<ProviderName, string>>;
+}
+
+export interface QueuedRunProbe {
+  /**
+   * The id of the job that holds the target's deduplication id (a page of its run waiting,
+   * active or delayed for a retry in the workers' queue), or null when there is none.
+   */
+  jobIdOf(provider: ProviderName, userId: string): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * Asks the workers' queues whether a target's run is in flight there, for a process that does
+ * not work the queues (`crawl --once`) and must leave such a run to the workers. Read-only: the
+ * queues are not registered and their meta is not written.
+ */
+export function openQueuedRunProbe(options: QueuedRunProbeOptions): QueuedRunProbe {
+  const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
+  const queues = new Map<ProviderName, CrawlQueue>();
+  const queueOf = (provider: ProviderName): CrawlQueue => {
+    let queue = queues.get(provider);
+    if (queue === undefined) {
+      const name = crawlQueueName(
+        provider,
+        options.credentialLabels?.[provider] ?? DEFAULT_CREDENTIAL_LABEL,
+      );
+      queue = new Queue<CrawlPagePayload, unknown, 'crawl-page'>(name, {
+        connection: options.connection,
+        prefix,
+        skipMetasUpdate: true,
+      });
+      queues.set(provider, queue);
+    }
+    return queue;
+  };
+  return {
+    jobIdOf: (provider, userId) =>
+      queueOf(provider).getDeduplicationJobId(targetDeduplicationId(provider, userId)),
+    close: async () => {
+      await Promise.allSettled([...queues.values()].map((queue) => queue.close()));
+    },
+  };
+}

@@ -14,7 +14,10 @@ export {
   enqueueFirstPage,
   enqueueNextPage,
   openCrawlQueue,
+  openQueuedRunProbe,
   pauseReasonKey,
+  type QueuedRunProbe,
+  type QueuedRunProbeOptions,
   queueRegistryKey,
 } from './crawl-queue.ts';
 export {
