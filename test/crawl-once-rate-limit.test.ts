@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { migrate, openDatabase } from '@birdfeed/db';
+import { openCrawlQueue } from '@birdfeed/jobs';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { TEST_REDIS_URL, testRedisPrefix } from './support/redis.ts';
 import { runCli } from './support/run-cli.ts';
 
 /**
@@ -48,6 +51,39 @@ afterAll(async () => {
   await sandbox?.stop();
 });
 
+/**
+ * Runs `crawl --once --provider x` until it says it waits for the next window (or ends), then
+ * interrupts it: the requests it made by then, its exit code and output.
+ */
+async function crawlUntilItWaits(childEnv: Record<string, string>) {
+  const before = sandbox.stats().requests.total;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', COMMAND, 'crawl', '--once', '--provider', 'x'],
+    { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  // Either it waits for the next window (and says so) or, without a limiter, it finishes.
+  const waiting = new Promise<void>((resolve) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += String(chunk);
+      if (stderr.includes('waiting for the next window')) resolve();
+    });
+  });
+  await Promise.race([waiting, exited]);
+  // Give a burst the time to show, were there one.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const made = sandbox.stats().requests.total - before;
+  child.kill('SIGINT');
+  const code = await exited;
+  return { made, code, stdout, stderr };
+}
+
 describe('crawl --once and the request budget the user set', () => {
   it('starts no more than X_RATE_LIMIT_MAX requests in one window, and says it waits', async () => {
     for (const account of sandbox.accounts()) {
@@ -58,38 +94,54 @@ describe('crawl --once and the request budget the user set', () => {
       );
       expect(run.code, run.stderr).toBe(0);
     }
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', COMMAND, 'crawl', '--once', '--provider', 'x'],
-      {
-        cwd: ROOT,
-        env: env({ X_RATE_LIMIT_MAX: '5', X_RATE_LIMIT_WINDOW_MS: '900000' }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const { made, code, stdout, stderr } = await crawlUntilItWaits(
+      env({ X_RATE_LIMIT_MAX: '5', X_RATE_LIMIT_WINDOW_MS: '900000' }),
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += String(chunk);
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    // Either it waits for the next window (and says so) or, without a limiter, it finishes.
-    const waiting = new Promise<void>((resolve) => {
-      child.stderr.on('data', (chunk) => {
-        stderr += String(chunk);
-        if (stderr.includes('waiting for the next window')) resolve();
-      });
-    });
-    await Promise.race([waiting, exited]);
-    // Give a burst the time to show, were there one.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const made = sandbox.stats().requests.total;
-    child.kill('SIGINT');
-    const code = await exited;
     expect(made, stderr).toBe(5);
     expect(stderr).toContain('x requests of this window used up (5 per 15m)');
     // Interrupted while waiting: the run is recorded as failed and resumes from its cursor.
     expect(code).toBe(1);
     expect(stdout).toMatch(/failed .*error: (Error: )?interrupted/);
+  });
+
+  it('takes its requests from the workers limiter in Redis when REDIS_URL is set', async () => {
+    const prefix = testRedisPrefix('once-shared');
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 3 });
+    const sharedDb = await createTestDatabase('crawl_once_rate_limit_shared');
+    try {
+      const database = await openDatabase({ url: sharedDb.url });
+      await migrate(database.db);
+      await database.close();
+      const sharedEnv = (extra: Record<string, string> = {}) =>
+        env({ DATABASE_URL: sharedDb.url, ...extra });
+      for (const account of sandbox.accounts()) {
+        const run = await runCli(
+          'command',
+          ['watchlist', 'add', account.id, '--provider', 'x', '--backfill', '300'],
+          sharedEnv(),
+        );
+        expect(run.code, run.stderr).toBe(0);
+      }
+      // The workers run with 5 per 15 minutes and have started 3 pages of this window.
+      const queue = await openCrawlQueue({ connection: redis, prefix, provider: 'x' });
+      await queue.setGlobalRateLimit(5, 900_000);
+      await queue.close();
+      await redis.set(`${prefix}:crawl.x.default:limiter`, '3', 'PX', 900_000);
+
+      const { made, code, stderr } = await crawlUntilItWaits(
+        sharedEnv({ REDIS_URL: TEST_REDIS_URL, BIRDFEED_QUEUE_PREFIX: prefix }),
+      );
+      expect(made, stderr).toBe(2);
+      expect(stderr).toContain(
+        'x requests of this window used up by the workers and this process together',
+      );
+      expect(code).toBe(1);
+      expect(await redis.get(`${prefix}:crawl.x.default:limiter`)).toBe('5');
+    } finally {
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+      await sharedDb.drop();
+    }
   });
 });

@@ -4,13 +4,16 @@ import {
   crawlOnce,
   MigrationsMissingError,
   openCrawlDatabase,
+  type RequestBudget,
+  type SharedRequestLimiter,
   type TargetCrawlSummary,
 } from '@birdfeed/crawl';
 import { listTargets, type TargetKey } from '@birdfeed/db';
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { createAgntdataClient, createXClient, type TimelineClient } from '@birdfeed/providers';
 import { pino } from 'pino';
-import { credentialLabel, envSchema, parseEnvWith } from '../env.ts';
+import type { z } from 'zod';
+import { credentialLabel, credentialLabelFor, envSchema, parseEnvWith } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { parseCommandArgs, parseIntegerFlag, userIdProblem } from './command-args.ts';
 import { databaseOptions } from './database-options.ts';
@@ -38,9 +41,11 @@ next to running workers, set REDIS_URL.
 Requests are limited in this process as the workers limit theirs: X_RATE_LIMIT_MAX per
 X_RATE_LIMIT_WINDOW_MS (1500 per 15 minutes), AGNTDATA_RATE_LIMIT_PER_MINUTE (60); when the
 budget of a window is used up it waits for the next one (and says so on stderr), and a
-response saying the provider's window is spent holds every request until its reset. The
-workers' limiter in Redis is not shared: next to running workers of the same credential, give
-each a budget so that together they stay within the provider's.
+response saying the provider's window is spent holds every request until its reset. With
+REDIS_URL set, every request is also taken from the workers' limiter in Redis (their queue's
+limit, or these variables before a worker set one), and such a hold is set there too, so this
+process and running workers share one budget. Without REDIS_URL they share it only through the
+provider's own headers: give each a budget so that together they stay within the provider's.
 
 environment: DATABASE_URL (unset: PGlite under .birdfeed/pgdata), REDIS_URL,
 BIRDFEED_QUEUE_PREFIX, X_CREDENTIAL_LABEL, AGNTDATA_CREDENTIAL_LABEL, X_API_BASE_URL,
@@ -55,18 +60,23 @@ const crawlEnvSchema = envSchema.extend({
   AGNTDATA_CREDENTIAL_LABEL: credentialLabel,
 });
 
+type CrawlEnv = z.infer<typeof crawlEnvSchema>;
+
 /**
  * With REDIS_URL: asks the workers' queues whether a target's run is in flight there. Loaded
  * only then, so without Redis the one-shot never loads BullMQ. Throws when Redis does not answer.
  */
 async function openQueueCheck(
-  env: ReturnType<typeof parseEnvWith<typeof crawlEnvSchema>>,
+  env: CrawlEnv,
   redisUrl: string,
 ): Promise<{
   queuedJobOf: (key: TargetKey) => Promise<string | null>;
+  sharedLimiters: Record<ProviderName, SharedRequestLimiter>;
   close: () => Promise<void>;
 }> {
-  const { createRedisConnection, openQueuedRunProbe, probeRedis } = await import('@birdfeed/jobs');
+  const { createRedisConnection, openQueuedRunProbe, openSharedLimiter, probeRedis } = await import(
+    '@birdfeed/jobs'
+  );
   // A Redis that accepts and never answers would otherwise hang the first check for good.
   await probeRedis(redisUrl, async () => undefined);
   const connection = createRedisConnection({
@@ -81,13 +91,29 @@ async function openQueueCheck(
     prefix: env.BIRDFEED_QUEUE_PREFIX,
     credentialLabels: { x: env.X_CREDENTIAL_LABEL, agntdata: env.AGNTDATA_CREDENTIAL_LABEL },
   });
+  const shared = (provider: ProviderName) =>
+    openSharedLimiter({
+      connection,
+      prefix: env.BIRDFEED_QUEUE_PREFIX,
+      provider,
+      credentialLabel: credentialLabelFor(env, provider),
+      ...budgetOf(env, provider),
+    });
   return {
     queuedJobOf: (key) => probe.jobIdOf(key.provider, key.userId),
+    sharedLimiters: { x: shared('x'), agntdata: shared('agntdata') },
     close: async () => {
       await probe.close();
       connection.disconnect();
     },
   };
+}
+
+/** The worker's request budget of a provider: the same variables, the same defaults. */
+function budgetOf(env: CrawlEnv, provider: ProviderName): RequestBudget {
+  return provider === 'x'
+    ? { max: env.X_RATE_LIMIT_MAX, windowMs: env.X_RATE_LIMIT_WINDOW_MS }
+    : { max: env.AGNTDATA_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 };
 }
 
 function parseOptions(args: string[]) {
@@ -243,11 +269,8 @@ export async function main(argv: string[]): Promise<number> {
       providers: provider === undefined ? undefined : [provider],
       agntdataDailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
       queuedJobOf: queueCheck?.queuedJobOf,
-      // The worker's budgets, from the same variables with the same defaults.
-      rateLimits: {
-        x: { max: env.X_RATE_LIMIT_MAX, windowMs: env.X_RATE_LIMIT_WINDOW_MS },
-        agntdata: { max: env.AGNTDATA_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
-      },
+      rateLimits: { x: budgetOf(env, 'x'), agntdata: budgetOf(env, 'agntdata') },
+      sharedLimiters: queueCheck?.sharedLimiters,
       concurrency,
       logger,
       signal: abort.signal,

@@ -21,10 +21,12 @@ import { describeError } from './errors.ts';
 import { formatEvery } from './every.ts';
 import { type CrawlLogger, silentLogger } from './logger.ts';
 import {
+  type LimiterWait,
   limitedClient,
   type RequestBudget,
   RequestLimiter,
   type RequestLimiterOptions,
+  type SharedRequestLimiter,
 } from './request-limiter.ts';
 import type { CrawlClient } from './timeline-client.ts';
 
@@ -74,9 +76,9 @@ export interface CrawlOnceOptions
    */
   rateLimits?: Partial<Record<ProviderName, RequestBudget>> | undefined;
   /** Called when a provider's requests have to wait for the limiter (progress output). */
-  onLimiterWait?:
-    | ((provider: ProviderName, waitMs: number, why: 'budget' | 'provider') => void)
-    | undefined;
+  onLimiterWait?: ((provider: ProviderName, waitMs: number, why: LimiterWait) => void) | undefined;
+  /** The workers' limiter per provider (in Redis): every request is taken from it as well. */
+  sharedLimiters?: Partial<Record<ProviderName, SharedRequestLimiter>> | undefined;
 }
 
 export interface SkippedTargets {
@@ -140,6 +142,7 @@ function limitedClients(options: CrawlOnceOptions): CrawlOnceOptions['clients'] 
     }
     const limiterOptions: RequestLimiterOptions = {
       ...budget,
+      shared: options.sharedLimiters?.[provider],
       sleep: options.sleep,
       onWait: (waitMs, why) => {
         limiterLog(options.logger ?? silentLogger, provider, budget, waitMs, why);
@@ -160,9 +163,14 @@ function limiterLog(
   provider: ProviderName,
   budget: RequestBudget,
   waitMs: number,
-  why: 'budget' | 'provider',
+  why: LimiterWait,
 ): void {
-  if (why === 'budget') {
+  if (why === 'shared') {
+    logger.warn(
+      { provider, waitMs },
+      `crawl: ${provider} requests of this window used up by the workers and this process together (their limiter in Redis), waiting for the next window`,
+    );
+  } else if (why === 'budget') {
     logger.warn(
       { provider, waitMs, max: budget.max, windowMs: budget.windowMs },
       `crawl: ${provider} requests of this window used up (${budget.max} per ${formatEvery(budget.windowMs / 1000)}), waiting for the next window`,

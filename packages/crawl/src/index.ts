@@ -45,7 +45,12 @@ export { silentLogger } from './logger.ts';
 export { MigrationsMissingError, openCrawlDatabase } from './open-crawl-database.ts';
 export type { RecordedJobFailure, RecordJobFailureInput } from './record-job-failure.ts';
 export { recordJobFailure } from './record-job-failure.ts';
-export type { RequestBudget, RequestLimiterOptions } from './request-limiter.ts';
+export type {
+  LimiterWait,
+  RequestBudget,
+  RequestLimiterOptions,
+  SharedRequestLimiter,
+} from './request-limiter.ts';
 export { limitedClient, RequestLimiter } from './request-limiter.ts';
 export type {
   CrawlClient,

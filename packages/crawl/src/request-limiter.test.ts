@@ -140,4 +140,31 @@ describe('RequestLimiter (crawl --once: the budget the worker takes from Redis, 
     abort.abort(new Error('interrupted'));
     await expect(waiting).rejects.toThrow('interrupted');
   });
+
+  it('takes every request from the shared limiter too, and sets its holds there', async () => {
+    const clock = fakeClock();
+    const answers = [0, 0, 40_000, 0];
+    const holds: number[] = [];
+    const limiter = new RequestLimiter({
+      max: 1500,
+      windowMs: 900_000,
+      marginMs: 0,
+      ...clock,
+      shared: {
+        take: async () => answers.shift() ?? 0,
+        hold: async (ms) => {
+          holds.push(ms);
+        },
+      },
+    });
+    const start = clock.now();
+    await limiter.acquire();
+    await limiter.acquire();
+    // The workers used up the shared window: wait as long as it says, then take again.
+    await limiter.acquire();
+    expect(clock.now() - start).toBe(40_000);
+    expect(answers).toEqual([]);
+    limiter.holdUntil(new Date(clock.now() + 10_000));
+    expect(holds).toEqual([10_100]);
+  });
 });

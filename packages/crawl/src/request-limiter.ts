@@ -20,8 +20,24 @@ export interface RequestLimiterOptions extends RequestBudget {
   maxHoldMs?: number | undefined;
   now?: (() => number) | undefined;
   sleep?: Sleep | undefined;
+  /**
+   * The workers' limiter (their BullMQ limiter in Redis), so that this process and the workers
+   * draw on one budget: every request is also taken from it, and a hold for the provider's
+   * reset is set on it too.
+   */
+  shared?: SharedRequestLimiter | undefined;
   /** Called when a request has to wait (the budget is spent, or the provider said to). */
-  onWait?: ((waitMs: number, why: 'budget' | 'provider') => void) | undefined;
+  onWait?: ((waitMs: number, why: LimiterWait) => void) | undefined;
+}
+
+/** Why a request waits: this process's budget, the one shared with the workers, a reset. */
+export type LimiterWait = 'budget' | 'shared' | 'provider';
+
+/** A limiter other processes take from too (see `@birdfeed/jobs` openSharedLimiter). */
+export interface SharedRequestLimiter {
+  /** 0 when one request was taken; otherwise the ms to wait before asking again. */
+  take(): Promise<number>;
+  hold(ms: number): Promise<void>;
 }
 
 /**
@@ -40,6 +56,7 @@ export class RequestLimiter {
   readonly #now: () => number;
   readonly #sleep: Sleep;
   readonly #onWait: RequestLimiterOptions['onWait'];
+  readonly #shared: SharedRequestLimiter | undefined;
   #windowEnd = 0;
   #used = 0;
   #heldUntil = 0;
@@ -54,6 +71,7 @@ export class RequestLimiter {
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#onWait = options.onWait;
+    this.#shared = options.shared;
   }
 
   /** Resolves when one more request may start; rejects when `signal` fires first. */
@@ -77,13 +95,24 @@ export class RequestLimiter {
         this.#windowEnd = now + this.#windowMs;
         this.#used = 0;
       }
-      if (this.#used < this.#max) {
-        this.#used += 1;
-        return;
+      if (this.#used >= this.#max) {
+        const wait = this.#windowEnd - now;
+        this.#onWait?.(wait, 'budget');
+        await this.#sleep(wait, signal);
+        continue;
       }
-      const wait = this.#windowEnd - now;
-      this.#onWait?.(wait, 'budget');
-      await this.#sleep(wait, signal);
+      if (this.#shared !== undefined) {
+        const wait = await this.#shared.take();
+        if (wait > 0) {
+          // A hold longer than the longest provider reset is asked about again after that.
+          const capped = Math.min(wait, this.#maxHoldMs);
+          this.#onWait?.(capped, 'shared');
+          await this.#sleep(capped, signal);
+          continue;
+        }
+      }
+      this.#used += 1;
+      return;
     }
   }
 
@@ -92,6 +121,9 @@ export class RequestLimiter {
     const now = this.#now();
     const until = now + rateLimitWaitMs(resetAt, now, this.#maxHoldMs) + this.#marginMs;
     this.#heldUntil = Math.max(this.#heldUntil, Math.min(until, now + this.#maxHoldMs));
+    // The workers stop too (they would spend their next requests on 429s); a Redis that fails
+    // here costs them that, not this process its crawl.
+    this.#shared?.hold(this.#heldUntil - now).catch(() => {});
   }
 
   /** What a response said about the provider's window. */

@@ -69,3 +69,8 @@ export {
   type OutageLogger,
   RedisOutageLog,
 } from './redis-outage.ts';
+export {
+  openSharedLimiter,
+  type SharedLimiter,
+  type SharedLimiterOptions,
+} from './shared-limiter.ts';
