@@ -1,19 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crawlTargetToEnd } from '@birdfeed/crawl';
-import {
-  type Database,
-  getTarget,
-  migrate,
-  openDatabase,
-  rowsOf,
-  sql,
-  upsertTarget,
-} from '@birdfeed/db';
+import { type Database, getTarget, rowsOf, sql, upsertTarget } from '@birdfeed/db';
 import { createAgntdataClient } from '@birdfeed/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
-import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import type { RunningSandbox } from '../apps/sandbox/src/index.ts';
+import { openSandboxDatabase, type SandboxDatabase } from './support/sandbox-database.ts';
 
 /**
  * agntdata bills every 2xx, also one whose body then breaks off. A page whose body always breaks
@@ -24,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
  * written fine is forgotten: a flaky connection never fails a healthy target.
  */
 
-let testDb: TestDatabase;
+let opened: SandboxDatabase;
 let database: Database;
 let sandbox: RunningSandbox;
 /** A front for the sandbox that breaks off the body of the next `breakNext` requests. */
@@ -34,19 +26,13 @@ let requests = 0;
 let broken = 0;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase('billed_broken_body');
-  database = await openDatabase({ url: testDb.url });
-  await migrate(database.db);
-  sandbox = await startSandbox({
-    port: 0,
+  opened = await openSandboxDatabase('billed_broken_body', {
     seed: 'billed-broken-body',
     accounts: 2,
-    frozen: true,
     tweetsPerAccount: 200,
-    specialAccounts: false,
     activity: 'silent',
-    agntdataRequestsPerMinute: 100_000,
   });
+  ({ database, sandbox } = opened);
   server = createServer((req, res) => {
     requests += 1;
     if (breakNext > 0) {
@@ -81,9 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
-  await sandbox?.stop();
-  await database?.close();
-  await testDb?.drop();
+  await opened?.close();
 });
 
 function client() {

@@ -1,20 +1,12 @@
 import { crawlTargetToEnd } from '@birdfeed/crawl';
-import {
-  type Database,
-  getCheckpoint,
-  listGaps,
-  migrate,
-  openDatabase,
-  rowsOf,
-  sql,
-  upsertTarget,
-} from '@birdfeed/db';
+import { type Database, getCheckpoint, listGaps, rowsOf, sql, upsertTarget } from '@birdfeed/db';
 import { compareIds } from '@birdfeed/model';
 import { createAgntdataClient, type TimelineClient } from '@birdfeed/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
-import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import type { RunningSandbox } from '../apps/sandbox/src/index.ts';
+import type { TestDatabase } from './support/postgres.ts';
 import { runCli } from './support/run-cli.ts';
+import { openSandboxDatabase, type SandboxDatabase } from './support/sandbox-database.ts';
 
 /**
  * AGNTDATA_DAILY_BUDGET_CENTS stops a window part-way (checked before every page). Its cursor
@@ -24,6 +16,7 @@ import { runCli } from './support/run-cli.ts';
  * never finished. The window is now completed with what it read, the rest a `budget` gap.
  */
 
+let opened: SandboxDatabase;
 let testDb: TestDatabase;
 let database: Database;
 let sandbox: RunningSandbox;
@@ -32,19 +25,13 @@ let client: TimelineClient;
 const DAY = 86_400_000;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase('budget_stops_window');
-  database = await openDatabase({ url: testDb.url });
-  await migrate(database.db);
-  sandbox = await startSandbox({
-    port: 0,
+  opened = await openSandboxDatabase('budget_stops_window', {
     seed: 'budget-stops-window',
     accounts: 2,
-    frozen: true,
     tweetsPerAccount: 600,
-    specialAccounts: false,
     activity: (index) => (index === 0 ? 'silent' : 'steady'),
-    agntdataRequestsPerMinute: 100_000,
   });
+  ({ testDb, database, sandbox } = opened);
   client = createAgntdataClient({
     baseUrl: sandbox.url,
     apiKey: sandbox.agntdataApiKeys[0] ?? 'sandbox-agntdata-key',
@@ -54,9 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  await sandbox?.stop();
-  await database?.close();
-  await testDb?.drop();
+  await opened?.close();
 });
 
 async function storedOf(userId: string): Promise<string[]> {

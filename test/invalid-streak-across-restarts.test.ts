@@ -1,21 +1,13 @@
 import { type CrawlStepResult, crawlPage, recordJobFailure } from '@birdfeed/crawl';
-import {
-  type Database,
-  getTarget,
-  migrate,
-  openDatabase,
-  rowsOf,
-  sql,
-  upsertTarget,
-} from '@birdfeed/db';
+import { type Database, getTarget, rowsOf, sql, upsertTarget } from '@birdfeed/db';
 import {
   createAgntdataClient,
   InvalidResponseError,
   type TimelineClient,
 } from '@birdfeed/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningSandbox, startSandbox } from '../apps/sandbox/src/index.ts';
-import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import type { RunningSandbox } from '../apps/sandbox/src/index.ts';
+import { openSandboxDatabase, type SandboxDatabase } from './support/sandbox-database.ts';
 
 /**
  * A bad page that is not the window's first is reached through a cursor. When the target's
@@ -28,25 +20,19 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 /** crawl-page.ts's INVALID_PAGES_BEFORE_FAILING. */
 const INVALID_PAGES_BEFORE_FAILING = 3;
 
-let testDb: TestDatabase;
+let opened: SandboxDatabase;
 let database: Database;
 let sandbox: RunningSandbox;
 let client: TimelineClient;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase('invalid_streak_restarts');
-  database = await openDatabase({ url: testDb.url });
-  await migrate(database.db);
-  sandbox = await startSandbox({
-    port: 0,
+  opened = await openSandboxDatabase('invalid_streak_restarts', {
     seed: 'invalid-streak-restarts',
     accounts: 3,
-    frozen: true,
     tweetsPerAccount: 400,
-    specialAccounts: false,
     activity: 'silent',
-    agntdataRequestsPerMinute: 100_000,
   });
+  ({ database, sandbox } = opened);
   client = createAgntdataClient({
     baseUrl: sandbox.url,
     apiKey: sandbox.agntdataApiKeys[0] ?? 'sandbox-agntdata-key',
@@ -56,9 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  await sandbox?.stop();
-  await database?.close();
-  await testDb?.drop();
+  await opened?.close();
 });
 
 /** One scheduled run as the worker drives it, page 3 of the window invalid when `poison`. */
