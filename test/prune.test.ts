@@ -140,7 +140,7 @@ describe('birdfeed prune', () => {
   });
 
   it.each([
-    [[], /nothing to prune: give --raw-pages, --runs or --failures/],
+    [[], /nothing to prune: give --raw-pages, --runs, --failures or --metrics/],
     [['--raw-pages', '90'], /--raw-pages "90": must be an age above 0 with a unit/],
     [['--runs', '0d'], /--runs "0d": must be an age above 0/],
     [['--failures=-5d'], /--failures "-5d": must be an age/],
@@ -195,5 +195,59 @@ describe('birdfeed prune', () => {
     expect(result.rawPages?.rows).toBe(101); // the 100 generated + seed row 1
     const left = await ids('raw_pages');
     expect(left.filter((id) => id > 100)).toEqual(Array.from({ length: 30 }, (_, i) => 201 + i));
+  });
+
+  it("--metrics keeps each tweet's and user's last counts before the cut-off and every later change", async () => {
+    const db = database.db;
+    await db.execute(sql`TRUNCATE tweet_metrics, user_metrics`);
+    const days = (n: number) => sql`date_trunc('second', now()) - ${n} * interval '1 day'`;
+    // Tweet 1: three changes before the 90-day cut-off and one after; tweet 2: one old row
+    // only (its counts never changed since); tweets 3..40 in batches below.
+    await db.execute(sql`INSERT INTO tweet_metrics (tweet_id, observed_at, like_count) VALUES
+      (1, ${days(200)}, 1), (1, ${days(150)}, 2), (1, ${days(100)}, 3), (1, ${days(10)}, 4),
+      (2, ${days(300)}, 7)`);
+    await db.execute(sql`INSERT INTO tweet_metrics (tweet_id, observed_at, like_count)
+      SELECT 2 + t, now() - d * interval '1 day' - t * interval '1 second', d
+      FROM generate_series(1, 38) t, generate_series(95, 97) d`);
+    await db.execute(sql`INSERT INTO user_metrics (user_id, observed_at, followers_count) VALUES
+      (9, ${days(120)}, 10), (9, ${days(91)}, 11), (9, ${days(89)}, 12)`);
+    const history = async () =>
+      rowsOf<{ k: string; days: number; n: number }>(
+        await db.execute(sql`SELECT tweet_id::text AS k, round(extract(epoch FROM now() - observed_at) / 86400)::int AS days, like_count::int AS n
+          FROM tweet_metrics WHERE tweet_id <= 2
+          UNION ALL SELECT 'u' || user_id, round(extract(epoch FROM now() - observed_at) / 86400)::int, followers_count::int
+          FROM user_metrics ORDER BY 1, 2 DESC`),
+      );
+    const before = await history();
+
+    const dry = await runCli('birdfeed', ['prune', '--metrics', '90d', '--dry-run'], env);
+    expect(dry.stderr).toBe('');
+    // Tweet 1: 200 and 150 days; tweets 3..40: their 97- and 96-day rows (76); the user: 120.
+    expect(dry.stdout).toMatch(
+      /would delete 78 tweet_metrics rows and 1 user_metrics row observed before .*, keeping each tweet's and user's last one before it/,
+    );
+    expect(await history()).toEqual(before);
+
+    const result = await pruneHistory(db, {
+      metricsBefore: new Date(Date.now() - 90 * 86_400_000),
+      batchSize: 5,
+    });
+    expect(result.tweetMetrics?.rows).toBe(78);
+    expect(result.userMetrics?.rows).toBe(1);
+    expect(await history()).toEqual([
+      { k: '1', days: 100, n: 3 },
+      { k: '1', days: 10, n: 4 },
+      { k: '2', days: 300, n: 7 },
+      { k: 'u9', days: 91, n: 11 },
+      { k: 'u9', days: 89, n: 12 },
+    ]);
+    const [left] = rowsOf<{ n: number; newest: number }>(
+      await db.execute(
+        sql`SELECT count(*)::int AS n, min(like_count)::int AS newest FROM tweet_metrics WHERE tweet_id > 2`,
+      ),
+    );
+    expect(left).toEqual({ n: 38, newest: 95 });
+    // Nothing else is touched.
+    expect((await everything()).raw).toEqual([1, 2, 3, 4, 5]);
   });
 });

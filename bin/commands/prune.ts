@@ -4,7 +4,7 @@ import { parseEnv } from '../env.ts';
 import { parseCommandArgs } from './command-args.ts';
 import { withCrawlDatabase } from './database-options.ts';
 
-const USAGE = `usage: birdfeed prune [--raw-pages AGE] [--runs AGE] [--failures AGE] [--dry-run]
+const USAGE = `usage: birdfeed prune [--raw-pages AGE] [--runs AGE] [--failures AGE] [--metrics AGE] [--dry-run]
 
 Deletes what birdfeed otherwise keeps forever, when older than AGE (a number with a unit
 s, m, h or d: 90d, 12h, 1d12h). Give at least one of:
@@ -15,9 +15,11 @@ s, m, h or d: 90d, 12h, 1d12h). Give at least one of:
                    and a run a checkpoint points at
   --failures AGE   crawl_failures (by failed_at), and the invalid bodies only they name
                    (not those of a target marked failing, kept until it is re-enabled)
+  --metrics AGE    tweet_metrics and user_metrics rows (by observed_at), except each tweet's
+                   and user's last row before the cut-off: the counts in force then stay
   --dry-run        count what would go, delete nothing
 
-Tweets, users, media, gaps and the metrics history are never touched. Rows go in batches of
+Tweets, users, media and gaps are never touched. Rows go in batches of
 1,000, each committed on its own: safe while workers crawl, and safe to stop midway. Postgres
 reuses the space (after autovacuum); the files shrink only with VACUUM FULL.
 `;
@@ -57,6 +59,7 @@ const PARTS = [
   ['raw-pages', 'rawPagesBefore'],
   ['runs', 'runsBefore'],
   ['failures', 'failuresBefore'],
+  ['metrics', 'metricsBefore'],
 ] as const;
 
 function describe(count: PruneCount | undefined, noun: string, nouns: string): string {
@@ -95,6 +98,11 @@ function report(result: PruneResult, before: Record<string, Date>, dryRun: boole
       `crawl_failures: ${verb} ${describe(result.failures, 'failure', 'failures')} before ${when('failuresBefore')}, and ${describe(result.failedBodies, 'invalid body', 'invalid bodies')} only they named`,
     );
   }
+  if (result.tweetMetrics !== undefined) {
+    lines.push(
+      `metrics history: ${verb} ${describe(result.tweetMetrics, 'tweet_metrics row', 'tweet_metrics rows')} and ${describe(result.userMetrics, 'user_metrics row', 'user_metrics rows')} observed before ${when('metricsBefore')}, keeping each tweet's and user's last one before it`,
+    );
+  }
   return `${lines.map((line) => `prune: ${line}`).join('\n')}\n`;
 }
 
@@ -111,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
         'raw-pages': { type: 'string' },
         runs: { type: 'string' },
         failures: { type: 'string' },
+        metrics: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -124,7 +133,9 @@ export async function main(argv: string[]): Promise<number> {
       if (text !== undefined) before[key] = parseAge(flag, text, now);
     }
     if (Object.keys(before).length === 0) {
-      throw new Error('nothing to prune: give --raw-pages, --runs or --failures with an age');
+      throw new Error(
+        'nothing to prune: give --raw-pages, --runs, --failures or --metrics with an age',
+      );
     }
     dryRun = values['dry-run'];
   } catch (error) {

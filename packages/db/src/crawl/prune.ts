@@ -2,8 +2,8 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type BirdfeedDb, rowsOf } from '../database.ts';
 
 /**
- * Deleting what birdfeed otherwise keeps forever: fetched bodies, run rows and failures older
- * than a cut-off. Nothing the crawl still uses is touched: a run a checkpoint points at, the
+ * Deleting what birdfeed otherwise keeps forever: fetched bodies, run rows, failures and the
+ * metrics history older than a cut-off. Nothing the crawl still uses is touched: a run a checkpoint points at, the
  * newest run of each target (status shows it), a failed body a kept failure names, the failed
  * bodies of a target marked 'failing'.
  */
@@ -17,6 +17,11 @@ export interface PruneOptions {
    * target marked 'failing', kept until it is re-enabled.
    */
   failuresBefore?: Date | undefined;
+  /**
+   * tweet_metrics and user_metrics rows observed before this, except each tweet's and user's
+   * last row before it: the counts in force at the cut-off stay known, every later change too.
+   */
+  metricsBefore?: Date | undefined;
   /** Count, delete nothing. */
   dryRun?: boolean;
   /** Rows per statement: each batch commits on its own, so no long lock or huge transaction. */
@@ -35,6 +40,8 @@ export interface PruneResult {
   failures?: PruneCount;
   /** Invalid bodies whose last failure went. */
   failedBodies?: PruneCount;
+  tweetMetrics?: PruneCount;
+  userMetrics?: PruneCount;
 }
 
 const DEFAULT_BATCH = 1_000;
@@ -137,6 +144,71 @@ async function deletePart(
   }
 }
 
+/** A metrics history table: its key column (with observed_at, the primary key). */
+const HISTORIES = {
+  tweetMetrics: { table: sql.raw('tweet_metrics'), key: sql.raw('tweet_id') },
+  userMetrics: { table: sql.raw('user_metrics'), key: sql.raw('user_id') },
+} as const;
+
+type HistoryName = keyof typeof HISTORIES;
+
+/** A row that a later row, still before the cut-off, superseded. */
+function superseded(name: HistoryName, cutoff: SQL): SQL {
+  const { table, key } = HISTORIES[name];
+  return sql`t.observed_at < ${cutoff} AND EXISTS (SELECT 1 FROM ${table} n
+    WHERE n.${key} = t.${key} AND n.observed_at > t.observed_at AND n.observed_at < ${cutoff})`;
+}
+
+async function pruneMetrics(
+  db: BirdfeedDb,
+  name: HistoryName,
+  before: Date,
+  dryRun: boolean,
+  batchSize: number,
+): Promise<PruneCount> {
+  const { table, key } = HISTORIES[name];
+  const cutoff = cutoffOf(before);
+  if (dryRun) {
+    const [row] = rowsOf<{ rows: number }>(
+      await db.execute(
+        sql`SELECT count(*)::int AS rows FROM ${table} t WHERE ${superseded(name, cutoff)}`,
+      ),
+    );
+    return { rows: row?.rows ?? 0 };
+  }
+  // Walked along the primary key (key, observed_at) from where the last batch stopped.
+  let after: { key: string; at: string } | null = null;
+  const total: PruneCount = { rows: 0 };
+  for (;;) {
+    const from: SQL =
+      after === null
+        ? sql`true`
+        : sql`(t.${key}, t.observed_at) > (${after.key}::bigint, ${after.at}::timestamptz)`;
+    const [row] = rowsOf<{
+      rows: number;
+      candidates: number;
+      key: string | null;
+      at: string | null;
+    }>(
+      await db.execute(sql`WITH batch AS (
+          SELECT t.${key} AS k, t.observed_at AS at FROM ${table} t
+          WHERE ${from} AND ${superseded(name, cutoff)}
+          ORDER BY t.${key}, t.observed_at LIMIT ${batchSize}
+        ), gone AS (
+          DELETE FROM ${table} d USING batch b WHERE d.${key} = b.k AND d.observed_at = b.at
+          RETURNING 1
+        ), last AS (SELECT k, at FROM batch ORDER BY k DESC, at DESC LIMIT 1)
+        SELECT (SELECT count(*)::int FROM gone) AS rows,
+          (SELECT count(*)::int FROM batch) AS candidates,
+          (SELECT k::text FROM last) AS key,
+          (SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM last) AS at`),
+    );
+    total.rows += row?.rows ?? 0;
+    if ((row?.candidates ?? 0) < batchSize || row?.key == null || row.at == null) return total;
+    after = { key: row.key, at: row.at };
+  }
+}
+
 export async function pruneHistory(db: BirdfeedDb, options: PruneOptions): Promise<PruneResult> {
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   const apply = (part: PartName, before: Date) =>
@@ -151,6 +223,23 @@ export async function pruneHistory(db: BirdfeedDb, options: PruneOptions): Promi
   if (options.failuresBefore !== undefined) {
     result.failures = await apply('failures', options.failuresBefore);
     result.failedBodies = await apply('failedBodies', options.failuresBefore);
+  }
+  if (options.metricsBefore !== undefined) {
+    const dryRun = options.dryRun === true;
+    result.tweetMetrics = await pruneMetrics(
+      db,
+      'tweetMetrics',
+      options.metricsBefore,
+      dryRun,
+      batchSize,
+    );
+    result.userMetrics = await pruneMetrics(
+      db,
+      'userMetrics',
+      options.metricsBefore,
+      dryRun,
+      batchSize,
+    );
   }
   return result;
 }
