@@ -15,6 +15,8 @@ ENV PNPM_HOME=/pnpm CI=true
 # --- deps: only the manifests, so source edits do not re-run the install ---------------------
 FROM base AS deps
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+# The lockfile's patchedDependencies: the install fails without them.
+COPY patches/ patches/
 COPY apps/api/package.json apps/api/
 COPY apps/sandbox/package.json apps/sandbox/
 COPY apps/scheduler/package.json apps/scheduler/

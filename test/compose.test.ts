@@ -1,7 +1,16 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +248,38 @@ describe('Dockerfile', () => {
     }
     expect(dockerfile).toContain('pnpm install --frozen-lockfile');
   });
+
+  it("gives the deps stage's frozen install every file it reads (the lockfile's patches too)", () => {
+    // The stage's COPY lines, replayed into an empty directory, then the same install offline
+    // (the store this checkout installed from): a file the install reads and the stage does
+    // not copy fails the image build.
+    const deps = dockerfile.split(/^FROM /m).find((stage) => /\bAS deps\b/.test(stage)) ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'birdfeed-docker-deps-'));
+    try {
+      let copies = 0;
+      for (const match of deps.matchAll(/^COPY (?!--from)(.+) (\S+)$/gm)) {
+        const destination = match[2] as string;
+        for (const source of (match[1] as string).split(/\s+/)) {
+          const target =
+            destination === './'
+              ? join(dir, source)
+              : join(dir, destination, source.endsWith('/') ? '' : basename(source));
+          mkdirSync(dirname(target), { recursive: true });
+          cpSync(join(ROOT, source), target, { recursive: true });
+          copies += 1;
+        }
+      }
+      expect(copies).toBeGreaterThan(10);
+      const install = spawnSync(
+        'pnpm',
+        ['install', '--frozen-lockfile', '--offline', '--ignore-scripts'],
+        { cwd: dir, env: { ...process.env, CI: 'true' }, encoding: 'utf8' },
+      );
+      expect(install.status, `${install.stdout}\n${install.stderr}`).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('installs the pnpm version package.json pins', () => {
     const pinned = (
