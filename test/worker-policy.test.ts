@@ -436,6 +436,27 @@ describe('worker policy', () => {
     );
   }, 30_000);
 
+  it('a step that fails for good after its deadline is judged by that failure: no retry', async () => {
+    let calls = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        await new Promise((resolve) => setTimeout(resolve, 2_000 + DEADLINE_GRACE_MS + 1_000));
+        throw new InvalidResponseError('x', 'data[0].id: expected string', {
+          path: 'data[0].id',
+          rawBody: '{"data":[{"id":1}]}',
+          status: 200,
+        });
+      },
+      { jobTimeoutMs: 2_000 },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('15'));
+    expect(await finalState(h.worker, jobId)).toBe('failed');
+    expect(calls).toBe(1);
+    await waitFor(() => (h.failures.length > 0 ? true : undefined));
+    expect(h.failures[0]?.error.name).toBe('InvalidResponseError');
+  }, 30_000);
+
   it('an invalid body fails the job once, with the provider error on record', async () => {
     let calls = 0;
     const h = await start(async () => {

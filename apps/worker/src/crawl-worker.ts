@@ -85,6 +85,9 @@ export interface CrawlWorkerOptions {
  */
 export const RATE_LIMITED_TRIES_MAX = 200;
 
+/** The job hash field counting a page's 429s (BullMQ ignores fields it does not know). */
+const RATE_LIMITED_TRIES_FIELD = 'birdfeed429s';
+
 export interface CrawlWorker {
   readonly provider: ProviderName;
   readonly queueName: string;
@@ -143,8 +146,8 @@ function withDeadline<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: numbe
 }
 
 /**
- * Waits up to `waitMs` more for a step given up at its deadline: its value if it resolves, or
- * undefined (it failed, did not settle in time, or the worker is stopping). A step still alive
+ * Waits up to `waitMs` more for a step given up at its deadline: its value or its error once it
+ * settles, undefined when it does not settle in time or the worker is stopping. A step still alive
  * past its deadline has usually bought its page and waits on Postgres (a lock, a slow disk);
  * retrying beside it bought the page a second time.
  */
@@ -152,7 +155,7 @@ async function lateOutcome<T>(
   work: Promise<T>,
   waitMs: number,
   stop: AbortSignal,
-): Promise<{ value: T } | undefined> {
+): Promise<{ value: T } | { error: unknown } | undefined> {
   if (stop.aborted) return undefined;
   let timer: NodeJS.Timeout | undefined;
   let onStop: (() => void) | undefined;
@@ -165,7 +168,7 @@ async function lateOutcome<T>(
     return await Promise.race([
       work.then(
         (value) => ({ value }),
-        () => undefined,
+        (error: unknown) => ({ error }),
       ),
       givenUp,
     ]);
@@ -369,12 +372,20 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
       });
       try {
         result = await withDeadline(work, signal, jobTimeoutMs);
-      } catch (error) {
-        if (error instanceof PageDeadlineError) {
+      } catch (caught) {
+        let error = caught;
+        // A page past its deadline with Postgres silent (a partition, a frozen server: its
+        // statements neither answer nor fail) is the outage's, not the page's.
+        const silentDatabase =
+          error instanceof PageDeadlineError &&
+          options.databaseAnswers !== undefined &&
+          !(await options.databaseAnswers());
+        if (error instanceof PageDeadlineError && !silentDatabase) {
           // A statement that began before the deadline ends within statement_timeout (the job
-          // timeout): wait that long for the step before anything runs the page again.
+          // timeout): wait that long for the step before anything runs the page again, and
+          // judge the page by how it ended (a late failure may be one that must not retry).
           const late = await lateOutcome(work, jobTimeoutMs, closing.signal);
-          if (late !== undefined) {
+          if (late !== undefined && 'value' in late) {
             jobLog.warn(
               { deadlineMs: jobTimeoutMs },
               'page finished after its deadline; its result stands, nothing fetched again',
@@ -382,6 +393,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
             result = late.value;
             continue;
           }
+          if (late !== undefined) error = late.error;
         }
         let decision = decideOnError(error, { resetMarginMs });
         // One connection lost while the server takes new ones (an operator's
@@ -390,15 +402,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         if (decision.action === 'database-down' && (await options.databaseAnswers?.()) === true) {
           decision = { action: 'retry' };
         }
-        // A page past its deadline with Postgres silent (a partition, a frozen server: its
-        // statements neither answer nor fail) is the outage's, not the page's.
-        if (
-          error instanceof PageDeadlineError &&
-          options.databaseAnswers !== undefined &&
-          !(await options.databaseAnswers())
-        ) {
-          decision = { action: 'database-down', waitMs: DATABASE_DOWN_HOLD_MS };
-        }
+        if (silentDatabase) decision = { action: 'database-down', waitMs: DATABASE_DOWN_HOLD_MS };
         const err =
           error instanceof PageDeadlineError && decision.action === 'database-down'
             ? Object.assign(
@@ -410,8 +414,15 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
             : rootError(error);
         switch (decision.action) {
           case 'rate-limited': {
-            // Starts that were neither failed attempts nor stall recoveries ended in a 429.
-            const rateLimitedTries = job.attemptsStarted - job.attemptsMade - job.stalledCounter;
+            // Counted in the job's own hash (deleted with the job): BullMQ's start counter also
+            // counts a stopping worker's put-backs and the re-runs of a paused provider.
+            const rateLimitedTries = await options.connection.hincrby(
+              `${options.prefix}:${queue.name}:${jobId}`,
+              RATE_LIMITED_TRIES_FIELD,
+              1,
+            );
+            // Held first either way: the next page must not ask before the reset either.
+            await holdQueue(decision.waitMs, '429');
             const cap = options.rateLimitedTriesMax ?? RATE_LIMITED_TRIES_MAX;
             if (rateLimitedTries >= cap) {
               const capped = new Error(
@@ -421,7 +432,6 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
               jobLog.error({ err: describeError(capped) }, 'page failed: rate-limited too often');
               throw new PageFailedError(capped);
             }
-            await holdQueue(decision.waitMs, '429');
             // Back to the head of the queue, not a failed attempt: BullMQ moves it to wait.
             throw Worker.RateLimitError();
           }
