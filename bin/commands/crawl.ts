@@ -83,6 +83,8 @@ async function openQueueCheck(
     url: redisUrl,
     role: 'producer',
     connectionName: `birdfeed-crawl-once-${process.pid}`,
+    // Every command here is a quick read or a script: one that hangs is a Redis gone silent.
+    commandTimeoutMs: 5_000,
   });
   // A Redis gone mid-crawl fails its check (the target is then not crawled), not the process.
   connection.on('error', () => {});

@@ -167,4 +167,38 @@ describe('RequestLimiter (crawl --once: the budget the worker takes from Redis, 
     limiter.holdUntil(new Date(clock.now() + 10_000));
     expect(holds).toEqual([10_100]);
   });
+
+  it('a Ctrl-C does not wait for a Redis that never answers, and a Redis failure names the limiter', async () => {
+    const silent = new RequestLimiter({
+      max: 10,
+      windowMs: 60_000,
+      shared: { take: () => new Promise<number>(() => {}), hold: async () => {} },
+    });
+    const stop = new AbortController();
+    const waiting = silent.acquire(stop.signal).then(
+      () => 'acquired',
+      (error: unknown) => `rejected: ${(error as Error).message}`,
+    );
+    setTimeout(() => stop.abort(new Error('interrupted')), 20);
+    expect(
+      await Promise.race([
+        waiting,
+        new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2_000)),
+      ]),
+    ).toBe('rejected: interrupted');
+
+    const failing = new RequestLimiter({
+      max: 10,
+      windowMs: 60_000,
+      shared: {
+        take: async () => {
+          throw new Error('Command timed out');
+        },
+        hold: async () => {},
+      },
+    });
+    await expect(failing.acquire()).rejects.toThrow(
+      "could not take a request from the workers' limiter in Redis: Command timed out",
+    );
+  });
 });

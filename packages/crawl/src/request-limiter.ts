@@ -102,7 +102,7 @@ export class RequestLimiter {
         continue;
       }
       if (this.#shared !== undefined) {
-        const wait = await this.#shared.take();
+        const wait = await takeShared(this.#shared, signal);
         if (wait > 0) {
           // A hold longer than the longest provider reset is asked about again after that.
           const capped = Math.min(wait, this.#maxHoldMs);
@@ -160,4 +160,33 @@ export function limitedClient(client: CrawlClient, limiter: RequestLimiter): Cra
       }
     },
   };
+}
+
+/**
+ * One request from the workers' limiter in Redis; a Ctrl-C does not wait for Redis to answer,
+ * and a Redis that fails says it was the limiter's.
+ */
+async function takeShared(
+  shared: SharedRequestLimiter,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  signal?.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([
+      shared.take().catch((error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`could not take a request from the workers' limiter in Redis: ${reason}`, {
+          cause: error,
+        });
+      }),
+      aborted,
+    ]);
+  } finally {
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+  }
 }

@@ -82,6 +82,12 @@ export interface RedisConnectionOptions {
    * listener it would print "Unhandled error event" for each attempt.
    */
   onError?: (error: Error) => void;
+  /**
+   * Fails a command with no reply after this long. A Redis that accepts and never answers (a
+   * partition) otherwise holds a command until TCP gives up; not for a worker's blocking
+   * connection (BullMQ's waits are long by design).
+   */
+  commandTimeoutMs?: number;
 }
 
 export function createRedisConnection(options: RedisConnectionOptions): Redis {
@@ -89,6 +95,7 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis {
     maxRetriesPerRequest: options.role === 'worker' ? null : 3,
     enableReadyCheck: true,
     ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName }),
+    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
   });
   redis.on('error', options.onError ?? (() => {}));
   return redis;
