@@ -436,6 +436,30 @@ describe('worker policy', () => {
     );
   }, 30_000);
 
+  it('a worker stopped while it waits for a step past its deadline puts the job back, no attempt counted', async () => {
+    let calls = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        await new Promise((resolve) => setTimeout(resolve, 2_000 + DEADLINE_GRACE_MS + 3_000));
+        return { next: false };
+      },
+      { jobTimeoutMs: 2_000 },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('16'));
+    // Past the deadline and its grace (7 s): the worker now waits for the step.
+    await new Promise((resolve) => setTimeout(resolve, 2_000 + DEADLINE_GRACE_MS + 500));
+    const stoppedAt = Date.now();
+    await h.worker.close();
+    const job = await h.worker.queue.getJob(jobId);
+    expect(await job?.getState()).toBe('delayed');
+    expect(job?.attemptsMade).toBe(0);
+    // Not before the old step's statements can have ended (one more job timeout).
+    expect(job?.delay).toBeGreaterThan(1_000);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(calls).toBe(1);
+  }, 30_000);
+
   it('a step that fails for good after its deadline is judged by that failure: no retry', async () => {
     let calls = 0;
     const h = await start(

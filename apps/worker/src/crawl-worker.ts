@@ -394,6 +394,13 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
             continue;
           }
           if (late !== undefined) error = late.error;
+          else if (closing.signal.aborted) {
+            // Stopping, with the step still alive: back in the queue, no attempt counted, and
+            // not before the step's last statement has ended (statement_timeout) one way or
+            // the other, so no other worker runs the page beside it.
+            await job.moveToDelayed(Date.now() + jobTimeoutMs, token);
+            throw new DelayedError();
+          }
         }
         let decision = decideOnError(error, { resetMarginMs });
         // One connection lost while the server takes new ones (an operator's
