@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crawlPage } from '@birdfeed/crawl';
 import { type Database, migrate, openDatabase, rowsOf, sql, upsertTarget } from '@birdfeed/db';
-import { createAgntdataClient } from '@birdfeed/providers';
+import { createAgntdataClient, TransientError } from '@birdfeed/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 
@@ -63,6 +63,11 @@ describe('an agntdata 200 whose body is cut by the job deadline (AbortSignal)', 
           dailyBudgetCents: 2,
           signal: AbortSignal.timeout(300),
         }).catch((error: unknown) => error);
+        if (step instanceof TransientError) {
+          // Marked at the source, and worded for any abort (a deadline, a Ctrl-C, a cancel).
+          expect(step.bodyCut).toBe(true);
+          expect(step.message).toContain('was aborted (its deadline, or a stop)');
+        }
         outcomes.push(step instanceof Error ? step.name : (step as { outcome: string }).outcome);
       }
       const [spend] = rowsOf<{ requests: number | null; cents: number | null }>(

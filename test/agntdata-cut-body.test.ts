@@ -55,6 +55,8 @@ describe('an agntdata 200 whose body breaks off', () => {
         );
         if (step instanceof TransientError || step instanceof BilledPageFailedError) {
           expect(step.status).toBe(200);
+          // Marked by the HTTP exchange: the status line was 2xx and the body broke off.
+          if (step instanceof TransientError) expect(step.bodyCut).toBe(true);
           // The second break in a row at the same position is not retried (each retry is bought).
           outcomes.push(step instanceof TransientError ? 'cut' : 'cut, not retried');
         } else outcomes.push((step as { outcome: string }).outcome);

@@ -102,7 +102,7 @@ describe('decideOnError', () => {
     [
       'a billed body broken off again at the same position (each retry is bought)',
       new BilledPageFailedError('cut', {
-        cause: new TransientError('agntdata', 'body cut', { status: 200 }),
+        cause: new TransientError('agntdata', 'body cut', { status: 200, bodyCut: true }),
         status: 200,
       }),
     ],

@@ -650,10 +650,11 @@ interface FetchErrorContext {
 
 async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise<CrawlStepResult> {
   const { db, key, run, checkpoint, logger, reserved } = ctx;
-  // agntdata bills every 2xx: one whose body then broke off (a reset, a body timeout) was
-  // bought although no page came of it.
+  // agntdata bills every 2xx: one whose body then broke off (a reset, a body timeout, an
+  // abort) was bought although no page came of it. Only the HTTP exchange says so (bodyCut):
+  // a 200 whose `{success:false}` envelope the client turned into an error is not charged.
   const billedCents =
-    key.provider === 'agntdata' && !(error instanceof InvalidResponseError) && answered2xx(error)
+    key.provider === 'agntdata' && bodyCutAfter2xx(error)
       ? (reserved?.cents ?? AGNTDATA_DEFAULT_COST_CENTS)
       : 0;
   if (reserved !== null && !(error instanceof InvalidResponseError) && billedCents === 0) {
@@ -825,9 +826,10 @@ async function billedFailure(error: unknown, ctx: FetchErrorContext): Promise<un
   );
 }
 
-function answered2xx(error: unknown): boolean {
-  const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === 'number' && status >= 200 && status < 300;
+/** A 2xx whose body then broke off or was cut, as the HTTP exchange marked it (see bodyCut). */
+function bodyCutAfter2xx(error: unknown): boolean {
+  if (error instanceof InvalidResponseError) return false;
+  return (error as { bodyCut?: unknown } | null)?.bodyCut === true;
 }
 
 /** The request as a path without host or credential, for a raw page whose body failed. */

@@ -8,6 +8,8 @@ import type { ProviderName } from '@birdfeed/model';
 export interface ProviderErrorOptions {
   status?: number | undefined;
   cause?: unknown;
+  /** See ProviderError.bodyCut. */
+  bodyCut?: boolean | undefined;
 }
 
 export class ProviderError extends Error {
@@ -15,12 +17,20 @@ export class ProviderError extends Error {
   readonly provider: ProviderName;
   readonly status: number | undefined;
   override readonly cause: unknown;
+  /**
+   * The status line said 2xx and the body then broke off or was cut (a reset, a body timeout,
+   * an abort): on agntdata such a request was billed although no page came of it. Set only by
+   * the HTTP exchange itself; an error the provider's body describes (agntdata's 200
+   * `{success:false}` envelope, which is not charged) never carries it, whatever its status.
+   */
+  readonly bodyCut: boolean;
 
   constructor(provider: ProviderName, message: string, options: ProviderErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.provider = provider;
     this.status = options.status;
     this.cause = options.cause;
+    this.bodyCut = options.bodyCut === true;
   }
 }
 

@@ -227,15 +227,17 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     };
   } catch (error) {
     const exchange = `${options.provider} ${options.method} ${options.url.pathname}`;
+    // A 2xx status line whose body then broke off (on agntdata: billed, no page).
+    const bodyCut = answered !== undefined && answered >= 200 && answered < 300;
     if (options.signal?.aborted) {
       if (answered === undefined) throw error;
-      // The status line was in before the caller's deadline cut the body: the exchange was
+      // The status line was in before the caller's signal cut the body: the exchange was
       // answered (on agntdata, a 2xx is billed), so the error carries the status like a body
       // that broke off on its own, or the budget would give the cent back and buy it again.
       throw new TransientError(
         options.provider,
-        `${exchange} was aborted by its deadline while reading the body of a ${answered} response`,
-        { cause: error, status: answered },
+        `${exchange} was aborted (its deadline, or a stop) while reading the body of a ${answered} response`,
+        { cause: error, status: answered, bodyCut },
       );
     }
     const code = errorCode(error);
@@ -260,9 +262,13 @@ export async function send(options: SendOptions): Promise<RawResponse> {
     const during = answered === undefined ? '' : ` (reading the body of a ${answered} response)`;
     const message = `${exchange} failed${during}: ${code ?? 'network error'}: ${reason}`;
     if (code === undefined || TRANSIENT_CODES.has(code) || code.startsWith('UND_ERR')) {
-      throw new TransientError(options.provider, message, { cause: error, status: answered });
+      throw new TransientError(options.provider, message, {
+        cause: error,
+        status: answered,
+        bodyCut,
+      });
     }
-    throw new ProviderError(options.provider, message, { cause: error, status: answered });
+    throw new ProviderError(options.provider, message, { cause: error, status: answered, bodyCut });
   }
 }
 
