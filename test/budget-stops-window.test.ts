@@ -13,7 +13,10 @@ import { openSandboxDatabase, type SandboxDatabase } from './support/sandbox-dat
  * used to be kept "to resume in a later run" — the next UTC day, long after agntdata's
  * continuation token expired (the sandbox's: 30 min): the window restarted from the top and
  * each day's budget bought the same top pages again; a backfill deeper than one day's budget
- * never finished. The window is now completed with what it read, the rest a `budget` gap.
+ * never finished. A backfill window is now completed with what it read, the rest a `budget`
+ * gap. An incremental window is read again from the top by the next day's run (agntdata still
+ * serves what it did not read: a gap would lose it), unless it already took half the day's
+ * budget or more — reading it again would not fit — and then it is completed with a gap too.
  */
 
 let opened: SandboxDatabase;
@@ -27,7 +30,7 @@ const DAY = 86_400_000;
 beforeAll(async () => {
   opened = await openSandboxDatabase('budget_stops_window', {
     seed: 'budget-stops-window',
-    accounts: 2,
+    accounts: 3,
     tweetsPerAccount: 600,
     activity: (index) => (index === 0 ? 'silent' : 'steady'),
   });
@@ -117,7 +120,63 @@ describe('a window the daily budget stops part-way', () => {
     expect(await storedOf(userId)).toEqual(stored);
   });
 
-  it('moves since_id past an incremental window it stops, the unread part a gap', async () => {
+  it('resets an incremental window it stops early in the budget: the next day reads all of it', async () => {
+    const { db } = database;
+    const userId = sandbox.accounts()[2]?.id as string;
+    const key = { provider: 'agntdata', userId } as const;
+    await upsertTarget(db, { ...key, backfillDepth: 20 });
+    const day = Date.parse('2032-01-01T12:00:00Z');
+    await crawlTargetToEnd({ db, client, target: key, now: () => new Date(day) });
+    const since = (await getCheckpoint(db, key))?.sinceId as string;
+    expect(since).not.toBeNull();
+    // A week of a steady account's posts: several pages of media posts.
+    sandbox.clock.advance(7 * DAY);
+    // Other targets took 38 of the day's 40 cents: the window gets 2 pages, far from half.
+    await db.execute(sql`insert into provider_spend (provider, day, requests, cost_cents)
+      values ('agntdata', '2032-01-02', 38, 38)`);
+    const stopped = await crawlTargetToEnd({
+      db,
+      client,
+      target: key,
+      dailyBudgetCents: 40,
+      now: () => new Date(day + DAY),
+    });
+    expect(stopped.outcome).toBe('cancelled');
+    expect(stopped.pages).toBe(2);
+    expect(stopped.gaps).toEqual([]);
+    const checkpoint = await getCheckpoint(db, key);
+    expect(checkpoint).toMatchObject({ cursor: null, sinceId: since, windowStartedAt: null });
+    expect(await listGaps(db, key)).toEqual([]);
+    const [run] = rowsOf<{ outcome: string; error: string }>(
+      await db.execute(
+        sql`select outcome, error from crawl_runs where id = ${stopped.runId}::bigint`,
+      ),
+    );
+    expect(run?.outcome).toBe('cancelled');
+    expect(run?.error).toContain('the window was stopped after 2 pages');
+    expect(run?.error).toContain('reads it again from the top');
+    // The next day, with the budget to spare: the window from the top reaches every tweet.
+    const next = await crawlTargetToEnd({
+      db,
+      client,
+      target: key,
+      dailyBudgetCents: 40,
+      now: () => new Date(day + 2 * DAY),
+    });
+    expect(next.outcome).toBe('succeeded');
+    expect(next.pages).toBeGreaterThan(2);
+    expect(await spentOn('2032-01-03')).toBe(next.pages);
+    const served = sandbox
+      .truth(userId)
+      .tweets.filter((tweet) => tweet.media.length > 0 && compareIds(tweet.id, since) > 0)
+      .map((tweet) => tweet.id)
+      .sort(compareIds);
+    const stored = (await storedOf(userId)).filter((id) => compareIds(id, since) > 0);
+    expect(stored).toEqual(served);
+    expect(await listGaps(db, key)).toEqual([]);
+  });
+
+  it('completes an incremental window that took half the budget or more, the unread part a gap', async () => {
     const { db } = database;
     const userId = sandbox.accounts()[1]?.id as string;
     const key = { provider: 'agntdata', userId } as const;
@@ -126,7 +185,9 @@ describe('a window the daily budget stops part-way', () => {
     await crawlTargetToEnd({ db, client, target: key, now: () => new Date(day) });
     const since = (await getCheckpoint(db, key))?.sinceId as string;
     expect(since).not.toBeNull();
-    // A month of a steady account's posts (the seed's: well over 3 pages of media posts).
+    // A month of a steady account's posts (the seed's: well over 3 pages of media posts). The
+    // window takes the day's whole budget (2 pages): reading it again the next day would buy
+    // the same 2 pages and stop there again, so what it did not read is a gap.
     sandbox.clock.advance(30 * DAY);
     const stopped = await crawlTargetToEnd({
       db,

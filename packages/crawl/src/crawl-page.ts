@@ -89,6 +89,15 @@ export const MAX_WINDOW_PAGES: Readonly<Record<ProviderName, number>> = {
   agntdata: 1000,
 };
 
+/**
+ * The daily budget stopped an incremental agntdata window part-way: it is read again from the
+ * top by the next day's run while the pages it read cost less than this share of the daily
+ * budget. A window that took more would take most of the next day's budget just to get back
+ * where it stopped (and, above the whole budget, never get further): it is completed with a
+ * `budget` gap instead (see stopWindowOnBudget).
+ */
+export const REREAD_BUDGET_SHARE = 0.5;
+
 /** Why a window ended before its list did (the crawl_gaps reason when it listed something). */
 type CutShort = 'empty_pages' | 'cursor_repeated' | 'window_page_cap';
 
@@ -119,8 +128,10 @@ export interface CrawlPageOptions {
    * agntdata only: once today's (UTC) spend has reached this, no page of any run is fetched —
    * the run is closed with the reason. Checked before every page, so runs already under way
    * stop too, mid-window, not only new ones (the scheduler starts none meanwhile). A window so
-   * stopped is completed with what it read and the rest recorded as a `budget` gap: its cursor
-   * would expire before the next day's budget (see stopWindowOnBudget).
+   * stopped cannot keep its cursor (it would expire before the next day's budget): an
+   * incremental one is read again from the top by the next run, a backfill (or an incremental
+   * window too deep to read again) is completed with what it read and the rest recorded as a
+   * `budget` gap (see stopWindowOnBudget).
    */
   dailyBudgetCents?: number | undefined;
   /** @defaultValue MAX_WINDOW_PAGES of the provider (raised for a deep backfill, see there) */
@@ -135,7 +146,8 @@ export interface CrawlPageOptions {
  * - `unavailable`: the account cannot be read; the target is marked and the run closed.
  * - `inactive`: the target is disabled or marked; the run was cancelled without a request.
  * - `budget_reached`: the day's agntdata budget is spent; the run was cancelled without a request,
- *   and a window it stopped part-way was completed with a `budget` gap.
+ *   and a window it stopped part-way was reset (incremental: read again by the next run) or
+ *   completed with a `budget` gap (a backfill, or a window too deep to read again).
  * - `stale`: another execution of this step already moved the checkpoint (or closed the run);
  *   nothing was written by this one.
  */
@@ -232,7 +244,14 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     if (reserved === null) {
       const spent = await spentToday(db, key.provider, now());
       const why = `daily budget reached (${spent.costCents}¢ spent today of ${budget}¢, AGNTDATA_DAILY_BUDGET_CENTS)`;
-      const stopped = await stopWindowOnBudget(db, key, run, checkpoint, why, now);
+      const stopped = await stopWindowOnBudget(db, key, run, checkpoint, budget, why, now);
+      if (stopped.stale) {
+        logger.warn(
+          { ...key, runId: run.id, why },
+          'crawl: daily budget reached, but the checkpoint moved meanwhile; nothing written',
+        );
+        return staleStep(key, run, stopped.checkpoint);
+      }
       logger.warn(
         { ...key, runId: run.id, why: stopped.why, gap: stopped.gap },
         'crawl: daily budget reached, run cancelled',
@@ -522,60 +541,89 @@ export async function openRun(db: BirdfeedExecutor, key: TargetKey): Promise<Cra
 /**
  * The day's budget stopped a window part-way. Its cursor cannot wait for the next budget: the
  * next run is the next UTC day, and agntdata's continuation tokens do not live that long (the
- * sandbox's: 30 minutes; agntdata documents none, nor a max_id to resume below a tweet). Kept,
- * it would expire, restart the window from the top, and each day's budget would buy the same
- * top pages again (a backfill deeper than one day's budget never finished). So the window is
- * completed with what was read, as when it is cut short otherwise (cutShort): since_id moves to
- * the newest tweet read (a backfill is done at the depth read so far) and what was not read,
- * strictly between the old since_id and the smallest id listed, is a `budget` gap that
- * `birdfeed status` shows. A window that listed nothing (empty pages only) is dropped: the next
- * run starts it again from the top. Nothing bought is bought again.
+ * sandbox's: 30 minutes; agntdata documents none, nor a max_id to resume below a tweet).
+ *
+ * - An incremental window is reset (since_id kept, cursor dropped): the next day's run reads it
+ *   again from the top, buying its pages again, and reaches what was not read — agntdata still
+ *   serves it, and a gap would lose it for good. Unless the window has read so many pages that
+ *   reading them again would not fit in a day's budget (REREAD_BUDGET_SHARE): then each day
+ *   would buy the same top pages and never get further, so it is completed as a backfill is.
+ * - A backfill window (or an incremental one too deep to read again) is completed with what was
+ *   read, as when it is cut short otherwise (cutShort): since_id moves to the newest tweet read
+ *   (a backfill is done at the depth read so far) and what was not read, strictly between the
+ *   old since_id and the smallest id listed, is a `budget` gap that `birdfeed status` shows.
+ *   Without it a backfill deeper than one day's budget would never finish.
+ * - A window that listed nothing (empty pages only) is dropped: the next run starts it again.
+ *
+ * The run is cancelled only together with the checkpoint's compare-and-set: when another
+ * execution of the step moved the checkpoint first, nothing is written and the step is stale.
  */
 async function stopWindowOnBudget(
   db: BirdfeedDb,
   key: TargetKey,
   run: CrawlRun,
   checkpoint: CrawlCheckpoint,
+  budgetCents: number,
   why: string,
   now: () => Date,
-): Promise<{ checkpoint: CrawlCheckpoint; gap: CrawlGapFound | null; why: string }> {
+): Promise<
+  | { stale: false; checkpoint: CrawlCheckpoint; gap: CrawlGapFound | null; why: string }
+  | { stale: true; checkpoint: CrawlCheckpoint }
+> {
   if (checkpoint.cursor === null || checkpoint.windowStartedAt === null) {
     // No window under way (or one restarted, with no cursor to lose): it starts in a later run.
     await finishRun(db, run.id, 'cancelled', why);
-    return { checkpoint, gap: null, why };
+    return { stale: false, checkpoint, gap: null, why };
   }
   const listed = checkpoint.windowNewestId !== null;
-  const gap: CrawlGapFound | null = listed
+  const backfill = !checkpoint.backfillDone && checkpoint.sinceId === null;
+  const pages = `${checkpoint.windowPages} ${checkpoint.windowPages === 1 ? 'page' : 'pages'}`;
+  const readAgain =
+    !backfill &&
+    checkpoint.windowPages * AGNTDATA_DEFAULT_COST_CENTS < budgetCents * REREAD_BUDGET_SHARE;
+  const completes = listed && !readAgain;
+  const gap: CrawlGapFound | null = completes
     ? { sinceId: checkpoint.sinceId, oldestId: checkpoint.windowOldestId, reason: 'budget' }
     : null;
-  const backfill = !checkpoint.backfillDone && checkpoint.sinceId === null;
-  const stoppedWhy = listed
-    ? `${why}; the window was ended after ${checkpoint.windowPages} pages (its cursor would expire before the next budget): since_id moved to the newest tweet read${backfill ? ', the backfill is done at that depth' : ''}, what was not read is a 'budget' gap`
-    : `${why}; the window had listed nothing yet and starts again in a later run`;
-  const after = await db.transaction(async (tx) => {
-    // Cancelled first: the transition below keeps a run's first outcome.
-    await finishRun(tx, run.id, 'cancelled', stoppedWhy);
-    if (!listed) return resetWindow(tx, key, checkpoint, { startedAt: null });
-    return commitPageTransition(tx, {
-      ...key,
-      version: checkpoint,
-      runId: run.id,
-      opensWindowAt: null,
-      move: {
-        kind: 'complete',
-        sinceId: maxOf(checkpoint.sinceId, checkpoint.windowNewestId),
-        backfillDone: backfill,
-      },
-      progress: { pages: 0, requests: 0, tweetsNew: 0, tweetsUpdated: 0, costCents: 0 },
-      spend: { day: spendDay(now()), cents: 0, requests: 0 },
-      gap,
-    });
-  });
-  if (after === null) {
-    // Another execution moved the checkpoint meanwhile: its window is its own.
-    return { checkpoint: (await getCheckpoint(db, key)) ?? checkpoint, gap: null, why };
+  let stoppedWhy: string;
+  if (!listed) {
+    stoppedWhy = `${why}; the window had listed nothing yet and starts again in a later run`;
+  } else if (readAgain) {
+    stoppedWhy = `${why}; the window was stopped after ${pages} (its cursor would expire before the next budget): since_id is unchanged and the next run reads it again from the top`;
+  } else {
+    stoppedWhy = `${why}; the window was ended after ${pages} (its cursor would expire before the next budget${backfill ? '' : ", and reading it again would take too much of a day's budget"}): since_id moved to the newest tweet read${backfill ? ', the backfill is done at that depth' : ''}, what was not read is a 'budget' gap`;
   }
-  return { checkpoint: after, gap, why: stoppedWhy };
+  let after: CrawlCheckpoint;
+  try {
+    after = await db.transaction(async (tx) => {
+      // Cancelled first (the transition below keeps a run's first outcome), and rolled back
+      // with it when the compare-and-set finds the checkpoint moved.
+      await finishRun(tx, run.id, 'cancelled', stoppedWhy);
+      const moved = !completes
+        ? await resetWindow(tx, key, checkpoint, { startedAt: null })
+        : await commitPageTransition(tx, {
+            ...key,
+            version: checkpoint,
+            runId: run.id,
+            opensWindowAt: null,
+            move: {
+              kind: 'complete',
+              sinceId: maxOf(checkpoint.sinceId, checkpoint.windowNewestId),
+              backfillDone: backfill,
+            },
+            progress: { pages: 0, requests: 0, tweetsNew: 0, tweetsUpdated: 0, costCents: 0 },
+            spend: { day: spendDay(now()), cents: 0, requests: 0 },
+            gap,
+          });
+      if (moved === null) throw new StaleCheckpointError('the checkpoint moved meanwhile');
+      return moved;
+    });
+  } catch (error) {
+    if (!(error instanceof StaleCheckpointError)) throw error;
+    // Another execution moved the checkpoint meanwhile: its window is its own, the run goes on.
+    return { stale: true, checkpoint: (await getCheckpoint(db, key)) ?? checkpoint };
+  }
+  return { stale: false, checkpoint: after, gap, why: stoppedWhy };
 }
 
 async function resolveRun(

@@ -10,7 +10,8 @@ import type { TargetKey } from './types.ts';
  * `cursor_repeated`: the provider answered a page of results with the cursor it was asked with.
  * `window_page_cap`: the window reached MAX_WINDOW_PAGES (crawl-page.ts) with a next cursor.
  * `budget`: AGNTDATA_DAILY_BUDGET_CENTS stopped the window part-way; its cursor would have
- * expired before the next day's budget, so the window was completed with what it read.
+ * expired before the next day's budget, so the window was completed with what it read (a
+ * backfill, or an incremental window too deep to read again within a day's budget).
  */
 export type GapReason =
   | 'x_timeline_cap'
