@@ -1,5 +1,12 @@
 import { type CrawlStepResult, crawlPage, recordJobFailure } from '@birdfeed/crawl';
-import { type Database, getTarget, rowsOf, sql, upsertTarget } from '@birdfeed/db';
+import {
+  type Database,
+  getTarget,
+  rowsOf,
+  setTargetEnabled,
+  sql,
+  upsertTarget,
+} from '@birdfeed/db';
 import {
   createAgntdataClient,
   InvalidResponseError,
@@ -110,6 +117,25 @@ describe('a bad page behind a cursor that expires between runs', () => {
     sandbox.clock.advance(3_600_000);
     await oneRun(userId, 3, false);
     expect(await streakOf(userId)).toBe(0);
+    expect((await getTarget(database.db, key))?.state).toBe('active');
+  });
+
+  it('starts a fresh streak when the operator re-enables the failing target', async () => {
+    const userId = sandbox.accounts()[2]?.id as string;
+    const key = { provider: 'agntdata', userId } as const;
+    await upsertTarget(database.db, { ...key, intervalSeconds: 3600 });
+    for (let run = 1; run <= INVALID_PAGES_BEFORE_FAILING; run += 1) {
+      await oneRun(userId, run, true);
+      sandbox.clock.advance(3_600_000);
+    }
+    expect((await getTarget(database.db, key))?.state).toBe('failing');
+    // `birdfeed watchlist enable`: the bodies that marked it were dealt with.
+    await setTargetEnabled(database.db, { userId, provider: 'agntdata' }, true);
+    expect((await getTarget(database.db, key))?.state).toBe('active');
+    expect(await streakOf(userId)).toBe(0);
+    // One bad body right after (a provider hiccup) is one in a row, not four.
+    await oneRun(userId, INVALID_PAGES_BEFORE_FAILING + 1, true);
+    expect(await streakOf(userId)).toBe(1);
     expect((await getTarget(database.db, key))?.state).toBe('active');
   });
 });

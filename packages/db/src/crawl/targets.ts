@@ -2,6 +2,7 @@ import type { ProviderName } from '@birdfeed/model';
 import { type SQL, sql } from 'drizzle-orm';
 import { type BirdfeedExecutor, rowsOf } from '../database.ts';
 import { storableText } from '../storable-text.ts';
+import { CLEAR_INVALID_STREAK } from './checkpoints.ts';
 import type { TargetKey, TargetState } from './types.ts';
 
 export interface WatchTarget extends TargetKey {
@@ -180,7 +181,9 @@ export async function listTargets(
 /**
  * Enables targets (all providers of the user unless one is given). Enabling also clears an
  * unavailable state: it is how an operator says "try this account again", and it makes the
- * target due at once.
+ * target due at once. It clears the checkpoint's bad-body streak too (same statement): the
+ * bodies that marked the target 'failing' were dealt with, and one provider hiccup after
+ * re-enabling must not mark it failing again at once.
  */
 export async function setTargetEnabled(
   db: BirdfeedExecutor,
@@ -191,11 +194,18 @@ export async function setTargetEnabled(
   const reset = enabled
     ? sql`, state = 'active', state_reason = NULL, next_due_at = least(next_due_at, now())`
     : sql``;
-  const rows = rowsOf<TargetRow>(
-    await db.execute(sql`UPDATE watch_targets SET enabled = ${enabled}, updated_at = now() ${reset}
+  const update = sql`UPDATE watch_targets SET enabled = ${enabled}, updated_at = now() ${reset}
       WHERE user_id = ${key.userId}::bigint AND ${provider}
-      RETURNING ${TARGET_COLUMNS}`),
-  );
+      RETURNING ${TARGET_COLUMNS}`;
+  const statement = enabled
+    ? sql`WITH t AS (${update}),
+      streak AS (UPDATE crawl_checkpoints c SET ${CLEAR_INVALID_STREAK}
+        FROM t WHERE c.provider = t.provider AND c.user_id = t.user_id::bigint
+          AND (c.invalid_streak <> 0 OR c.invalid_at_page IS NOT NULL)
+        RETURNING 1)
+      SELECT * FROM t`
+    : update;
+  const rows = rowsOf<TargetRow>(await db.execute(statement));
   return rows.map(toTarget);
 }
 
