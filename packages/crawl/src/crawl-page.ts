@@ -570,12 +570,9 @@ async function stopWindowOnBudget(
   | { stale: false; checkpoint: CrawlCheckpoint; gap: CrawlGapFound | null; why: string }
   | { stale: true; checkpoint: CrawlCheckpoint }
 > {
-  if (checkpoint.cursor === null || checkpoint.windowStartedAt === null) {
-    // No window under way (or one restarted, with no cursor to lose): it starts in a later run.
-    await finishRun(db, run.id, 'cancelled', why);
-    return { stale: false, checkpoint, gap: null, why };
-  }
-  const listed = checkpoint.windowNewestId !== null;
+  // No window under way (or one restarted, with no cursor to lose): it starts in a later run.
+  const underWay = checkpoint.cursor !== null && checkpoint.windowStartedAt !== null;
+  const listed = underWay && checkpoint.windowNewestId !== null;
   const backfill = !checkpoint.backfillDone && checkpoint.sinceId === null;
   const pages = `${checkpoint.windowPages} ${checkpoint.windowPages === 1 ? 'page' : 'pages'}`;
   const readAgain =
@@ -586,7 +583,9 @@ async function stopWindowOnBudget(
     ? { sinceId: checkpoint.sinceId, oldestId: checkpoint.windowOldestId, reason: 'budget' }
     : null;
   let stoppedWhy: string;
-  if (!listed) {
+  if (!underWay) {
+    stoppedWhy = why;
+  } else if (!listed) {
     stoppedWhy = `${why}; the window had listed nothing yet and starts again in a later run`;
   } else if (readAgain) {
     stoppedWhy = `${why}; the window was stopped after ${pages} (its cursor would expire before the next budget): since_id is unchanged and the next run reads it again from the top`;
@@ -597,7 +596,8 @@ async function stopWindowOnBudget(
   try {
     after = await db.transaction(async (tx) => {
       // Cancelled first (the transition below keeps a run's first outcome), and rolled back
-      // with it when the compare-and-set finds the checkpoint moved.
+      // with it when the compare-and-set finds the checkpoint moved (with no window under way
+      // too: a duplicate execution may have opened one for this run meanwhile).
       await finishRun(tx, run.id, 'cancelled', stoppedWhy);
       const moved = !completes
         ? await resetWindow(tx, key, checkpoint, { startedAt: null })
