@@ -1,7 +1,7 @@
 import { crawlTargetToEnd } from '@birdfeed/crawl';
 import { type Database, getCheckpoint, listGaps, rowsOf, sql, upsertTarget } from '@birdfeed/db';
 import { compareIds } from '@birdfeed/model';
-import { createAgntdataClient, type TimelineClient } from '@birdfeed/providers';
+import type { TimelineClient } from '@birdfeed/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../apps/sandbox/src/index.ts';
 import type { TestDatabase } from './support/postgres.ts';
@@ -34,16 +34,10 @@ beforeAll(async () => {
     tweetsPerAccount: 600,
     activity: (index) => (index === 0 ? 'silent' : 'steady'),
   });
-  ({ testDb, database, sandbox } = opened);
-  client = createAgntdataClient({
-    baseUrl: sandbox.url,
-    apiKey: sandbox.agntdataApiKeys[0] ?? 'sandbox-agntdata-key',
-    limit: 20,
-  });
+  ({ testDb, database, sandbox, agntdata: client } = opened);
 });
 
 afterAll(async () => {
-  await client?.close();
   await opened?.close();
 });
 

@@ -7,11 +7,7 @@ import {
   sql,
   upsertTarget,
 } from '@birdfeed/db';
-import {
-  createAgntdataClient,
-  InvalidResponseError,
-  type TimelineClient,
-} from '@birdfeed/providers';
+import { InvalidResponseError, type TimelineClient } from '@birdfeed/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../apps/sandbox/src/index.ts';
 import { openSandboxDatabase, type SandboxDatabase } from './support/sandbox-database.ts';
@@ -39,16 +35,10 @@ beforeAll(async () => {
     tweetsPerAccount: 400,
     activity: 'silent',
   });
-  ({ database, sandbox } = opened);
-  client = createAgntdataClient({
-    baseUrl: sandbox.url,
-    apiKey: sandbox.agntdataApiKeys[0] ?? 'sandbox-agntdata-key',
-    limit: 20,
-  });
+  ({ database, sandbox, agntdata: client } = opened);
 });
 
 afterAll(async () => {
-  await client?.close();
   await opened?.close();
 });
 

@@ -1,4 +1,5 @@
 import { type Database, migrate, openDatabase } from '@birdfeed/db';
+import { createAgntdataClient, type TimelineClient } from '@birdfeed/providers';
 import {
   type RunningSandbox,
   type SandboxOptions,
@@ -11,6 +12,8 @@ export interface SandboxDatabase {
   testDb: TestDatabase;
   database: Database;
   sandbox: RunningSandbox;
+  /** An agntdata client of the sandbox (pages of 20), closed with the rest. */
+  agntdata: TimelineClient;
   close(): Promise<void>;
 }
 
@@ -32,11 +35,18 @@ export async function openSandboxDatabase(
     agntdataRequestsPerMinute: 100_000,
     ...sandbox,
   });
+  const agntdata = createAgntdataClient({
+    baseUrl: running.url,
+    apiKey: running.agntdataApiKeys[0] ?? 'sandbox-agntdata-key',
+    limit: 20,
+  });
   return {
     testDb,
     database,
     sandbox: running,
+    agntdata,
     close: async () => {
+      await agntdata.close();
       await running.stop();
       await database.close();
       await testDb.drop();
