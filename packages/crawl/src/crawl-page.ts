@@ -545,9 +545,10 @@ export async function openRun(db: BirdfeedExecutor, key: TargetKey): Promise<Cra
  *
  * - An incremental window is reset (since_id kept, cursor dropped): the next day's run reads it
  *   again from the top, buying its pages again, and reaches what was not read — agntdata still
- *   serves it, and a gap would lose it for good. Unless the window has read so many pages that
- *   reading them again would not fit in a day's budget (REREAD_BUDGET_SHARE): then each day
- *   would buy the same top pages and never get further, so it is completed as a backfill is.
+ *   serves it, and a gap would lose it for good. Once: the window keeps its start, and stopped
+ *   again on a later budget day it is completed as a backfill is (windows sharing the budget
+ *   can each be stopped every day, buying the same top pages for ever). Nor when it has read so
+ *   many pages that reading them again would not fit in a day's budget (REREAD_BUDGET_SHARE).
  * - A backfill window (or an incremental one too deep to read again) is completed with what was
  *   read, as when it is cut short otherwise (cutShort): since_id moves to the newest tweet read
  *   (a backfill is done at the depth read so far) and what was not read, strictly between the
@@ -575,8 +576,14 @@ async function stopWindowOnBudget(
   const listed = underWay && checkpoint.windowNewestId !== null;
   const backfill = !checkpoint.backfillDone && checkpoint.sinceId === null;
   const pages = `${checkpoint.windowPages} ${checkpoint.windowPages === 1 ? 'page' : 'pages'}`;
+  // A window read again keeps its start: one that began on an earlier budget day has had its
+  // re-read (windows sharing a budget can each be stopped below the share every day, and would
+  // otherwise buy the same top pages daily, for ever).
+  const readBefore =
+    checkpoint.windowStartedAt !== null && spendDay(checkpoint.windowStartedAt) !== spendDay(now());
   const readAgain =
     !backfill &&
+    !readBefore &&
     checkpoint.windowPages * AGNTDATA_DEFAULT_COST_CENTS < budgetCents * REREAD_BUDGET_SHARE;
   const completes = listed && !readAgain;
   const gap: CrawlGapFound | null = completes
@@ -588,9 +595,14 @@ async function stopWindowOnBudget(
   } else if (!listed) {
     stoppedWhy = `${why}; the window had listed nothing yet and starts again in a later run`;
   } else if (readAgain) {
-    stoppedWhy = `${why}; the window was stopped after ${pages} (its cursor would expire before the next budget): since_id is unchanged and the next run reads it again from the top`;
+    stoppedWhy = `${why}; the window was stopped after ${pages} (its cursor would expire before the next budget): since_id is unchanged and the next run reads it again from the top, once`;
   } else {
-    stoppedWhy = `${why}; the window was ended after ${pages} (its cursor would expire before the next budget${backfill ? '' : ", and reading it again would take too much of a day's budget"}): since_id moved to the newest tweet read${backfill ? ', the backfill is done at that depth' : ''}, what was not read is a 'budget' gap`;
+    const notAgain = backfill
+      ? ''
+      : readBefore
+        ? ', and it was already read again on a later day'
+        : ", and reading it again would take too much of a day's budget";
+    stoppedWhy = `${why}; the window was ended after ${pages} (its cursor would expire before the next budget${notAgain}): since_id moved to the newest tweet read${backfill ? ', the backfill is done at that depth' : ''}, what was not read is a 'budget' gap`;
   }
   let after: CrawlCheckpoint;
   try {
@@ -600,7 +612,9 @@ async function stopWindowOnBudget(
       // too: a duplicate execution may have opened one for this run meanwhile).
       await finishRun(tx, run.id, 'cancelled', stoppedWhy);
       const moved = !completes
-        ? await resetWindow(tx, key, checkpoint, { startedAt: null })
+        ? await resetWindow(tx, key, checkpoint, {
+            startedAt: readAgain && listed ? checkpoint.windowStartedAt : null,
+          })
         : await commitPageTransition(tx, {
             ...key,
             version: checkpoint,
