@@ -460,6 +460,64 @@ describe('worker policy', () => {
     expect(calls).toBe(1);
   }, 30_000);
 
+  it('a step past its deadline while Postgres froze is not run again beside itself once Postgres thaws', async () => {
+    let calls = 0;
+    let running = 0;
+    let maxRunning = 0;
+    let thawed = false;
+    let probes = 0;
+    const h = await start(
+      async () => {
+        calls += 1;
+        running += 1;
+        maxRunning = Math.max(maxRunning, running);
+        try {
+          // A statement on a frozen server (SIGSTOP, a stuck disk) neither answers nor fails,
+          // then resumes and commits the page it bought once the server thaws.
+          if (calls === 1) {
+            while (!thawed) await new Promise((resolve) => setTimeout(resolve, 20));
+            // Within statement_timeout (the job timeout) of the thaw.
+            await new Promise((resolve) => setTimeout(resolve, 150));
+          }
+          return { next: false };
+        } finally {
+          running -= 1;
+        }
+      },
+      {
+        databaseDownHoldMs: 50,
+        jobTimeoutMs: 300,
+        databaseAnswers: async () => {
+          probes += 1;
+          if (probes > 2) thawed = true;
+          return thawed;
+        },
+      },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('17'));
+    expect(await finalState(h.worker, jobId)).toBe('completed');
+    expect(calls).toBe(1);
+    expect(maxRunning).toBe(1);
+  }, 30_000);
+
+  it('a worker that cannot put a job back delayed (its lock lost) says so', async () => {
+    const h = await start(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2_000 + DEADLINE_GRACE_MS + 3_000));
+        return { next: false };
+      },
+      { jobTimeoutMs: 2_000 },
+    );
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('18'));
+    await new Promise((resolve) => setTimeout(resolve, 2_000 + DEADLINE_GRACE_MS + 500));
+    // The lock is lost (a Redis failover, an event loop blocked past the lock's life).
+    await redis.del(`${h.prefix}:${h.worker.queue.name}:${jobId}:lock`);
+    await h.worker.close();
+    expect(
+      h.lines.filter((l) => /could not put the job back delayed/.test(String(l.msg))),
+    ).toHaveLength(1);
+  }, 30_000);
+
   it('a step that fails for good after its deadline is judged by that failure: no retry', async () => {
     let calls = 0;
     const h = await start(

@@ -146,6 +146,30 @@ function withDeadline<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: numbe
 }
 
 /**
+ * Puts an active job back in the queue `delayMs` from now, no attempt counted. With its lock
+ * lost (a Redis failover, a blocked event loop) BullMQ refuses, and the stalled check puts the
+ * job back at once instead: said, since the delay was what kept it from running beside a
+ * step still alive here.
+ */
+async function putBack(
+  job: Job<CrawlPagePayload, PageOutcome, 'crawl-page'>,
+  token: string | undefined,
+  delayMs: number,
+  log: Logger,
+): Promise<never> {
+  try {
+    await job.moveToDelayed(Date.now() + delayMs, token);
+  } catch (error) {
+    log.warn(
+      { err: error instanceof Error ? error.message : String(error), delayMs },
+      'could not put the job back delayed (its lock was lost): the stalled-job check returns it to the queue without the delay',
+    );
+    throw error;
+  }
+  throw new DelayedError();
+}
+
+/**
  * Waits up to `waitMs` more for a step given up at its deadline: its value or its error once it
  * settles, undefined when it does not settle in time or the worker is stopping. A step still alive
  * past its deadline has usually bought its page and waits on Postgres (a lock, a slow disk);
@@ -398,8 +422,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
             // Stopping, with the step still alive: back in the queue, no attempt counted, and
             // not before the step's last statement has ended (statement_timeout) one way or
             // the other, so no other worker runs the page beside it.
-            await job.moveToDelayed(Date.now() + jobTimeoutMs, token);
-            throw new DelayedError();
+            await putBack(job, token, jobTimeoutMs, jobLog);
           }
         }
         let decision = decideOnError(error, { resetMarginMs });
@@ -456,9 +479,15 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
             // queue (no attempt counted either) only when the worker stops meanwhile.
             const holdMs = options.databaseDownHoldMs ?? decision.waitMs;
             const back = await waitForDatabase(holdMs, cancelSignal);
-            if (!back) {
-              await job.moveToDelayed(Date.now(), token);
-              throw new DelayedError();
+            if (!back) await putBack(job, token, 0, jobLog);
+            if (silentDatabase) {
+              // The step given up on a frozen server may thaw with it and finish the page it
+              // bought: wait for it (Postgres answers now) rather than buy the page beside it.
+              const late = await lateOutcome(work, jobTimeoutMs, closing.signal);
+              if (late !== undefined && 'value' in late) {
+                result = late.value;
+                continue;
+              }
             }
             continue;
           }
