@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { BilledPageFailedError, crawlPage } from '@birdfeed/crawl';
 import { type Database, migrate, openDatabase, rowsOf, sql, upsertTarget } from '@birdfeed/db';
 import { createAgntdataClient, TransientError } from '@birdfeed/providers';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 
@@ -42,9 +43,11 @@ describe('an agntdata 200 whose body breaks off', () => {
     const key = { provider: 'agntdata', userId: '4242' } as const;
     await upsertTarget(db, key);
     const port = (server.address() as AddressInfo).port;
+    const lines: Array<Record<string, unknown>> = [];
     const client = createAgntdataClient({
       baseUrl: `http://127.0.0.1:${port}`,
       apiKey: 'test-key',
+      logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) }),
       timeouts: { connectMs: 2_000, headersMs: 2_000, bodyMs: 2_000 },
     });
     try {
@@ -73,6 +76,12 @@ describe('an agntdata 200 whose body breaks off', () => {
         await db.execute(sql`select sum(cost_cents)::int as cents from crawl_runs`),
       );
       expect(runs?.cents).toBe(2);
+      // The request's own log line says what it cost, and the status it came with.
+      const failed = lines.filter((line) => line.msg === 'provider request failed');
+      expect(failed.map((line) => [line.status, line.costCents])).toEqual([
+        [200, 1],
+        [200, 1],
+      ]);
     } finally {
       await client.close();
     }

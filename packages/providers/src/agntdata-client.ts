@@ -2,7 +2,7 @@ import { isSnowflakeId } from '@birdfeed/model';
 import type { Logger } from 'pino';
 import { agntdataErrorFor } from './agntdata-errors.ts';
 import { normalizeAgntdataMedias, validateAgntdataMedias } from './agntdata-normalize.ts';
-import { BadRequestError, InvalidResponseError } from './errors.ts';
+import { BadRequestError, InvalidResponseError, ProviderError } from './errors.ts';
 import {
   createDispatcher,
   createScrubber,
@@ -117,6 +117,8 @@ export function createAgntdataClient(options: AgntdataClientOptions): TimelineCl
       return fetchedPage(logger, request, response, { page, requestUrl: safeUrl(url), costCents });
     } catch (error) {
       if (error instanceof InvalidResponseError) error.costCents = costCents;
+      // A body that broke off after a 2xx status line was charged all the same.
+      if (error instanceof ProviderError && error.bodyCut) costCents = AGNTDATA_DEFAULT_COST_CENTS;
       logRequestFailure(logger, request, response, costCents, error);
       throw error;
     }

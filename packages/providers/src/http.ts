@@ -351,7 +351,8 @@ export function logRequestFailure(
     logger,
     {
       ...requestFields(ctx),
-      status: response?.status ?? null,
+      // A body that broke off came with a status line, though with no response to hold it.
+      status: response?.status ?? (error instanceof ProviderError ? (error.status ?? null) : null),
       durationMs: response?.durationMs ?? Math.round(performance.now() - ctx.started),
       rateLimitRemaining:
         response === undefined ? null : (readRateLimit(response.headers)?.remaining ?? null),
