@@ -132,9 +132,7 @@ describe('crawl --once and the request budget the user set', () => {
         sharedEnv({ REDIS_URL: TEST_REDIS_URL, BIRDFEED_QUEUE_PREFIX: prefix }),
       );
       expect(made, stderr).toBe(2);
-      expect(stderr).toContain(
-        'x requests of this window used up by the workers and this process together',
-      );
+      expect(stderr).toContain("x requests held by the workers' limiter in Redis");
       expect(code).toBe(1);
       expect(await redis.get(`${prefix}:crawl.x.default:limiter`)).toBe('5');
     } finally {

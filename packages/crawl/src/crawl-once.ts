@@ -168,7 +168,7 @@ function limiterLog(
   if (why === 'shared') {
     logger.warn(
       { provider, waitMs },
-      `crawl: ${provider} requests of this window used up by the workers and this process together (their limiter in Redis), waiting for the next window`,
+      `crawl: ${provider} requests held by the workers' limiter in Redis (this window used up by them and this process together, or a provider reset one of them was told to wait for), waiting for the next window or that reset`,
     );
   } else if (why === 'budget') {
     logger.warn(
