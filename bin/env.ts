@@ -113,6 +113,23 @@ export function credentialLabelFor(
   return provider === 'x' ? env.X_CREDENTIAL_LABEL : env.AGNTDATA_CREDENTIAL_LABEL;
 }
 
+/**
+ * The provider credential's request budget: `max` requests per `windowMs` (the workers'
+ * BullMQ limiter, and `crawl --once`'s in-process one).
+ */
+export function requestBudgetFor(
+  env: {
+    X_RATE_LIMIT_MAX: number;
+    X_RATE_LIMIT_WINDOW_MS: number;
+    AGNTDATA_RATE_LIMIT_PER_MINUTE: number;
+  },
+  provider: ProviderName,
+): { max: number; windowMs: number } {
+  return provider === 'x'
+    ? { max: env.X_RATE_LIMIT_MAX, windowMs: env.X_RATE_LIMIT_WINDOW_MS }
+    : { max: env.AGNTDATA_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 };
+}
+
 /** The port of a URL's authority as written: after the last `@`, a `[…]` IPv6 host or a name. */
 const AUTHORITY_PORT =
   /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#]*@)?(?:\[[^\]/?#@]*\]|[^/?#:@[\]]*):([^/?#@:]*)(?=[/?#]|$)/i;

@@ -4,7 +4,6 @@ import {
   crawlOnce,
   MigrationsMissingError,
   openCrawlDatabase,
-  type RequestBudget,
   type SharedRequestLimiter,
   type TargetCrawlSummary,
 } from '@birdfeed/crawl';
@@ -13,7 +12,13 @@ import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
 import { createAgntdataClient, createXClient, type TimelineClient } from '@birdfeed/providers';
 import { pino } from 'pino';
 import type { z } from 'zod';
-import { credentialLabel, credentialLabelFor, envSchema, parseEnvWith } from '../env.ts';
+import {
+  credentialLabel,
+  credentialLabelFor,
+  envSchema,
+  parseEnvWith,
+  requestBudgetFor,
+} from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { parseCommandArgs, parseIntegerFlag, userIdProblem } from './command-args.ts';
 import { databaseOptions } from './database-options.ts';
@@ -99,7 +104,7 @@ async function openQueueCheck(
       prefix: env.BIRDFEED_QUEUE_PREFIX,
       provider,
       credentialLabel: credentialLabelFor(env, provider),
-      ...budgetOf(env, provider),
+      ...requestBudgetFor(env, provider),
     });
   return {
     queuedJobOf: (key) => probe.jobIdOf(key.provider, key.userId),
@@ -112,12 +117,6 @@ async function openQueueCheck(
 }
 
 /** The worker's request budget of a provider: the same variables, the same defaults. */
-function budgetOf(env: CrawlEnv, provider: ProviderName): RequestBudget {
-  return provider === 'x'
-    ? { max: env.X_RATE_LIMIT_MAX, windowMs: env.X_RATE_LIMIT_WINDOW_MS }
-    : { max: env.AGNTDATA_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 };
-}
-
 function parseOptions(args: string[]) {
   return parseCommandArgs({
     args,
@@ -271,7 +270,7 @@ export async function main(argv: string[]): Promise<number> {
       providers: provider === undefined ? undefined : [provider],
       agntdataDailyBudgetCents: env.AGNTDATA_DAILY_BUDGET_CENTS,
       queuedJobOf: queueCheck?.queuedJobOf,
-      rateLimits: { x: budgetOf(env, 'x'), agntdata: budgetOf(env, 'agntdata') },
+      rateLimits: { x: requestBudgetFor(env, 'x'), agntdata: requestBudgetFor(env, 'agntdata') },
       sharedLimiters: queueCheck?.sharedLimiters,
       concurrency,
       logger,

@@ -2,7 +2,7 @@ import { type Database, databaseAnswers } from '@birdfeed/db';
 import type { ProviderName } from '@birdfeed/model';
 import type { Logger } from 'pino';
 import { parseCommandArgs, parseIntegerFlag } from '../../../bin/commands/command-args.ts';
-import { credentialLabelFor } from '../../../bin/env.ts';
+import { credentialLabelFor, requestBudgetFor } from '../../../bin/env.ts';
 import { createLogger } from '../../../bin/logger.ts';
 import {
   argsOrExitCode,
@@ -156,10 +156,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
           prefix: env.BIRDFEED_QUEUE_PREFIX,
           provider,
           credentialLabel: credentialLabelFor(env, provider),
-          limiter:
-            provider === 'x'
-              ? { max: env.X_RATE_LIMIT_MAX, windowMs: env.X_RATE_LIMIT_WINDOW_MS }
-              : { max: env.AGNTDATA_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
+          limiter: requestBudgetFor(env, provider),
           step: runner.step,
           onFinalFailure: runner.onFinalFailure,
           logger,
