@@ -794,12 +794,13 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
           requests: error.costCents > 0 ? 1 : 0,
         });
       }
-      const streak = await countInvalidPage(tx, key, checkpoint);
-      let failing: string | null = null;
-      if (streak !== null && streak >= INVALID_PAGES_BEFORE_FAILING) {
-        failing = `the same page came back invalid ${streak} times in a row (raw_pages ${rawPageId}: ${problem}); fix the schema or normalizer, then: birdfeed watchlist enable ${key.userId} --provider ${key.provider}`;
-        await markTargetUnavailable(tx, key, 'failing', failing.slice(0, 1000));
-      }
+      const { failing } = await countBadBody(
+        tx,
+        key,
+        checkpoint,
+        (streak) =>
+          `the same page came back invalid ${streak} times in a row (raw_pages ${rawPageId}: ${problem}); fix the schema or normalizer, then: birdfeed watchlist enable ${key.userId} --provider ${key.provider}`,
+      );
       const failureId = await recordFailure(tx, {
         ...key,
         runId: run.id,
@@ -857,17 +858,17 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
 async function billedFailure(error: unknown, ctx: FetchErrorContext): Promise<unknown> {
   const { db, key, run, checkpoint, logger } = ctx;
   const described = describeError(error);
-  let failing: string | null = null;
-  let streak: number | null = null;
+  let counted: BadBodyCount;
   try {
-    streak = await db.transaction(async (tx) => {
-      const count = await countInvalidPage(tx, key, checkpoint);
-      if (count !== null && count >= INVALID_PAGES_BEFORE_FAILING) {
-        failing = `a billed page (${described.status ?? '2xx'}) at the same position broke off ${count} times in a row (${described.message}); it is not bought again until: birdfeed watchlist enable ${key.userId} --provider ${key.provider}`;
-        await markTargetUnavailable(tx, key, 'failing', failing.slice(0, 1000));
-      }
-      return count;
-    });
+    counted = await db.transaction((tx) =>
+      countBadBody(
+        tx,
+        key,
+        checkpoint,
+        (streak) =>
+          `a billed page (${described.status ?? '2xx'}) at the same position broke off ${streak} times in a row (${described.message}); it is not bought again until: birdfeed watchlist enable ${key.userId} --provider ${key.provider}`,
+      ),
+    );
   } catch (countError) {
     logger.warn(
       { ...key, runId: run.id, error: describeError(countError).message },
@@ -875,6 +876,7 @@ async function billedFailure(error: unknown, ctx: FetchErrorContext): Promise<un
     );
     return error;
   }
+  const { streak, failing } = counted;
   if (failing !== null) {
     logger.error(
       { ...key, runId: run.id, why: failing },
@@ -886,6 +888,30 @@ async function billedFailure(error: unknown, ctx: FetchErrorContext): Promise<un
     `${described.message} (billed; the page at this position broke off ${streak} times in a row${failing === null ? ', not retried in this run' : ', target marked failing'})`,
     { cause: error, status: described.status },
   );
+}
+
+interface BadBodyCount {
+  /** Bad bodies in a row at this position; null when the checkpoint moved meanwhile. */
+  streak: number | null;
+  /** The reason the target was marked 'failing' with, when this one made it so. */
+  failing: string | null;
+}
+
+/**
+ * One more bad body (invalid, or billed and broken off) at the checkpoint's window position;
+ * the INVALID_PAGES_BEFORE_FAILING-th in a row marks the target 'failing' with `reason(streak)`.
+ */
+async function countBadBody(
+  tx: BirdfeedExecutor,
+  key: TargetKey,
+  checkpoint: CrawlCheckpoint,
+  reason: (streak: number) => string,
+): Promise<BadBodyCount> {
+  const streak = await countInvalidPage(tx, key, checkpoint);
+  if (streak === null || streak < INVALID_PAGES_BEFORE_FAILING) return { streak, failing: null };
+  const failing = reason(streak);
+  await markTargetUnavailable(tx, key, 'failing', failing.slice(0, 1000));
+  return { streak, failing };
 }
 
 /** A 2xx whose body then broke off or was cut, as the HTTP exchange marked it (see bodyCut). */
