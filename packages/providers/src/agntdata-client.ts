@@ -8,6 +8,7 @@ import {
   createScrubber,
   fetchedPage,
   logRequestFailure,
+  noteRateLimit,
   type RawResponse,
   type RequestContext,
   redactCredentials,
@@ -119,6 +120,7 @@ export function createAgntdataClient(options: AgntdataClientOptions): TimelineCl
       if (error instanceof InvalidResponseError) error.costCents = costCents;
       // A body that broke off after a 2xx status line was charged all the same.
       if (error instanceof ProviderError && error.bodyCut) costCents = AGNTDATA_DEFAULT_COST_CENTS;
+      noteRateLimit(error, response);
       logRequestFailure(logger, request, response, costCents, error);
       throw error;
     }

@@ -1,4 +1,5 @@
 import type { ProviderName } from '@birdfeed/model';
+import type { RateLimitInfo } from './types.ts';
 
 /**
  * Small typed errors that drive the worker's control flow (retry, pause the queue, mark the
@@ -24,6 +25,13 @@ export class ProviderError extends Error {
    * `{success:false}` envelope, which is not charged) never carries it, whatever its status.
    */
   readonly bodyCut: boolean;
+  /**
+   * The rate-limit window the response's headers described, set by the client that received
+   * it. X sends `x-rate-limit-*` on its 5xx and 4xx as on its pages: a 503 that was the last
+   * request of the window says `remaining: 0`, and the next request, sent after a short
+   * backoff, is a 429. Null when no response came or its headers did not describe a window.
+   */
+  rateLimit: RateLimitInfo | null = null;
 
   constructor(provider: ProviderName, message: string, options: ProviderErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -32,6 +40,19 @@ export class ProviderError extends Error {
     this.cause = options.cause;
     this.bodyCut = options.bodyCut === true;
   }
+}
+
+/**
+ * What the response behind `error` said about the provider's window: the first ProviderError
+ * with one in its cause chain (a crawl error that wraps the provider's keeps it as `cause`).
+ */
+export function rateLimitOf(error: unknown): RateLimitInfo | null {
+  let at: unknown = error;
+  for (let depth = 0; depth < 8 && at instanceof Error; depth += 1) {
+    if (at instanceof ProviderError && at.rateLimit !== null) return at.rateLimit;
+    at = at.cause;
+  }
+  return null;
 }
 
 export interface RateLimitedErrorOptions extends ProviderErrorOptions {

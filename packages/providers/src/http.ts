@@ -339,6 +339,17 @@ export function fetchedPage(
   };
 }
 
+/**
+ * Puts what a failed request's response said about the provider's window on its error (see
+ * ProviderError.rateLimit), read as a page's is (the reset at most an hour away, the provider's
+ * clock turned into this one's): whoever holds for a page's `remaining: 0` holds for an
+ * error's too, instead of spending the next request on a 429.
+ */
+export function noteRateLimit(error: unknown, response: RawResponse | undefined): void {
+  if (response === undefined || !(error instanceof ProviderError)) return;
+  error.rateLimit = readRateLimit(response.headers);
+}
+
 /** Logs a request that failed, with the error's class (`response` is undefined when none came). */
 export function logRequestFailure(
   logger: Logger | undefined,

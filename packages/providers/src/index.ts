@@ -25,6 +25,7 @@ export {
   OutOfCreditsError,
   ProviderError,
   RateLimitedError,
+  rateLimitOf,
   TransientError,
   UnauthorizedError,
   UnsendableCredentialError,

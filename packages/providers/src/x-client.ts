@@ -6,6 +6,7 @@ import {
   createScrubber,
   fetchedPage,
   logRequestFailure,
+  noteRateLimit,
   type RawResponse,
   type RequestContext,
   redactCredentials,
@@ -156,6 +157,7 @@ export function createXClient(options: XClientOptions): TimelineClient {
       const page = normalizeXTimeline(body, { userId: req.userId, observedAt });
       return fetchedPage(logger, request, response, { page, requestUrl, costCents: 0 });
     } catch (error) {
+      noteRateLimit(error, response);
       logRequestFailure(logger, request, response, 0, error);
       throw error;
     }

@@ -247,4 +247,30 @@ describe('agntdata client', () => {
     // A 200 is billed whatever our schema thinks of its body.
     expect(invalid.costCents).toBe(1);
   });
+
+  it("an error response's rate-limit headers ride on its error, a bad 200's too", async () => {
+    const window = { 'ratelimit-limit': '60', 'ratelimit-remaining': '0', 'ratelimit-reset': '20' };
+    server.reply({
+      status: 503,
+      body: '{"success":false,"error":{"code":"SERVICE_UNAVAILABLE","message":"Upstream provider error"}}',
+      headers: window,
+    });
+    const before = Date.now();
+    const unavailable = (await failure(
+      client.fetchTimelinePage({ userId: '1' }),
+    )) as TransientError;
+    expect(unavailable).toBeInstanceOf(TransientError);
+    expect(unavailable.rateLimit?.limit).toBe(60);
+    expect(unavailable.rateLimit?.remaining).toBe(0);
+    // IETF `ratelimit-reset` is seconds from now.
+    expect(unavailable.rateLimit?.resetAt.getTime()).toBeGreaterThanOrEqual(before + 20_000);
+    expect(unavailable.rateLimit?.resetAt.getTime()).toBeLessThanOrEqual(Date.now() + 20_000);
+
+    server.reply({ status: 200, body: '{"results":"not a list"}', headers: window });
+    const invalid = (await failure(
+      client.fetchTimelinePage({ userId: '1' }),
+    )) as InvalidResponseError;
+    expect(invalid).toBeInstanceOf(InvalidResponseError);
+    expect(invalid.rateLimit?.remaining).toBe(0);
+  });
 });

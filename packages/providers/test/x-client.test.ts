@@ -363,4 +363,69 @@ describe('X client: GET /2/users/:id/tweets', () => {
     expect(truncated.path).toBe('$');
     expect(truncated.rawBody).toBe('{"data":[{"id":"1","te');
   });
+
+  it("an error response's rate-limit headers ride on its error, read as a page's are", async () => {
+    const reset = Math.floor(Date.now() / 1000) + 90;
+    const window = (remaining: number, resetSeconds: number) => ({
+      'x-rate-limit-limit': '1500',
+      'x-rate-limit-remaining': String(remaining),
+      'x-rate-limit-reset': String(resetSeconds),
+    });
+    // The last request of the window answered 503: the retry must wait for the reset.
+    server.reply({
+      status: 503,
+      body: '{"title":"Service Unavailable"}',
+      headers: window(0, reset),
+    });
+    const unavailable = (await failure(
+      client.fetchTimelinePage({ userId: '1' }),
+    )) as TransientError;
+    expect(unavailable).toBeInstanceOf(TransientError);
+    expect(unavailable.rateLimit).toEqual({
+      limit: 1500,
+      remaining: 0,
+      resetAt: new Date(reset * 1000),
+    });
+    expect(unavailable.message).not.toContain(TOKEN);
+
+    // A reset two days away is a misread header, cut to an hour as a page's is.
+    server.reply({
+      status: 400,
+      body: '{"errors":[{"parameters":{"pagination_token":["x"]},"message":"bad pagination_token"}]}',
+      headers: window(3, reset + 2 * 86_400),
+    });
+    const before = Date.now();
+    const cursor = (await failure(
+      client.fetchTimelinePage({ userId: '1', cursor: 'x' }),
+    )) as InvalidCursorError;
+    expect(cursor).toBeInstanceOf(InvalidCursorError);
+    expect(cursor.rateLimit?.remaining).toBe(3);
+    expect(cursor.rateLimit?.resetAt.getTime()).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expect(cursor.rateLimit?.resetAt.getTime()).toBeGreaterThanOrEqual(before + 3_600_000);
+
+    // The provider's clock 30 s behind this one (its Date header): the reset is moved to ours.
+    server.reply({
+      status: 500,
+      body: '{"title":"Internal Server Error"}',
+      headers: { ...window(0, reset), date: new Date(Date.now() - 30_000).toUTCString() },
+    });
+    const behind = (await failure(client.fetchTimelinePage({ userId: '1' }))) as TransientError;
+    const shift = (behind.rateLimit?.resetAt.getTime() ?? 0) - reset * 1000;
+    expect(shift).toBeGreaterThanOrEqual(30_000);
+    expect(shift).toBeLessThanOrEqual(32_000);
+
+    // Headers that do not describe a window (none, or a reset that is not a number): nothing.
+    server.reply({
+      status: 502,
+      body: 'Bad Gateway',
+      headers: { ...window(0, reset), 'x-rate-limit-reset': 'NaN' },
+    });
+    expect(
+      ((await failure(client.fetchTimelinePage({ userId: '1' }))) as TransientError).rateLimit,
+    ).toBeNull();
+    server.reply({ status: 503, body: '{"title":"Service Unavailable"}' });
+    expect(
+      ((await failure(client.fetchTimelinePage({ userId: '1' }))) as TransientError).rateLimit,
+    ).toBeNull();
+  });
 });
