@@ -142,4 +142,51 @@ describe('crawl --once and the request budget the user set', () => {
       await sharedDb.drop();
     }
   });
+
+  it('a 503 that spent the window (remaining 0): the next request waits for the reset, zero 429s', async () => {
+    // X's 15-minute window in 2 s of wall time, one request per window: the run's first
+    // request is the window's last, and a 503.
+    const windowWallMs = 2_000;
+    const scaled = await startSandbox({
+      seed: 'once-spent503',
+      accounts: 1,
+      tweetsPerAccount: 5,
+      specialAccounts: false,
+      activity: 'silent',
+      timeScale: (15 * 60_000) / windowWallMs,
+      xRateLimit: 1,
+      xRateLimitWindowMs: 15 * 60_000,
+      shortPageRate: 0,
+      emptyPageRate: 0,
+    });
+    const spentDb = await createTestDatabase('crawl_once_spent503');
+    try {
+      const database = await openDatabase({ url: spentDb.url });
+      await migrate(database.db);
+      await database.close();
+      const scaledEnv = env({ DATABASE_URL: spentDb.url, X_API_BASE_URL: scaled.url });
+      const userId = scaled.accounts()[0]?.id as string;
+      const add = await runCli(
+        'command',
+        ['watchlist', 'add', userId, '--provider', 'x', '--backfill', '5'],
+        scaledEnv,
+      );
+      expect(add.code, add.stderr).toBe(0);
+
+      scaled.faults.add('503*1@x');
+      const run = await runCli('command', ['crawl', '--once', '--provider', 'x'], scaledEnv);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain('x said its rate-limit window is spent, waiting for its reset');
+
+      const requests = scaled.requests().filter((entry) => entry.endpoint.endsWith('/tweets'));
+      expect(requests.map((entry) => entry.status)).toEqual([503, 200]);
+      expect(scaled.stats().rate_limited.total).toBe(0);
+      // Its retry would have gone out 250-500 ms after the 503; it waited for the reset.
+      const [spent, next] = requests.map((entry) => Date.parse(entry.at));
+      expect((next ?? 0) - (spent ?? 0)).toBeGreaterThanOrEqual(windowWallMs);
+    } finally {
+      await spentDb.drop();
+      await scaled.stop();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import type { FetchedPage } from '@birdfeed/providers';
-import { RateLimitedError } from '@birdfeed/providers';
+import { BadRequestError, RateLimitedError, TransientError } from '@birdfeed/providers';
 import { describe, expect, it } from 'vitest';
 import { limitedClient, RequestLimiter } from './request-limiter.ts';
 
@@ -95,6 +95,44 @@ describe('RequestLimiter (crawl --once: the budget the worker takes from Redis, 
     );
     await client.fetchTimelinePage({ userId: '1' });
     expect(clock.now()).toBeGreaterThanOrEqual(resetAt.getTime());
+  });
+
+  it("heeds an error response's window as a page's: remaining 0 holds, a later reset keeps the window open", async () => {
+    const clock = fakeClock();
+    const limiter = new RequestLimiter({ max: 2, windowMs: 10_000, marginMs: 0, ...clock });
+    const start = clock.now();
+    const spent = new TransientError('x', 'x /2/users/:id/tweets → 503', { status: 503 });
+    spent.rateLimit = { limit: 2, remaining: 0, resetAt: new Date(start + 30_000) };
+    // Then a 400 (no retry can fix it) whose provider window ends 2 s after the limiter's.
+    const low = new BadRequestError('x', 'x /2/users/:id/tweets → 400', { status: 400 });
+    low.rateLimit = { limit: 2, remaining: 1, resetAt: new Date(start + 30_100 + 12_000) };
+    const errors = [spent, low];
+    const startedAt: number[] = [];
+    const client = limitedClient(
+      {
+        provider: 'x',
+        fetchTimelinePage: async () => {
+          startedAt.push(clock.now() - start);
+          // Each response arrives 3 s after its request.
+          clock.advance(3_000);
+          const error = errors.shift();
+          if (error !== undefined) throw error;
+          return page(null);
+        },
+      },
+      limiter,
+    );
+    await expect(client.fetchTimelinePage({ userId: '1' })).rejects.toBe(spent);
+    await expect(client.fetchTimelinePage({ userId: '1' })).rejects.toBe(low);
+    await client.fetchTimelinePage({ userId: '1' });
+    await client.fetchTimelinePage({ userId: '1' });
+    expect(startedAt).toEqual([
+      0,
+      // After the 503: its reset and 100 ms, not a moment less.
+      30_100, 33_100,
+      // The limiter's window (opened at 30 100) lasts until the provider's reset the 400 named.
+      42_100,
+    ]);
   });
 
   it('caps a hold at maxHoldMs and holds a minute for a reset that is not a date', async () => {

@@ -1,4 +1,4 @@
-import { RateLimitedError } from '@birdfeed/providers';
+import { RateLimitedError, rateLimitOf } from '@birdfeed/providers';
 import {
   defaultSleep,
   MAX_RATE_LIMIT_WAIT_MS,
@@ -143,7 +143,7 @@ export class RequestLimiter {
 
 /**
  * `client` with every request taken from `limiter` first, and every response's rate-limit
- * headers (a 429's reset too) told to it.
+ * headers (a 429's reset, an error response's window too) told to it.
  */
 export function limitedClient(client: CrawlClient, limiter: RequestLimiter): CrawlClient {
   return {
@@ -155,7 +155,10 @@ export function limitedClient(client: CrawlClient, limiter: RequestLimiter): Cra
         limiter.observe(page.rateLimit);
         return page;
       } catch (error) {
+        // A 5xx or 4xx carries the window's headers too: one that says it is spent holds
+        // like a page that does (the retry after a 503 would otherwise meet a 429).
         if (error instanceof RateLimitedError) limiter.holdUntil(error.resetAt);
+        else limiter.observe(rateLimitOf(error));
         throw error;
       }
     },
