@@ -49,7 +49,13 @@ afterAll(async () => {
   await redis.quit();
 });
 
-async function setup(label: string, accounts: number, tweets: number, xRateLimit: number) {
+async function setup(
+  label: string,
+  accounts: number,
+  tweets: number,
+  xRateLimit: number,
+  accountStatus?: 'active' | 'suspended',
+) {
   const testDb = await createTestDatabase(label);
   const fixture = await createCrawlFixture({
     databaseUrl: testDb.url,
@@ -68,6 +74,7 @@ async function setup(label: string, accounts: number, tweets: number, xRateLimit
       xRateLimitWindowMs: WINDOW_SANDBOX_MS,
       shortPageRate: 0,
       emptyPageRate: 0,
+      ...(accountStatus === undefined ? {} : { accountStatus }),
     },
   });
   const userIds = fixture.sandbox.accounts().map((account) => account.id);
@@ -202,4 +209,82 @@ describe('rate limits', () => {
       await fixture.close();
     }
   }, 180_000);
+
+  it('a 503 that spent the window (remaining 0): the retry waits for the reset, zero 429s, no failed job', async () => {
+    // One request per window: the page's first request is the window's last, and a 503.
+    const { fixture, userIds, queue } = await setup('spent503', 1, 5, 1);
+    const env = fixture.env({
+      WORKER_X_PAGE_SIZE: '10',
+      X_RATE_LIMIT_MAX: '1500',
+      X_RATE_LIMIT_WINDOW_MS: String(WINDOW_WALL_MS),
+      // Without a hold, the retry would go out 50-100 ms later, into the spent window.
+      WORKER_BACKOFF_BASE_MS: '50',
+    });
+    const workers = await startWorkers({
+      env: parseWorkerEnv(env),
+      concurrency: 1,
+      logger: silent,
+    });
+    try {
+      fixture.sandbox.faults.add('503*1@x');
+      expect((await enqueueEverything(env)).enqueued).toBe(1);
+      await allSucceeded(fixture, 1, 30_000);
+
+      const requests = fixture.sandbox.requests().filter((entry) => entry.provider === 'x');
+      expect(requests.map((entry) => entry.status)).toEqual([503, 200]);
+      expect(fixture.sandbox.stats().rate_limited.total).toBe(0);
+      // The sandbox's window opened with the 503 and reset a window later (its header says
+      // so, rounded up to the second): the next request came no sooner.
+      const [spent, next] = requests.map((entry) => Date.parse(entry.at));
+      expect((next ?? 0) - (spent ?? 0)).toBeGreaterThanOrEqual(WINDOW_WALL_MS);
+      // The 503 was one failed attempt, retried as any 5xx is; nothing failed for good.
+      const jobs = (await queue.getJobs(['completed'])) as Job[];
+      expect(jobs.map((job) => job.attemptsMade)).toEqual([2]);
+      expect(await queue.getJobCounts('failed')).toEqual({ failed: 0 });
+      expect((await fixture.pool.query('SELECT 1 FROM crawl_failures')).rowCount).toBe(0);
+      await expectTruth(fixture, userIds);
+    } finally {
+      await workers.close();
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      await fixture.close();
+    }
+  }, 60_000);
+
+  it('an unreadable account whose answer spent the window: the next page waits for the reset, zero 429s', async () => {
+    // Both accounts suspended, one request per window: the crawl step closes the first run
+    // itself (no error reaches the worker), and the second account's request must still wait.
+    const { fixture, queue } = await setup('spentsuspended', 2, 5, 1, 'suspended');
+    const env = fixture.env({
+      WORKER_X_PAGE_SIZE: '10',
+      X_RATE_LIMIT_MAX: '1500',
+      X_RATE_LIMIT_WINDOW_MS: String(WINDOW_WALL_MS),
+    });
+    const workers = await startWorkers({
+      env: parseWorkerEnv(env),
+      concurrency: 1,
+      logger: silent,
+    });
+    try {
+      expect((await enqueueEverything(env)).enqueued).toBe(2);
+      await waitUntil(
+        async () => ((await runOutcomes(fixture)).unavailable === 2 ? true : undefined),
+        30_000,
+        'both runs to end unavailable',
+        100,
+      );
+      const requests = fixture.sandbox.requests().filter((entry) => entry.provider === 'x');
+      expect(requests.map((entry) => entry.status)).not.toContain(429);
+      expect(requests).toHaveLength(2);
+      expect(fixture.sandbox.stats().rate_limited.total).toBe(0);
+      const [first, second] = requests.map((entry) => Date.parse(entry.at));
+      expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(WINDOW_WALL_MS);
+      expect(await queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    } finally {
+      await workers.close();
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      await fixture.close();
+    }
+  }, 60_000);
 });

@@ -1,7 +1,12 @@
-import { crawlPage, recordJobFailure } from '@birdfeed/crawl';
+import { type CrawlClient, crawlPage, recordJobFailure } from '@birdfeed/crawl';
 import type { BirdfeedDb } from '@birdfeed/db';
 import type { ProviderName } from '@birdfeed/model';
-import { createAgntdataClient, createXClient } from '@birdfeed/providers';
+import {
+  createAgntdataClient,
+  createXClient,
+  type RateLimitInfo,
+  rateLimitOf,
+} from '@birdfeed/providers';
 import type { Logger } from 'pino';
 import type { WorkerEnv } from './env.ts';
 import type { FinalFailureHandler, PageStep } from './page-step.ts';
@@ -44,9 +49,26 @@ export function createPageRunner(options: PageRunnerOptions): PageRunner {
         });
 
   const step: PageStep = async (payload, context) => {
+    // The window the last response described, an error response's too: crawlPage turns some
+    // errors (an expired cursor, an unreadable account) into a result that does not carry it,
+    // and X sends its window on those 400s and 404s as well. One that throws carries its own.
+    let seen: RateLimitInfo | null = null;
+    const observed: CrawlClient = {
+      provider: client.provider,
+      fetchTimelinePage: async (request) => {
+        try {
+          const fetched = await client.fetchTimelinePage(request);
+          seen = fetched.rateLimit;
+          return fetched;
+        } catch (error) {
+          seen = rateLimitOf(error);
+          throw error;
+        }
+      },
+    };
     const result = await crawlPage({
       db,
-      client,
+      client: observed,
       target: { provider: payload.provider, userId: payload.userId },
       runId: payload.runId,
       signal: context.signal,
@@ -56,7 +78,7 @@ export function createPageRunner(options: PageRunnerOptions): PageRunner {
     });
     return {
       next: result.next === 'page',
-      rateLimit: result.rateLimit,
+      rateLimit: result.rateLimit ?? seen,
       tweetsNew: result.tweetsNew,
       tweetsUpdated: result.tweetsUpdated,
     };

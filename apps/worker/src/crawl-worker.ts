@@ -15,6 +15,7 @@ import {
   type RedisOutageLog,
 } from '@birdfeed/jobs';
 import type { ProviderName } from '@birdfeed/model';
+import { rateLimitOf } from '@birdfeed/providers';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -26,7 +27,7 @@ import {
   rootError,
 } from './error-policy.ts';
 import { stretchLimiterWindow } from './limiter-window.ts';
-import type { FinalFailureHandler, PageStep, PageStepResult } from './page-step.ts';
+import type { FinalFailureHandler, PageRateLimit, PageStep, PageStepResult } from './page-step.ts';
 
 export interface LimiterOptions {
   /** Requests per window: the provider's budget for this credential. */
@@ -296,6 +297,35 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     wakeTimers.add(timer);
   };
 
+  /**
+   * What a response (a page, or an error response: X sends its window on a 503 too) said about
+   * the provider's window. The last request of the window: stop everyone now rather than spend
+   * the next request on a 429. Otherwise the limiter's window ends no sooner than the provider's.
+   */
+  const heedWindow = async (
+    rateLimit: PageRateLimit | null | undefined,
+    jobLog: Logger,
+    why = 'remaining=0',
+  ): Promise<void> => {
+    if (rateLimit === null || rateLimit === undefined) return;
+    const { remaining, resetAt } = rateLimit;
+    if (remaining <= 0) {
+      const waitMs = Math.min(resetAt.getTime() - Date.now() + resetMarginMs, MAX_HOLD_MS);
+      if (waitMs > 0) await holdQueue(waitMs, why);
+    } else if (resetAt.getTime() !== stretchedFor) {
+      // Once per provider window and process: the limiter's window ends no sooner than the
+      // provider's (see limiter-window.ts).
+      stretchedFor = resetAt.getTime();
+      await stretchLimiterWindow(options.connection, limiterKey, {
+        resetAt,
+        marginMs: resetMarginMs,
+        windowMs: options.limiter.windowMs,
+      }).catch((error: unknown) => {
+        jobLog.warn({ err: error }, 'could not stretch the limiter window to the reset');
+      });
+    }
+  };
+
   const stopProvider = async (reason: 'unauthorized' | 'out-of-credits', error: Error) => {
     // SET NX: of every worker process that hits the 401 at about the same time, exactly one
     // wins and logs; the others see the queue already stopped and stay quiet.
@@ -442,6 +472,19 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
                 { code: 'ETIMEDOUT' },
               )
             : rootError(error);
+        // A 429 holds on its own reset below; any other error response that carried the
+        // window holds as a page would (a 503 with `remaining: 0`: the retry must wait for the
+        // reset), then the error takes its usual course.
+        if (decision.action !== 'rate-limited') {
+          const why = `remaining=0 on a ${err.name} (${describeError(err).status ?? 'no status'})`;
+          await heedWindow(rateLimitOf(error), jobLog, why).catch((holdError: unknown) => {
+            // The page's own error still decides what happens to it.
+            jobLog.warn(
+              { err: describeError(holdError) },
+              'could not hold the queue for the window an error response said is spent',
+            );
+          });
+        }
         switch (decision.action) {
           case 'rate-limited': {
             // Counted in the job's own hash (deleted with the job): BullMQ's start counter also
@@ -508,26 +551,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
     }
     options.databaseOutage?.recovered();
 
-    // The provider said this was the last request of its window: stop everyone now rather
-    // than spend the next request on a 429.
-    if (result.rateLimit !== null && result.rateLimit !== undefined) {
-      const { remaining, resetAt } = result.rateLimit;
-      if (remaining <= 0) {
-        const waitMs = Math.min(resetAt.getTime() - Date.now() + resetMarginMs, MAX_HOLD_MS);
-        if (waitMs > 0) await holdQueue(waitMs, 'remaining=0');
-      } else if (resetAt.getTime() !== stretchedFor) {
-        // Once per provider window and process: the limiter's window ends no sooner than the
-        // provider's (see limiter-window.ts).
-        stretchedFor = resetAt.getTime();
-        await stretchLimiterWindow(options.connection, limiterKey, {
-          resetAt,
-          marginMs: resetMarginMs,
-          windowMs: options.limiter.windowMs,
-        }).catch((error: unknown) => {
-          jobLog.warn({ err: error }, 'could not stretch the limiter window to the reset');
-        });
-      }
-    }
+    await heedWindow(result.rateLimit, jobLog);
 
     if (result.next) {
       await enqueueNextPage(
