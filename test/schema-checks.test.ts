@@ -55,6 +55,35 @@ describe('CHECK constraints (migration 0006_add_checks) on Postgres', () => {
     await database?.drop();
   });
 
+  it('keeps an until_id bound (migration 0008) on open X windows only', async () => {
+    await withClient(database.url, async (client) => {
+      const refused = async (statement: string) =>
+        client.query(statement).then(
+          () => undefined,
+          (error: { code?: string; constraint?: string }) => ({
+            code: error.code,
+            constraint: error.constraint,
+          }),
+        );
+      const refusal = { code: '23514', constraint: 'crawl_checkpoints_window_until_check' };
+      // agntdata has no until_id; a bound outside an open window would hold the next one back.
+      expect(
+        await refused(
+          `INSERT INTO crawl_checkpoints (provider, user_id, window_started_at, window_until_id) VALUES ('agntdata', 1, now(), 5)`,
+        ),
+      ).toEqual(refusal);
+      expect(
+        await refused(
+          `INSERT INTO crawl_checkpoints (provider, user_id, window_until_id) VALUES ('x', 1, 5)`,
+        ),
+      ).toEqual(refusal);
+      await client.query(
+        `INSERT INTO crawl_checkpoints (provider, user_id, window_started_at, window_until_id) VALUES ('x', 2, now(), 5)`,
+      );
+      await client.query(`DELETE FROM crawl_checkpoints WHERE user_id = 2`);
+    });
+  });
+
   it('refuses a face size, reference type, provider or count outside the contract', async () => {
     await withClient(database.url, async (client) => {
       const refused = async (statement: string) =>
@@ -185,8 +214,8 @@ describe('migration 0006_add_checks over rows stored before it', () => {
               where contype = 'c' and connamespace = 'public'::regnamespace`,
         ),
       );
-      // 13 added here, 2 on watch_targets from before.
-      expect(validated).toEqual({ all_valid: true, n: 15 });
+      // 13 added here, 2 on watch_targets from before, 1 on crawl_checkpoints after (0008).
+      expect(validated).toEqual({ all_valid: true, n: 16 });
     } finally {
       await current.close();
     }

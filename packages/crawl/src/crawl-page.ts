@@ -286,6 +286,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
           windowAuthorTweets: null,
           windowOldestId: null,
           windowEmptyPages: 0,
+          windowUntilId: null,
           windowStartedAt: opensWindowAt,
           runId: run.id,
         };

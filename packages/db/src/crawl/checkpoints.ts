@@ -27,6 +27,12 @@ export interface CrawlCheckpoint extends TargetKey {
   windowOldestId: string | null;
   /** Pages in a row, up to the last one, that came back empty with a next token. */
   windowEmptyPages: number;
+  /**
+   * X: the `until_id` the window's requests carry (exclusive), set when its cursor expired
+   * after it had listed tweets: the rest of the window is read below the oldest of them (see
+   * resumeWindowBelow). Null: the window is read from its top.
+   */
+  windowUntilId: string | null;
   runId: string | null;
   updatedAt: Date;
 }
@@ -44,6 +50,7 @@ export interface CheckpointRow {
   window_author_tweets: number | null;
   window_oldest_id: string | null;
   window_empty_pages: number;
+  window_until_id: string | null;
   run_id: string | null;
   updated_at: Date | string;
 }
@@ -52,17 +59,19 @@ export const CHECKPOINT_COLUMNS = sql.raw(
   `provider, user_id::text AS user_id, since_id::text AS since_id,
    window_newest_id::text AS window_newest_id, cursor, window_started_at, window_pages,
    backfill_done, backfill_fetched, window_author_tweets, window_oldest_id::text AS window_oldest_id,
-   window_empty_pages, run_id::text AS run_id, updated_at`,
+   window_empty_pages, window_until_id::text AS window_until_id, run_id::text AS run_id,
+   updated_at`,
 );
 
 /**
- * A window's counters back to nothing read (a window opened, completed or restarted). Not the
- * bad-body streak: a window restarted from the top (an expired cursor) comes back to the same
- * bad page, and the streak must go on counting it (see countInvalidPage).
+ * A window's counters (and its until_id bound) back to nothing read (a window opened, completed
+ * or restarted from the top). Not the bad-body streak: a window restarted from the top (an
+ * expired agntdata cursor) comes back to the same bad page, and the streak must go on counting
+ * it (see countInvalidPage).
  */
 export const CLEAR_WINDOW_COUNTERS = sql.raw(
   `window_pages = 0, backfill_fetched = 0, window_author_tweets = NULL, window_oldest_id = NULL,
-   window_empty_pages = 0`,
+   window_empty_pages = 0, window_until_id = NULL`,
 );
 
 /** A completed window: whatever bad page it met was got past. */
@@ -93,6 +102,7 @@ export function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
     windowAuthorTweets: row.window_author_tweets,
     windowOldestId: row.window_oldest_id,
     windowEmptyPages: row.window_empty_pages,
+    windowUntilId: row.window_until_id,
     runId: row.run_id,
     updatedAt: toDate(row.updated_at),
   };
@@ -109,7 +119,7 @@ export function keyCondition(key: TargetKey): SQL {
  */
 export type CheckpointVersion = Pick<
   CrawlCheckpoint,
-  'sinceId' | 'windowNewestId' | 'cursor' | 'windowPages' | 'windowStartedAt'
+  'sinceId' | 'windowNewestId' | 'cursor' | 'windowPages' | 'windowStartedAt' | 'windowUntilId'
 >;
 
 export function versionCondition(version: CheckpointVersion): SQL {
@@ -121,6 +131,7 @@ export function versionCondition(version: CheckpointVersion): SQL {
     AND window_newest_id IS NOT DISTINCT FROM ${version.windowNewestId}::bigint
     AND cursor IS NOT DISTINCT FROM ${version.cursor}::text
     AND window_pages = ${version.windowPages}
+    AND window_until_id IS NOT DISTINCT FROM ${version.windowUntilId}::bigint
     AND ${startedAt}`;
 }
 
@@ -167,8 +178,9 @@ export async function attachRun(
 }
 
 /**
- * The cursor expired (or the account became unreadable): restart the window from `since_id`.
- * `since_id` is untouched, so nothing already promised is lost; the pages re-read are upserts.
+ * The cursor expired on agntdata, or on X before the window listed anything (or the account
+ * became unreadable): restart the window from `since_id`. `since_id` is untouched, so nothing
+ * already promised is lost; the pages re-read are upserts.
  */
 export async function resetWindow(
   db: BirdfeedExecutor,
@@ -184,6 +196,35 @@ export async function resetWindow(
       window_newest_id = NULL, cursor = NULL, ${CLEAR_WINDOW_COUNTERS},
       window_started_at = ${startedAt}, updated_at = now()
     WHERE ${keyCondition(key)} ${version === null ? sql`` : sql`AND ${versionCondition(version)}`}
+    RETURNING ${CHECKPOINT_COLUMNS}`,
+  );
+}
+
+/**
+ * X's pagination token expired in a window that has listed tweets: the window goes on strictly
+ * below the oldest of them (`until_id` = `untilId`, which is the window's `window_oldest_id`),
+ * with no cursor, instead of from its top. A window is read newest first without holes, so
+ * everything between that id and `window_newest_id` is stored already: asking for it again
+ * would spend the credential's rate limit on pages the window has (a soak saw 54 requests for
+ * a 40-page backfill). The window keeps what it read: its newest id (since_id still moves to it
+ * only when the window completes), its page and tweet counts (a backfill's depth, X's
+ * 3,200-tweet cap and the window's page cap keep counting from where they were), its start and
+ * run, and the bad-body streak, whose position is the page count. Only the empty-pages streak
+ * starts over: the empty pages after the oldest tweet listed are asked for again.
+ *
+ * Compare-and-set like every transition: null when the checkpoint no longer holds `version`.
+ */
+export async function resumeWindowBelow(
+  db: BirdfeedExecutor,
+  key: TargetKey,
+  version: CheckpointVersion,
+  untilId: string,
+): Promise<CrawlCheckpoint | null> {
+  return updateReturning(
+    db,
+    sql`UPDATE crawl_checkpoints SET
+      cursor = NULL, window_until_id = ${untilId}::bigint, window_empty_pages = 0, updated_at = now()
+    WHERE ${keyCondition(key)} AND ${versionCondition(version)}
     RETURNING ${CHECKPOINT_COLUMNS}`,
   );
 }

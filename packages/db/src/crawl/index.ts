@@ -8,6 +8,7 @@ export {
   ensureCheckpoint,
   getCheckpoint,
   resetWindow,
+  resumeWindowBelow,
 } from './checkpoints.ts';
 export type { CrawlFailure, FailureInput } from './failures.ts';
 export { listFailures, recordFailure, updateFailureJob } from './failures.ts';

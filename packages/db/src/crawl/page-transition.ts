@@ -72,7 +72,7 @@ function checkpointSet(input: PageTransition): SQL {
       cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,
       window_pages = 1, backfill_fetched = ${move.fetched}::int,
       window_author_tweets = ${move.authorTweets}::int, window_oldest_id = ${move.oldestId}::bigint,
-      window_empty_pages = ${move.emptyPages}::int, ${invalidStreakAfterPage(0)},
+      window_empty_pages = ${move.emptyPages}::int, window_until_id = NULL, ${invalidStreakAfterPage(0)},
       run_id = ${input.runId}::bigint, updated_at = now()`;
   }
   return sql`cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,

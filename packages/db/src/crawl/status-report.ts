@@ -23,6 +23,11 @@ export interface TargetStatus {
     windowOpen: boolean;
     windowNewestId: string | null;
     hasCursor: boolean;
+    /**
+     * X: the window's remaining pages are asked with this `until_id` (its cursor expired after
+     * it had listed tweets, and it goes on below the oldest of them). Null: read from its top.
+     */
+    windowUntilId: string | null;
     windowPages: number;
     backfillDone: boolean;
   } | null;
@@ -65,6 +70,7 @@ interface StatusRow {
   since_id: string | null;
   window_newest_id: string | null;
   cursor_set: boolean | null;
+  window_until_id: string | null;
   window_started_at: Date | string | null;
   window_pages: number | null;
   backfill_done: boolean | null;
@@ -101,6 +107,7 @@ export function statusTargetsQuery(provider?: ProviderName): SQL {
         t.last_run_at,
         (c.user_id IS NOT NULL) AS cp_exists, c.since_id::text AS since_id,
         c.window_newest_id::text AS window_newest_id, (c.cursor IS NOT NULL) AS cursor_set,
+        c.window_until_id::text AS window_until_id,
         c.window_started_at, c.window_pages, c.backfill_done,
         r.run, coalesce(f.last24h, 0) AS failures_24h, coalesce(f.total, 0) AS failures_total,
         lf.last_failure, coalesce(g.count, 0) AS gaps_count, lg.last_gap
@@ -175,6 +182,7 @@ function toTargetStatus(row: StatusRow): TargetStatus {
             windowOpen: row.window_started_at !== null,
             windowNewestId: row.window_newest_id,
             hasCursor: row.cursor_set === true,
+            windowUntilId: row.window_until_id,
             windowPages: row.window_pages ?? 0,
             backfillDone: row.backfill_done === true,
           }

@@ -95,6 +95,13 @@ export const crawlCheckpoints = pgTable(
      */
     windowEmptyPages: integer('window_empty_pages').notNull().default(0),
     /**
+     * X only: the `until_id` every request of the window carries while it is set. An expired
+     * pagination token does not send the window back to its top: the pages read so far are
+     * contiguous from `window_newest_id` down to `window_oldest_id`, so the rest is asked for
+     * strictly below the oldest (crawl-page.ts). NULL: no bound (a window read from its top).
+     */
+    windowUntilId: snowflake('window_until_id'),
+    /**
      * Bad bodies (invalid, or billed and broken off) in a row at the window position
      * `invalid_at_page`, across window restarts and runs: reset only when a page at or past
      * that position is written or the window completes. At INVALID_PAGES_BEFORE_FAILING the
@@ -109,6 +116,11 @@ export const crawlCheckpoints = pgTable(
   (table) => [
     primaryKey({ columns: [table.provider, table.userId] }),
     check('crawl_checkpoints_provider_check', oneOf(table.provider, PROVIDER_NAMES)),
+    // agntdata has no until_id; a bound outside an open window would hold the next one back.
+    check(
+      'crawl_checkpoints_window_until_check',
+      sql`${table.windowUntilId} is null or (${table.provider} = 'x' and ${table.windowStartedAt} is not null)`,
+    ),
   ],
 );
 
