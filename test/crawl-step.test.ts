@@ -176,11 +176,12 @@ describe('crawl step (X semantics)', () => {
     });
   });
 
-  it('restarts the window from since_id when the cursor expired', async () => {
+  it('an expired cursor: the window goes on below the oldest tweet it read (until_id), its newest id and counts kept', async () => {
     const key = await newTarget('x', 30);
     const client = timelineOf(key, range(30_000n, 30), 10);
     await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
     client.add(...range(31_000n, 25));
+    client.requests.length = 0;
     const step1 = await crawlPage({ db, client, target: key, pageSize: 10 });
     expect(step1.cursor).toBe('10');
     client.faults.push({ kind: 'invalid-cursor' });
@@ -190,18 +191,100 @@ describe('crawl step (X semantics)', () => {
       outcome: 'cursor_expired',
       sinceId: '30029',
       cursor: null,
+      windowPages: 1,
     });
-    const cp = await getCheckpoint(db, key);
-    expect(cp).toMatchObject({
+    expect(await getCheckpoint(db, key)).toMatchObject({
       sinceId: '30029',
       cursor: null,
-      windowNewestId: null,
-      windowPages: 0,
+      windowNewestId: '31024',
+      windowOldestId: '31015',
+      windowUntilId: '31015',
+      windowPages: 1,
+      windowFetched: 10,
     });
+    // The remainder's own token expires too: the bound moves down to the new oldest tweet.
+    client.faults.push({ kind: 'none' }, { kind: 'invalid-cursor' });
     const rest = await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
-    expect(rest).toMatchObject({ outcome: 'succeeded', runId: step1.runId, sinceId: '31024' });
-    expect(client.requests.at(-3)).toMatchObject({ sinceId: '30029', cursor: null });
+    expect(rest).toMatchObject({
+      outcome: 'succeeded',
+      runId: step1.runId,
+      sinceId: '31024',
+      cursorRestarts: 1,
+    });
+    // Page 1, the rejected page 2, then the rest strictly below the oldest tweet read, the same
+    // until_id on each of its pages: no page is asked for twice.
+    expect(client.requests.map((r) => [r.sinceId, r.untilId ?? null, r.cursor])).toEqual([
+      ['30029', null, null],
+      ['30029', null, '10'],
+      ['30029', '31015', null],
+      ['30029', '31015', '10'],
+      ['30029', '31005', null],
+    ]);
+    expect(await getRun(db, step1.runId)).toMatchObject({
+      outcome: 'succeeded',
+      pages: 3,
+      requests: 5,
+      tweetsNew: 25,
+      tweetsUpdated: 0,
+    });
     expect(await storedTweetIds(key.userId)).toHaveLength(55);
+    expect(await getCheckpoint(db, key)).toMatchObject({
+      cursor: null,
+      windowUntilId: null,
+      windowPages: 0,
+      windowStartedAt: null,
+    });
+  });
+
+  it('an expired cursor before the window listed anything restarts it from since_id (X), as any expired agntdata cursor does', async () => {
+    const x = await newTarget('x', 30);
+    const xClient = timelineOf(x, range(32_000n, 30), 10);
+    await crawlTargetToEnd({ db, client: xClient, target: x, pageSize: 10 });
+    xClient.add(...range(33_000n, 15));
+    xClient.requests.length = 0;
+    // The window's only page so far was empty (with a next token): no id to go below.
+    xClient.faults.push({ kind: 'empty-page' }, { kind: 'invalid-cursor' });
+    const first = await crawlPage({ db, client: xClient, target: x, pageSize: 10 });
+    const expired = await crawlPage({
+      db,
+      client: xClient,
+      target: x,
+      runId: first.runId,
+      pageSize: 10,
+    });
+    expect(expired).toMatchObject({ outcome: 'cursor_expired', cursor: null, windowPages: 0 });
+    expect(await getCheckpoint(db, x)).toMatchObject({ windowUntilId: null, windowOldestId: null });
+    await crawlTargetToEnd({ db, client: xClient, target: x, pageSize: 10 });
+    expect(xClient.requests.slice(2).map((r) => [r.untilId ?? null, r.cursor])).toEqual([
+      [null, null],
+      [null, '10'],
+    ]);
+    expect(await getCheckpoint(db, x)).toMatchObject({ sinceId: '33014' });
+
+    // agntdata has no until_id: its window starts over from the top, the pages re-read are
+    // upserts.
+    const a = await newTarget('agntdata', 3200);
+    const aClient = timelineOf(a, range(34_000n, 25), 10);
+    const opened = await crawlPage({ db, client: aClient, target: a, pageSize: 10 });
+    aClient.faults.push({ kind: 'invalid-cursor' });
+    const aExpired = await crawlPage({
+      db,
+      client: aClient,
+      target: a,
+      runId: opened.runId,
+      pageSize: 10,
+    });
+    expect(aExpired).toMatchObject({ outcome: 'cursor_expired', cursor: null, windowPages: 0 });
+    expect(await getCheckpoint(db, a)).toMatchObject({ windowUntilId: null, windowNewestId: null });
+    await crawlTargetToEnd({ db, client: aClient, target: a, pageSize: 10 });
+    expect(aClient.requests.map((r) => [r.untilId ?? null, r.cursor])).toEqual([
+      [null, null],
+      [null, '10'],
+      [null, null],
+      [null, '10'],
+      [null, '20'],
+    ]);
+    expect(await storedTweetIds(a.userId)).toHaveLength(25);
   });
 
   it('records a gap when a window returns the whole cap without reaching since_id', async () => {

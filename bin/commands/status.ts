@@ -130,7 +130,7 @@ function targetLines(target: TargetStatus, now: Date): string[] {
   const checkpoint =
     cp === null
       ? 'never crawled'
-      : `since_id ${cp.sinceId ?? (cp.backfillDone ? '- (backfill done, nothing to read yet)' : '- (backfill pending)')}${cp.windowOpen ? `, window open: ${cp.windowPages} page${cp.windowPages === 1 ? '' : 's'} read${cp.hasCursor ? ', cursor saved' : ''}` : ''}`;
+      : `since_id ${cp.sinceId ?? (cp.backfillDone ? '- (backfill done, nothing to read yet)' : '- (backfill pending)')}${cp.windowOpen ? `, window open: ${cp.windowPages} page${cp.windowPages === 1 ? '' : 's'} read${cp.hasCursor ? ', cursor saved' : ''}${cp.windowUntilId === null ? '' : `, going on below ${cp.windowUntilId} (until_id: its cursor expired)`}` : ''}`;
   lines.push(`    checkpoint: ${checkpoint}`);
   const run = target.lastRun;
   lines.push(

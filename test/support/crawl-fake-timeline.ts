@@ -9,8 +9,9 @@ import {
 
 /**
  * A scripted provider for the crawl step's checkpoint semantics: a timeline of ids served
- * newest first, X-style (since_id honoured, numeric offset cursors) or agntdata-style (no
- * since_id). Faults are queued per request. The sandbox tests cover the real HTTP path.
+ * newest first, X-style (since_id and until_id honoured, numeric offset cursors) or
+ * agntdata-style (no since_id). Faults are queued per request. The sandbox tests cover the
+ * real HTTP path.
  */
 export interface FakeTimelineOptions {
   provider: ProviderName;
@@ -102,6 +103,13 @@ export class FakeTimeline implements CrawlClient {
       throw error;
     }
     let visible = this.options.cap === undefined ? this.ids : this.ids.slice(0, this.options.cap);
+    const oldestReachable = visible.at(-1);
+    // X: until_id is exclusive; one older than every reachable tweet is "forced to the most
+    // recent ID available" (the docs), i.e. no bound, as the sandbox does it.
+    if (this.provider === 'x' && request.untilId != null && oldestReachable !== undefined) {
+      const until = BigInt(request.untilId);
+      if (until >= oldestReachable) visible = visible.filter((id) => id < until);
+    }
     if (this.provider === 'x' && request.sinceId != null) {
       const since = BigInt(request.sinceId);
       visible = visible.filter((id) => id > since);

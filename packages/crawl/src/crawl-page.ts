@@ -21,6 +21,7 @@ import {
   recordRawPage,
   reserveSpend,
   resetWindow,
+  resumeWindowBelow,
   type SpendReservation,
   spendDay,
   spentToday,
@@ -54,8 +55,9 @@ export const X_TIMELINE_CAP = 3200;
  * Invalid bodies in a row at the same position before the target is marked 'failing': one can
  * be a provider's bad moment, three in a row of the same page will not fix themselves, and each
  * scheduled run would buy that page again. "In a row" spans runs and window restarts (an
- * expired cursor re-reads the pages above it): the streak is cleared only when a page at or
- * past that position is written or the window completes (countInvalidPage in @birdfeed/db).
+ * expired agntdata cursor re-reads the pages above it): the streak is cleared only when a page
+ * at or past that position is written or the window completes (countInvalidPage in
+ * @birdfeed/db).
  */
 export const INVALID_PAGES_BEFORE_FAILING = 3;
 
@@ -142,7 +144,9 @@ export interface CrawlPageOptions {
  * What happened:
  * - `page`: a page was written; the window goes on (`next: 'page'`).
  * - `window_completed`: the last page of the window was written; since_id moved.
- * - `cursor_expired`: the provider rejected the saved cursor; the window restarts from since_id.
+ * - `cursor_expired`: the provider rejected the saved cursor. On X, a window that has listed
+ *   tweets goes on strictly below the oldest of them (`until_id`); otherwise (agntdata, or
+ *   nothing listed yet) the window restarts from since_id.
  * - `unavailable`: the account cannot be read; the target is marked and the run closed.
  * - `inactive`: the target is disabled or marked; the run was cancelled without a request.
  * - `budget_reached`: the day's agntdata budget is spent; the run was cancelled without a request,
@@ -683,8 +687,13 @@ function buildRequest(
 ): TimelinePageRequest {
   const request: TimelinePageRequest = { userId: target.userId, cursor: checkpoint.cursor };
   // X: since_id on EVERY page of the window, with the saved pagination token. agntdata has no
-  // since_id: the step stops itself at the page that reaches it.
+  // since_id: the step stops itself at the page that reaches it. The until_id of a window that
+  // went on below its oldest tweet after an expired cursor is on every page after it too, as
+  // X wants a pagination token asked with the query that made it.
   if (target.provider === 'x' && checkpoint.sinceId !== null) request.sinceId = checkpoint.sinceId;
+  if (target.provider === 'x' && checkpoint.windowUntilId !== null) {
+    request.untilId = checkpoint.windowUntilId;
+  }
   if (options.signal !== undefined) request.signal = options.signal;
   let size = options.pageSize;
   if (kind === 'backfill' && target.provider === 'x') {
@@ -732,17 +741,28 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
     );
   }
   if (error instanceof InvalidCursorError && checkpoint.cursor !== null) {
-    // Step "an expired cursor restarts the window from since_id": the pages re-read are upserts.
+    // X takes until_id: a window that listed tweets goes on strictly below the oldest of them
+    // rather than from its top, which would ask (and spend the rate limit) for every page it
+    // read again (see resumeWindowBelow). agntdata has no such bound, and a window that listed
+    // nothing has no id to go below: they restart from since_id, the pages re-read are upserts.
+    // Should the account post so much meanwhile that this id leaves X's newest 3,200, X moves
+    // until_id to its newest tweet (the docs: "forced to the most recent ID available"): the
+    // window reads from its top again, as it would without the bound (an incremental one then
+    // meets the cap and records its gap, as any window does).
+    const below = key.provider === 'x' ? checkpoint.windowOldestId : null;
     const restarted = await db.transaction(async (tx) => {
-      const reset = await resetWindow(tx, key, checkpoint, {
-        startedAt: new Date(ctx.now().getTime()),
-      });
+      const reset =
+        below !== null
+          ? await resumeWindowBelow(tx, key, checkpoint, below)
+          : await resetWindow(tx, key, checkpoint, { startedAt: new Date(ctx.now().getTime()) });
       if (reset !== null) await addRunProgress(tx, run.id, { requests: 1 });
       return reset;
     });
     logger.warn(
-      { ...key, runId: run.id, windowPages: checkpoint.windowPages },
-      'crawl: cursor expired, restarting the window from since_id',
+      { ...key, runId: run.id, windowPages: checkpoint.windowPages, untilId: below },
+      below !== null
+        ? 'crawl: cursor expired, the window goes on below the oldest tweet it read (until_id)'
+        : 'crawl: cursor expired, restarting the window from since_id',
     );
     if (restarted === null)
       return staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint);
@@ -928,6 +948,7 @@ function requestUrlOf(error: object, request: TimelinePageRequest, provider: Pro
   if (provider === 'x') {
     const params = new URLSearchParams();
     if (request.sinceId) params.set('since_id', request.sinceId);
+    if (request.untilId) params.set('until_id', request.untilId);
     if (request.cursor) params.set('pagination_token', request.cursor);
     const query = params.toString();
     return `/2/users/${request.userId}/tweets${query === '' ? '' : `?${query}`}`;

@@ -106,7 +106,10 @@ export class AccountUnavailableError extends ProviderError {
   }
 }
 
-/** The pagination/continuation token expired or is invalid: restart the window from since_id. */
+/**
+ * The pagination/continuation token expired or is invalid: the window goes on without it (X:
+ * below the oldest tweet it read, with until_id; agntdata: from the top again).
+ */
 export class InvalidCursorError extends ProviderError {
   override readonly name = 'InvalidCursorError';
 }
