@@ -236,6 +236,42 @@ describe('crawl step (X semantics)', () => {
     });
   });
 
+  it('a 400 for a request bounded by until_id restarts the window from since_id without the bound; without a bound a 400 fails the step', async () => {
+    const key = await newTarget('x', 30);
+    const client = timelineOf(key, range(34_000n, 30), 10);
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
+    client.add(...range(35_000n, 25));
+    client.requests.length = 0;
+    const first = await crawlPage({ db, client, target: key, pageSize: 10 });
+    client.faults.push({ kind: 'invalid-cursor' }, { kind: 'bad-request' });
+    await crawlPage({ db, client, target: key, runId: first.runId, pageSize: 10 });
+    expect(await getCheckpoint(db, key)).toMatchObject({ windowUntilId: '35015' });
+    const refused = await crawlPage({ db, client, target: key, runId: first.runId, pageSize: 10 });
+    expect(refused).toMatchObject({ next: 'page', outcome: 'cursor_expired', cursor: null });
+    expect(await getCheckpoint(db, key)).toMatchObject({
+      sinceId: '34029',
+      windowUntilId: null,
+      windowPages: 0,
+    });
+    const rest = await crawlTargetToEnd({ db, client, target: key, pageSize: 10 });
+    expect(rest).toMatchObject({ outcome: 'succeeded', runId: first.runId, sinceId: '35024' });
+    expect(client.requests.map((r) => [r.untilId ?? null, r.cursor])).toEqual([
+      [null, null],
+      [null, '10'],
+      ['35015', null],
+      [null, null],
+      [null, '10'],
+      [null, '20'],
+    ]);
+    expect(await storedTweetIds(key.userId)).toHaveLength(55);
+
+    // The same 400 on a window without a bound is no reason to restart: it fails as before.
+    client.add(...range(36_000n, 5));
+    client.faults.push({ kind: 'bad-request' });
+    await expect(crawlPage({ db, client, target: key, pageSize: 10 })).rejects.toThrow(/400/);
+    expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '35024', windowUntilId: null });
+  });
+
   it('an expired cursor before the window listed anything restarts it from since_id (X), as any expired agntdata cursor does', async () => {
     const x = await newTarget('x', 30);
     const xClient = timelineOf(x, range(32_000n, 30), 10);

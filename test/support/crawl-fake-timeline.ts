@@ -2,6 +2,7 @@ import type { CrawlClient, FetchedPage, TimelinePageRequest } from '@birdfeed/cr
 import type { CanonicalPage, ProviderName } from '@birdfeed/model';
 import {
   AccountUnavailableError,
+  BadRequestError,
   InvalidCursorError,
   InvalidResponseError,
   RateLimitedError,
@@ -32,6 +33,8 @@ export type Fault =
   | { kind: 'invalid-body' }
   | { kind: 'empty-page' }
   | { kind: 'rate-limited' }
+  /** A 400 that is not about the cursor (X refusing a parameter). */
+  | { kind: 'bad-request' }
   /** A body that passes the schema but has a value no column takes (a fractional count). */
   | { kind: 'unstorable' };
 
@@ -74,6 +77,11 @@ export class FakeTimeline implements CrawlClient {
     const fault = this.faults.shift();
     if (fault?.kind === 'invalid-cursor') {
       throw new InvalidCursorError(this.provider, 'pagination token expired', { status: 400 });
+    }
+    if (fault?.kind === 'bad-request') {
+      throw new BadRequestError(this.provider, 'x /2/users/:id/tweets → 400: invalid until_id', {
+        status: 400,
+      });
     }
     if (fault?.kind === 'unavailable') {
       throw new AccountUnavailableError(

@@ -33,6 +33,7 @@ import { type CanonicalPage, compareIds, errorChain, type ProviderName } from '@
 import {
   AccountUnavailableError,
   AGNTDATA_DEFAULT_COST_CENTS,
+  BadRequestError,
   InvalidCursorError,
   InvalidResponseError,
 } from '@birdfeed/providers';
@@ -146,7 +147,8 @@ export interface CrawlPageOptions {
  * - `window_completed`: the last page of the window was written; since_id moved.
  * - `cursor_expired`: the provider rejected the saved cursor. On X, a window that has listed
  *   tweets goes on strictly below the oldest of them (`until_id`); otherwise (agntdata, or
- *   nothing listed yet) the window restarts from since_id.
+ *   nothing listed yet) the window restarts from since_id. Also when X answers a request
+ *   bounded by that until_id with another 400: the window restarts from since_id.
  * - `unavailable`: the account cannot be read; the target is marked and the run closed.
  * - `inactive`: the target is disabled or marked; the run was cancelled without a request.
  * - `budget_reached`: the day's agntdata budget is spent; the run was cancelled without a request,
@@ -740,7 +742,15 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
       },
     );
   }
-  if (error instanceof InvalidCursorError && checkpoint.cursor !== null) {
+  // A 400 for a request that carried the window's until_id may be X refusing the bound itself
+  // (it is ours, not X's cursor): kept, it would fail every run of the target the same way.
+  // The window restarts from since_id without it, as it did before the bound existed.
+  const refusedBound =
+    error instanceof BadRequestError &&
+    error.status === 400 &&
+    key.provider === 'x' &&
+    checkpoint.windowUntilId !== null;
+  if ((error instanceof InvalidCursorError && checkpoint.cursor !== null) || refusedBound) {
     // X takes until_id: a window that listed tweets goes on strictly below the oldest of them
     // rather than from its top, which would ask (and spend the rate limit) for every page it
     // read again (see resumeWindowBelow). agntdata has no such bound, and a window that listed
@@ -749,7 +759,7 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
     // until_id to its newest tweet (the docs: "forced to the most recent ID available"): the
     // window reads from its top again, as it would without the bound (an incremental one then
     // meets the cap and records its gap, as any window does).
-    const below = key.provider === 'x' ? checkpoint.windowOldestId : null;
+    const below = key.provider === 'x' && !refusedBound ? checkpoint.windowOldestId : null;
     const restarted = await db.transaction(async (tx) => {
       const reset =
         below !== null
@@ -759,10 +769,18 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
       return reset;
     });
     logger.warn(
-      { ...key, runId: run.id, windowPages: checkpoint.windowPages, untilId: below },
-      below !== null
-        ? 'crawl: cursor expired, the window goes on below the oldest tweet it read (until_id)'
-        : 'crawl: cursor expired, restarting the window from since_id',
+      {
+        ...key,
+        runId: run.id,
+        windowPages: checkpoint.windowPages,
+        untilId: refusedBound ? checkpoint.windowUntilId : below,
+        ...(refusedBound ? { error: describeError(error).message } : {}),
+      },
+      refusedBound
+        ? 'crawl: X refused the request bounded by until_id (400), restarting the window from since_id'
+        : below !== null
+          ? 'crawl: cursor expired, the window goes on below the oldest tweet it read (until_id)'
+          : 'crawl: cursor expired, restarting the window from since_id',
     );
     if (restarted === null)
       return staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint);
