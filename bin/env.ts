@@ -52,21 +52,33 @@ const optionalSecret = z
   });
 
 /**
+ * `schema` with an empty (or blank) value read as unset, so its default applies: .env.example
+ * promises that for every variable, and `KEY=` is how a copied .env leaves one out.
+ */
+export const emptyAsUnset = <Schema extends z.ZodType>(schema: Schema) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+    schema,
+  );
+
+/**
  * A provider base URL. Only http and https: undici refuses any other scheme on every request,
  * and `localhost:4010` (no scheme) parses as a URL whose scheme is "localhost".
  */
 export const httpUrl = (fallback: string) =>
-  z
-    .string()
-    .trim()
-    .pipe(
-      z.url({
-        protocol: /^https?$/,
-        error:
-          'must be an http:// or https:// URL, e.g. https://api.x.com or http://127.0.0.1:4010',
-      }),
-    )
-    .default(fallback);
+  emptyAsUnset(
+    z
+      .string()
+      .trim()
+      .pipe(
+        z.url({
+          protocol: /^https?$/,
+          error:
+            'must be an http:// or https:// URL, e.g. https://api.x.com or http://127.0.0.1:4010',
+        }),
+      )
+      .default(fallback),
+  );
 
 /**
  * An integer variable in plain digits, from `min` to `max`; empty = unset. Not `Number()`'s
@@ -97,13 +109,15 @@ export const positiveInt = (fallback: number, min = 1) =>
  * The name (not the token) of a provider credential: queue and limiter names are built from it,
  * so a worker and the scheduler meet on the same queue only when both use the same label.
  */
-export const credentialLabel = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9_-]{0,39}$/,
-    'a-z, 0-9, - or _ (a name for the credential, not the token)',
-  )
-  .default('default');
+export const credentialLabel = emptyAsUnset(
+  z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9_-]{0,39}$/,
+      'a-z, 0-9, - or _ (a name for the credential, not the token)',
+    )
+    .default('default'),
+);
 
 /** The label of the provider's credential, for its queue name (worker and scheduler agree). */
 export function credentialLabelFor(
@@ -180,7 +194,7 @@ export const envSchema = z.object({
     'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
   ),
   /** Key prefix of every BullMQ queue, so several deployments can share one Redis. */
-  BIRDFEED_QUEUE_PREFIX: z.string().min(1).default('birdfeed'),
+  BIRDFEED_QUEUE_PREFIX: emptyAsUnset(z.string().min(1).default('birdfeed')),
   X_API_BASE_URL: httpUrl('https://api.x.com'),
   X_BEARER_TOKEN: optionalSecret,
   AGNTDATA_BASE_URL: httpUrl('https://api.agntdata.dev'),
@@ -193,7 +207,9 @@ export const envSchema = z.object({
   AGNTDATA_DAILY_BUDGET_CENTS: optionalInt(0),
   /** At least 100 ms: every tick is a Postgres transaction. */
   SCHEDULER_TICK_MS: positiveInt(5000, 100),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: emptyAsUnset(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
 });
 
 export type Env = z.infer<typeof envSchema>;

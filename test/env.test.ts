@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSchedulerEnv } from '../apps/scheduler/src/env.ts';
 import { parseWorkerEnv } from '../apps/worker/src/env.ts';
-import { parseDemoOptions } from '../bin/demo/demo-options.ts';
-import { EnvError, parseEnv } from '../bin/env.ts';
+import { demoEnvSchema, parseDemoOptions } from '../bin/demo/demo-options.ts';
+import { EnvError, parseEnv, parseEnvWith } from '../bin/env.ts';
 
 /**
  * Settings that can never work are refused at start, naming the variable and never echoing a
@@ -173,4 +174,32 @@ describe('connection URLs', () => {
       pgPort: 5433,
     });
   });
+});
+
+describe('an empty value', () => {
+  // .env.example: "an empty value counts as unset" — for every variable it lists that a
+  // command reads (the compose-only ones are docker compose's).
+  const listed = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+    .split('\n')
+    .map((line) => /^#? ?([A-Z][A-Z0-9_]*)=/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+  const allParsers = {
+    ...parsers,
+    demo: (source: NodeJS.ProcessEnv) => parseEnvWith(demoEnvSchema, source),
+  };
+
+  it.each(Object.entries(allParsers))(
+    '%s: every variable .env.example lists, left empty, is read as unset',
+    (_, parse) => {
+      const read = Object.keys(parse({}) as object);
+      const names = listed.filter((name) => read.includes(name));
+      expect(names).toEqual(
+        expect.arrayContaining(['LOG_LEVEL', 'X_API_BASE_URL', 'BIRDFEED_QUEUE_PREFIX']),
+      );
+      const empty = Object.fromEntries(names.map((name) => [name, '']));
+      expect(parse(empty)).toEqual(parse({}));
+      const blank = Object.fromEntries(names.map((name) => [name, '  ']));
+      expect(parse(blank)).toEqual(parse({}));
+    },
+  );
 });

@@ -4,7 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseCommandArgs } from '../commands/command-args.ts';
-import { EnvError, envSchema, optionalInt } from '../env.ts';
+import { emptyAsUnset, envSchema, optionalInt, parseEnvWith } from '../env.ts';
 
 /**
  * `birdfeed demo`'s options: the shared environment (bin/env.ts) plus the demo's own knobs,
@@ -74,14 +74,14 @@ export class DemoUsageError extends Error {
 const int = (min: number, max: number, fallback: number) =>
   optionalInt(min, max).transform((value) => value ?? fallback);
 export const demoEnvSchema = envSchema.extend({
-  BIRDFEED_DEMO_REDIS: z.string().trim().min(1).default('auto'),
+  BIRDFEED_DEMO_REDIS: emptyAsUnset(z.string().trim().min(1).default('auto')),
   BIRDFEED_DEMO_WORKERS: int(1, 16, 2),
   BIRDFEED_DEMO_PG_PORT: int(0, 65535, 5433),
   BIRDFEED_DEMO_SANDBOX_PORT: int(0, 65535, 4010),
   BIRDFEED_DEMO_ACCOUNTS: int(1, 200, 12),
-  BIRDFEED_DEMO_TIME_SCALE: z.coerce.number().positive().max(100_000).default(60),
-  BIRDFEED_HOME: z.string().trim().min(1).optional(),
-  BIRDFEED_SANDBOX_URL: z.url().optional(),
+  BIRDFEED_DEMO_TIME_SCALE: emptyAsUnset(z.coerce.number().positive().max(100_000).default(60)),
+  BIRDFEED_HOME: emptyAsUnset(z.string().trim().min(1).optional()),
+  BIRDFEED_SANDBOX_URL: emptyAsUnset(z.url().optional()),
 });
 
 const DEMO_FLAGS = {
@@ -133,14 +133,7 @@ export function parseDemoOptions(
   source: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
 ): DemoOptions | 'help' {
-  const parsedEnv = demoEnvSchema.safeParse(source);
-  if (!parsedEnv.success) {
-    const lines = parsedEnv.error.issues.map(
-      (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
-    );
-    throw new EnvError(`invalid environment:\n${lines.join('\n')}`);
-  }
-  const env = parsedEnv.data;
+  const env = parseEnvWith(demoEnvSchema, source);
   let values: ReturnType<
     typeof parseArgs<{ args: string[]; options: typeof DEMO_FLAGS }>
   >['values'];
