@@ -25,7 +25,8 @@ const commands: Record<string, { path: string; summary: string }> = {
   watchlist: { path: './commands/watchlist.ts', summary: 'add, list, enable and disable targets' },
   prune: {
     path: './commands/prune.ts',
-    summary: 'delete old raw bodies, runs and failures (--dry-run counts)',
+    summary:
+      'delete old raw bodies, runs, failures and superseded metrics history (--dry-run counts)',
   },
   demo: { path: './commands/demo.ts', summary: 'sandbox + database + crawl, with live progress' },
 };

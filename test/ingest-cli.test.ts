@@ -243,7 +243,7 @@ describe('the birdfeed CLI', () => {
       { DATABASE_URL: testDb.url },
     );
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/ingest-cli\.test\.ts: invalid at \$: .*not JSON/);
+    expect(result.stderr).toMatch(/ingest-cli\.test\.ts: x response is not JSON at \$: /);
     expect(result.stderr).toMatch(/nothing written/);
   });
 
@@ -300,7 +300,7 @@ describe('the birdfeed CLI', () => {
       const result = await birdfeed(['normalize', '--provider', 'x', file], cwd);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(
-        `${file}: ${file.split('/').at(-1)}: invalid at $: invalid X timeline body at $: none of data, meta or errors`,
+        `${file}: invalid X timeline body at $: none of data, meta or errors`,
       );
       expect(result.stdout).toBe('');
     }

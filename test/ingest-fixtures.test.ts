@@ -324,9 +324,9 @@ describe('birdfeed ingest of the real fixtures', () => {
     expect(run.code).toBe(1);
     expect(run.err).toContain(jsonl);
     expect(run.err).toContain('pages.jsonl:2');
-    expect(run.err).toMatch(/invalid at data\[0\]\.id/);
+    expect(run.err).toMatch(/pages\.jsonl:2: invalid X timeline body at data\[0\]\.id/);
     expect(run.err).toContain(notJson);
-    expect(run.err).toMatch(/truncated\.json: invalid at \$/);
+    expect(run.err).toMatch(/truncated\.json: x response is not JSON at \$: /);
     expect(run.err).toContain(wrongShape);
     expect(await counts(db)).toEqual(before);
   });

@@ -67,7 +67,11 @@ export class RecordingFileError extends Error {
     reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`${file}: ${label}: invalid at ${path}: ${reason}`, options);
+    // A bare body's label is its file's name, and a provider's validation error names the path
+    // itself: neither is said twice.
+    const recording = label === basename(file) ? '' : ` ${label}:`;
+    const where = reason.includes(` at ${path}`) ? '' : ` invalid at ${path}:`;
+    super(`${file}:${recording}${where} ${reason}`, options);
   }
 }
 

@@ -251,7 +251,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`watchlist: ${error.message}\n`);
+      // A message that names its action (`watchlist add: …`) already says where it comes from.
+      const where = error.message.startsWith('watchlist ') ? '' : 'watchlist: ';
+      process.stderr.write(`${where}${error.message}\n`);
       return 2;
     }
     throw error;
