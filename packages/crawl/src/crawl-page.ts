@@ -324,6 +324,26 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
 
   const page = fetched.page;
   const ids = timelineIds(page);
+  const bound = key.provider === 'x' ? current.windowUntilId : null;
+  if (bound !== null) {
+    // The part below until_id is trusted only while X honours the bound and lists tweets.
+    // X forces a bound that left its newest 3,200 to its newest tweet: this page is then a second
+    // range, apart from the one read, and the hole between them would go unread and unrecorded.
+    // A page listing nothing that ends the list is the list's end or the floor of the newest
+    // 3,200 (the account posted meanwhile), and it names no author whose count tells which.
+    // Either way the window restarts from its top, as it did before the bound: the cap rule
+    // then sees the whole window and records its gap.
+    const ignored = ids.some((id) => compareIds(id, bound) >= 0);
+    if (ignored || (ids.length === 0 && page.cursor.next === null)) {
+      return restartWindow(failed, null, {
+        fields: { untilId: bound },
+        message: ignored
+          ? 'crawl: X listed tweets at or above until_id (it forces a bound past its newest 3,200 to the top): restarting the window from since_id'
+          : 'crawl: the part below until_id ended listing nothing (its end, or the floor of the newest 3,200): restarting the window from since_id',
+        rateLimit: fetched.rateLimit,
+      });
+    }
+  }
   const newest = page.newestId ?? maxId(ids);
   const oldest = page.oldestId ?? minId(ids);
   const sinceId = current.sinceId;
@@ -476,6 +496,8 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
         },
       );
       invalid.costCents = fetched.costCents;
+      // The page's window, as a page written would have said it: the worker holds on it.
+      invalid.rateLimit = fetched.rateLimit;
       Object.assign(invalid, { requestUrl: fetched.requestUrl });
       return handleFetchError(invalid, failed);
     }
@@ -722,6 +744,37 @@ interface FetchErrorContext {
   reserved: SpendReservation | null;
 }
 
+/**
+ * The window goes on below `below` (X's until_id), or from its top when `below` is null: its
+ * cursor is dropped, since_id kept, and the request that led here counted in the run.
+ */
+async function restartWindow(
+  ctx: FetchErrorContext,
+  below: string | null,
+  said: { fields: Record<string, unknown>; message: string; rateLimit: RateLimitInfo | null },
+): Promise<CrawlStepResult> {
+  const { db, key, run, checkpoint, logger } = ctx;
+  const restarted = await db.transaction(async (tx) => {
+    const reset =
+      below !== null
+        ? await resumeWindowBelow(tx, key, checkpoint, below)
+        : await resetWindow(tx, key, checkpoint, { startedAt: new Date(ctx.now().getTime()) });
+    if (reset !== null) await addRunProgress(tx, run.id, { requests: 1 });
+    return reset;
+  });
+  logger.warn(
+    { ...key, runId: run.id, windowPages: checkpoint.windowPages, ...said.fields },
+    said.message,
+  );
+  if (restarted === null) return staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint);
+  return {
+    ...idle(key, run, restarted, 'cursor_expired'),
+    next: 'page',
+    requests: 1,
+    rateLimit: said.rateLimit,
+  };
+}
+
 async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise<CrawlStepResult> {
   const { db, key, run, checkpoint, logger, reserved } = ctx;
   // agntdata bills every 2xx: one whose body then broke off (a reset, a body timeout, an
@@ -755,36 +808,21 @@ async function handleFetchError(error: unknown, ctx: FetchErrorContext): Promise
     // rather than from its top, which would ask (and spend the rate limit) for every page it
     // read again (see resumeWindowBelow). agntdata has no such bound, and a window that listed
     // nothing has no id to go below: they restart from since_id, the pages re-read are upserts.
-    // Should the account post so much meanwhile that this id leaves X's newest 3,200, X moves
-    // until_id to its newest tweet (the docs: "forced to the most recent ID available"): the
-    // window reads from its top again, as it would without the bound (an incremental one then
-    // meets the cap and records its gap, as any window does).
+    // Should the account post so much meanwhile that this id, or what lies below it, leaves X's
+    // newest 3,200, the page path sees it and restarts the window from its top (see `bound`).
     const below = key.provider === 'x' && !refusedBound ? checkpoint.windowOldestId : null;
-    const restarted = await db.transaction(async (tx) => {
-      const reset =
-        below !== null
-          ? await resumeWindowBelow(tx, key, checkpoint, below)
-          : await resetWindow(tx, key, checkpoint, { startedAt: new Date(ctx.now().getTime()) });
-      if (reset !== null) await addRunProgress(tx, run.id, { requests: 1 });
-      return reset;
-    });
-    logger.warn(
-      {
-        ...key,
-        runId: run.id,
-        windowPages: checkpoint.windowPages,
+    return restartWindow(ctx, below, {
+      fields: {
         untilId: refusedBound ? checkpoint.windowUntilId : below,
         ...(refusedBound ? { error: describeError(error).message } : {}),
       },
-      refusedBound
+      message: refusedBound
         ? 'crawl: X refused the request bounded by until_id (400), restarting the window from since_id'
         : below !== null
           ? 'crawl: cursor expired, the window goes on below the oldest tweet it read (until_id)'
           : 'crawl: cursor expired, restarting the window from since_id',
-    );
-    if (restarted === null)
-      return staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint);
-    return { ...idle(key, run, restarted, 'cursor_expired'), next: 'page', requests: 1 };
+      rateLimit: null,
+    });
   }
   if (error instanceof AccountUnavailableError) {
     const reason = `${error.reason}: ${error.message}`.slice(0, 500);

@@ -1,0 +1,177 @@
+import { crawlPage, crawlTargetToEnd } from '@birdfeed/crawl';
+import {
+  type BirdfeedDb,
+  type Database,
+  getCheckpoint,
+  listGaps,
+  migrate,
+  openDatabase,
+  upsertTarget,
+} from '@birdfeed/db';
+import { rateLimitOf } from '@birdfeed/providers';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeTimeline } from './support/crawl-fake-timeline.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+
+/*
+ * The until_id an X window goes on with after its token expired is trusted only while X honours
+ * it: X forces a bound that left its newest 3,200 to its newest tweet (a second range, apart
+ * from the one read), and a remainder that ends listing nothing may be the floor of the newest
+ * 3,200 with no author count on the page to tell. Both restart the window from its top, where
+ * the cap rule sees the whole window: every tweet at or below the final since_id is stored or
+ * inside a recorded gap.
+ */
+
+let testDb: TestDatabase;
+let database: Database;
+let db: BirdfeedDb;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase('x_until_guards');
+  database = await openDatabase({ url: testDb.url });
+  db = database.db;
+  await migrate(db);
+  pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+  pool.on('error', () => {});
+});
+
+afterAll(async () => {
+  await pool?.end();
+  await database?.close();
+  await testDb?.drop();
+});
+
+const range = (from: bigint, count: number) =>
+  Array.from({ length: count }, (_, i) => from + BigInt(i));
+
+describe('an X window whose until_id bound was forced to the top (cap)', () => {
+  it('records a gap covering every tweet it did not read', async () => {
+    const key = { provider: 'x', userId: '777001' } as const;
+    await upsertTarget(db, { ...key, backfillDepth: 800 });
+    const cap = 30;
+    const client = new FakeTimeline({ ...key, ids: range(1000n, 20), pageSize: 5, cap });
+    // Backfill: since_id = 1019.
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('1019');
+
+    // 20 new tweets; the incremental window reads two pages (2019..2010), then its token expires.
+    client.add(...range(2000n, 20));
+    const p1 = await crawlPage({ db, client, target: key, pageSize: 5, timelineCap: cap });
+    await crawlPage({ db, client, target: key, runId: p1.runId, pageSize: 5, timelineCap: cap });
+    client.faults.push({ kind: 'invalid-cursor' });
+    const expired = await crawlPage({
+      db,
+      client,
+      target: key,
+      runId: p1.runId,
+      pageSize: 5,
+      timelineCap: cap,
+    });
+    expect(expired.outcome).toBe('cursor_expired');
+    expect((await getCheckpoint(db, key))?.windowUntilId).toBe('2010');
+
+    // Meanwhile (a paused queue, a disabled target) the account posts more than the cap: the
+    // bound 2010 is no longer reachable and X forces it to the top.
+    client.add(...range(3000n, 40));
+    const rest = await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
+    expect(rest.outcome).toBe('succeeded');
+
+    const stored = new Set(
+      (
+        await pool.query<{ id: string }>('SELECT id::text AS id FROM tweets WHERE author_id = $1', [
+          key.userId,
+        ])
+      ).rows.map((r) => BigInt(r.id)),
+    );
+    const gaps = await listGaps(db, key);
+    const inGap = (id: bigint) =>
+      gaps.some(
+        (g) =>
+          (g.sinceId === null || id > BigInt(g.sinceId)) &&
+          (g.oldestId === null || id < BigInt(g.oldestId)),
+      );
+    const since = BigInt((await getCheckpoint(db, key))?.sinceId ?? '0');
+    // Every tweet at or below since_id is stored, or lies in a recorded gap.
+    const lostSilently = client.ids
+      .filter((id) => id <= since && !stored.has(id) && !inGap(id))
+      .map(String);
+    expect(gaps.map((g) => [g.sinceId, g.oldestId, g.reason])).not.toEqual([]);
+    expect(lostSilently).toEqual([]);
+  });
+});
+
+describe('a fetched page whose step then throws', () => {
+  it('keeps the window the page described on the error the worker sees (remaining 0 held)', async () => {
+    const key = { provider: 'x', userId: '777002' } as const;
+    await upsertTarget(db, { ...key, backfillDepth: 800 });
+    const inner = new FakeTimeline({ ...key, ids: range(5000n, 20), pageSize: 5 });
+    const spent = { limit: 900, remaining: 0, resetAt: new Date(Date.now() + 120_000) };
+    const client = {
+      provider: 'x' as const,
+      fetchTimelinePage: async (request: Parameters<FakeTimeline['fetchTimelinePage']>[0]) => ({
+        ...(await inner.fetchTimelinePage(request)),
+        rateLimit: spent,
+      }),
+    };
+    // A 200 that passes the schema but that no column takes: the step throws (fails for good).
+    inner.faults.push({ kind: 'unstorable' });
+    const error = await crawlPage({ db, client, target: key, pageSize: 5 }).then(
+      () => null,
+      (caught: unknown) => caught,
+    );
+    expect(error).not.toBeNull();
+    // The worker holds on what rateLimitOf(error) returns when the step throws.
+    expect(rateLimitOf(error)).toMatchObject({ remaining: 0 });
+  });
+});
+
+describe('a resumed X window whose remainder fell below the cap floor', () => {
+  it('records the gap when the page below until_id comes back empty (no author count on it)', async () => {
+    const key = { provider: 'x', userId: '777004' } as const;
+    await upsertTarget(db, { ...key, backfillDepth: 800 });
+    const cap = 30;
+    const client = new FakeTimeline({ ...key, ids: range(1000n, 20), pageSize: 5, cap });
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
+    expect((await getCheckpoint(db, key))?.sinceId).toBe('1019');
+    client.add(...range(2000n, 20));
+    const p1 = await crawlPage({ db, client, target: key, pageSize: 5, timelineCap: cap });
+    await crawlPage({ db, client, target: key, runId: p1.runId, pageSize: 5, timelineCap: cap });
+    client.faults.push({ kind: 'invalid-cursor' });
+    const expired = await crawlPage({
+      db,
+      client,
+      target: key,
+      runId: p1.runId,
+      pageSize: 5,
+      timelineCap: cap,
+    });
+    expect(expired.outcome).toBe('cursor_expired');
+    // 20 posted during the pause: the newest 30 are now 3019..3000 and 2019..2010. The bound
+    // 2010 is still reachable (not forced), everything below it (2009..2000) is not: X answers
+    // result_count 0, no next_token, no includes (so no tweet_count to see the posting by).
+    client.add(...range(3000n, 20));
+    const rest = await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
+    expect(rest.outcome).toBe('succeeded');
+    const stored = new Set(
+      (
+        await pool.query<{ id: string }>('SELECT id::text AS id FROM tweets WHERE author_id = $1', [
+          key.userId,
+        ])
+      ).rows.map((r) => BigInt(r.id)),
+    );
+    const gaps = await listGaps(db, key);
+    const inGap = (id: bigint) =>
+      gaps.some(
+        (g) =>
+          (g.sinceId === null || id > BigInt(g.sinceId)) &&
+          (g.oldestId === null || id < BigInt(g.oldestId)),
+      );
+    const since = BigInt((await getCheckpoint(db, key))?.sinceId ?? '0');
+    const lostSilently = client.ids
+      .filter((id) => id <= since && !stored.has(id) && !inGap(id))
+      .map(String);
+    expect(lostSilently).toEqual([]);
+  });
+});
