@@ -254,6 +254,26 @@ describe('worker policy', () => {
     expect(h.failures).toHaveLength(0);
   });
 
+  it('a page fetched with remaining 0 whose write then failed holds the queue until the reset before its retry', async () => {
+    const starts: number[] = [];
+    let resetAt = 0;
+    const h = await start(async (_payload, context) => {
+      starts.push(Date.now());
+      if (starts.length === 1) {
+        resetAt = Date.now() + 1_500;
+        // The provider answered (its window spent), then the page's transaction failed.
+        context.observeRateLimit?.({ limit: 10, remaining: 0, resetAt: new Date(resetAt) });
+        throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+      }
+      return { next: false };
+    });
+    const { jobId } = await enqueueFirstPage(h.worker.queue, payload('70'));
+    expect(await finalState(h.worker, jobId)).toBe('completed');
+    expect(starts).toHaveLength(2);
+    // The retry's backoff is 20 ms: only the hold makes it wait for the reset.
+    expect(starts[1]).toBeGreaterThanOrEqual(resetAt);
+  });
+
   it('Postgres away for longer than every retry holds the job; it keeps its attempts and the outage is one line', async () => {
     // The server goes away (connections ended, new ones refused, as in a restart) for more
     // pages in a row than the job's attempts; the step meets it through drizzle as the crawl

@@ -63,6 +63,8 @@ export function createPageRunner(options: PageRunnerOptions): PageRunner {
         } catch (error) {
           seen = rateLimitOf(error);
           throw error;
+        } finally {
+          context.observeRateLimit?.(seen);
         }
       },
     };

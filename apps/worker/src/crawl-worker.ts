@@ -418,11 +418,15 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
       const deadline = AbortSignal.timeout(jobTimeoutMs);
       const signal =
         cancelSignal === undefined ? deadline : AbortSignal.any([cancelSignal, deadline]);
+      let seen: PageRateLimit | null = null;
       const work = options.step(payload, {
         jobId,
         attempt: job.attemptsMade + 1,
         signal,
         logger: jobLog,
+        observeRateLimit: (rateLimit) => {
+          seen = rateLimit;
+        },
       });
       try {
         result = await withDeadline(work, signal, jobTimeoutMs);
@@ -477,7 +481,9 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         // reset), then the error takes its usual course.
         if (decision.action !== 'rate-limited') {
           const why = `remaining=0 on a ${err.name} (${describeError(err).status ?? 'no status'})`;
-          await heedWindow(rateLimitOf(error), jobLog, why).catch((holdError: unknown) => {
+          // A response's window (a 503's), else that of the page fetched before the write failed.
+          const window = rateLimitOf(error) ?? seen;
+          await heedWindow(window, jobLog, why).catch((holdError: unknown) => {
             // The page's own error still decides what happens to it.
             jobLog.warn(
               { err: describeError(holdError) },

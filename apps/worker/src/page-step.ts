@@ -13,6 +13,11 @@ export interface PageStepContext {
   /** Fires at the per-job deadline, and when BullMQ cancels the job. */
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * Told the window of each provider response the step sees: a step that then fails (its page
+   * could not be written) still holds the queue on what that response said.
+   */
+  observeRateLimit?: ((rateLimit: PageRateLimit | null) => void) | undefined;
 }
 
 export interface PageRateLimit {
