@@ -84,6 +84,23 @@ describe('CHECK constraints (migration 0006_add_checks) on Postgres', () => {
     });
   });
 
+  it('refuses a negative count of empty give-ups (migration 0009)', async () => {
+    await withClient(database.url, async (client) => {
+      const error = await client
+        .query(
+          `INSERT INTO crawl_checkpoints (provider, user_id, empty_giveups) VALUES ('x', 3, -1)`,
+        )
+        .then(
+          () => undefined,
+          (failure: { code?: string; constraint?: string }) => failure,
+        );
+      expect(error).toMatchObject({
+        code: '23514',
+        constraint: 'crawl_checkpoints_empty_giveups_check',
+      });
+    });
+  });
+
   it('refuses a face size, reference type, provider or count outside the contract', async () => {
     await withClient(database.url, async (client) => {
       const refused = async (statement: string) =>
@@ -214,8 +231,8 @@ describe('migration 0006_add_checks over rows stored before it', () => {
               where contype = 'c' and connamespace = 'public'::regnamespace`,
         ),
       );
-      // 13 added here, 2 on watch_targets from before, 1 on crawl_checkpoints after (0008).
-      expect(validated).toEqual({ all_valid: true, n: 16 });
+      // 13 added here, 2 on watch_targets from before, 2 on crawl_checkpoints after (0008, 0009).
+      expect(validated).toEqual({ all_valid: true, n: 17 });
     } finally {
       await current.close();
     }

@@ -33,6 +33,12 @@ export interface CrawlCheckpoint extends TargetKey {
    * resumeWindowBelow). Null: the window is read from its top.
    */
   windowUntilId: string | null;
+  /**
+   * Windows in a row, across runs, given up on empty pages before they listed a tweet (the
+   * `empty_giveups` column): such a window moves nothing and the next run asks again. Reset
+   * when a page lists a tweet or a window completes otherwise, and by `watchlist enable`.
+   */
+  emptyGiveUps: number;
   runId: string | null;
   updatedAt: Date;
 }
@@ -51,6 +57,7 @@ export interface CheckpointRow {
   window_oldest_id: string | null;
   window_empty_pages: number;
   window_until_id: string | null;
+  empty_giveups: number;
   run_id: string | null;
   updated_at: Date | string;
 }
@@ -59,8 +66,8 @@ export const CHECKPOINT_COLUMNS = sql.raw(
   `provider, user_id::text AS user_id, since_id::text AS since_id,
    window_newest_id::text AS window_newest_id, cursor, window_started_at, window_pages,
    backfill_done, backfill_fetched, window_author_tweets, window_oldest_id::text AS window_oldest_id,
-   window_empty_pages, window_until_id::text AS window_until_id, run_id::text AS run_id,
-   updated_at`,
+   window_empty_pages, window_until_id::text AS window_until_id, empty_giveups,
+   run_id::text AS run_id, updated_at`,
 );
 
 /**
@@ -103,6 +110,7 @@ export function toCheckpoint(row: CheckpointRow): CrawlCheckpoint {
     windowOldestId: row.window_oldest_id,
     windowEmptyPages: row.window_empty_pages,
     windowUntilId: row.window_until_id,
+    emptyGiveUps: row.empty_giveups,
     runId: row.run_id,
     updatedAt: toDate(row.updated_at),
   };

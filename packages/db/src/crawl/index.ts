@@ -27,6 +27,7 @@ export {
   finishRun,
   getRun,
   listRuns,
+  noteSucceededRun,
   ORPHANED_RUN_ERROR,
   startRun,
 } from './runs.ts';

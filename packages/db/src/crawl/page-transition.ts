@@ -30,8 +30,12 @@ export type WindowMove =
       /** Empty pages with a next token in a row, this one included (0: this one was not). */
       emptyPages: number;
     }
-  /** Step 3: the whole window was read; since_id moves, the window is cleared, the run ends. */
-  | { kind: 'complete'; sinceId: string | null; backfillDone: boolean };
+  /**
+   * Step 3: the whole window was read; since_id moves, the window is cleared, the run ends.
+   * `gaveUpEmpty`: the window was given up on empty pages before it listed a tweet, which adds
+   * one to the checkpoint's `empty_giveups`; any other end clears it.
+   */
+  | { kind: 'complete'; sinceId: string | null; backfillDone: boolean; gaveUpEmpty?: boolean };
 
 export interface PageTransition extends TargetKey {
   /** The checkpoint as the step read it: nothing happens unless the row still holds it. */
@@ -64,6 +68,7 @@ function checkpointSet(input: PageTransition): SQL {
     const backfill = move.backfillDone ? sql`true` : sql`backfill_done`;
     return sql`since_id = ${move.sinceId}::bigint, window_newest_id = NULL, cursor = NULL,
       window_started_at = NULL, ${CLEAR_WINDOW_COUNTERS}, ${CLEAR_INVALID_STREAK}, backfill_done = ${backfill},
+      empty_giveups = CASE WHEN ${move.gaveUpEmpty === true}::boolean THEN empty_giveups + 1 ELSE 0 END,
       run_id = NULL, updated_at = now()`;
   }
   if (input.opensWindowAt !== null) {
@@ -73,14 +78,20 @@ function checkpointSet(input: PageTransition): SQL {
       window_pages = 1, backfill_fetched = ${move.fetched}::int,
       window_author_tweets = ${move.authorTweets}::int, window_oldest_id = ${move.oldestId}::bigint,
       window_empty_pages = ${move.emptyPages}::int, window_until_id = NULL, ${invalidStreakAfterPage(0)},
-      run_id = ${input.runId}::bigint, updated_at = now()`;
+      ${emptyGiveUpsAfterPage(move.fetched)}, run_id = ${input.runId}::bigint, updated_at = now()`;
   }
   return sql`cursor = ${move.cursor}::text, window_newest_id = ${move.windowNewestId}::bigint,
     window_pages = window_pages + 1, backfill_fetched = backfill_fetched + ${move.fetched}::int,
     window_author_tweets = coalesce(window_author_tweets, ${move.authorTweets}::int),
     window_oldest_id = least(window_oldest_id, ${move.oldestId}::bigint),
     window_empty_pages = ${move.emptyPages}::int,
-    ${invalidStreakAfterPage(input.version.windowPages)}, updated_at = now()`;
+    ${invalidStreakAfterPage(input.version.windowPages)}, ${emptyGiveUpsAfterPage(move.fetched)},
+    updated_at = now()`;
+}
+
+/** A page that lists a tweet ends the run of windows given up on empty pages. */
+function emptyGiveUpsAfterPage(fetched: number): SQL {
+  return sql`empty_giveups = CASE WHEN ${fetched}::int > 0 THEN 0 ELSE empty_giveups END`;
 }
 
 /**

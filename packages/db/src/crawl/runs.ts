@@ -150,6 +150,26 @@ export async function finishRun(
   return rows.length > 0;
 }
 
+/**
+ * Says, on a run that ended 'succeeded', what it gave up on (its `error` column, the run's
+ * "why" as for any other outcome): a window given up on empty pages before it listed a tweet
+ * succeeds (the provider answered every page) yet reads nothing, and `status` and `crawl
+ * --once` would otherwise show a success. Only a succeeded run: another first outcome (a run
+ * the scheduler closed as orphaned meanwhile) keeps its own reason. True when it was noted.
+ */
+export async function noteSucceededRun(
+  db: BirdfeedExecutor,
+  runId: string,
+  note: string,
+): Promise<boolean> {
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`UPDATE crawl_runs SET error = ${storableText(note)}
+      WHERE id = ${runId}::bigint AND outcome = 'succeeded'
+      RETURNING id::text AS id`),
+  );
+  return rows.length > 0;
+}
+
 export async function listRuns(
   db: BirdfeedExecutor,
   key: TargetKey,

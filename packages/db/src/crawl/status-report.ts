@@ -30,6 +30,12 @@ export interface TargetStatus {
     windowUntilId: string | null;
     windowPages: number;
     backfillDone: boolean;
+    /**
+     * Windows in a row (across runs) given up on empty pages before they listed a tweet: each
+     * one moved nothing and the next run asks again; at EMPTY_GIVEUPS_BEFORE_FAILING (crawl)
+     * the target is marked 'failing'. 0: the last window listed a tweet or ended otherwise.
+     */
+    emptyGiveUps: number;
   } | null;
   lastRun: CrawlRun | null;
   failures: {
@@ -74,6 +80,7 @@ interface StatusRow {
   window_started_at: Date | string | null;
   window_pages: number | null;
   backfill_done: boolean | null;
+  empty_giveups: number | null;
   run: RunRow | null;
   failures_24h: number | string;
   failures_total: number | string;
@@ -108,7 +115,7 @@ export function statusTargetsQuery(provider?: ProviderName): SQL {
         (c.user_id IS NOT NULL) AS cp_exists, c.since_id::text AS since_id,
         c.window_newest_id::text AS window_newest_id, (c.cursor IS NOT NULL) AS cursor_set,
         c.window_until_id::text AS window_until_id,
-        c.window_started_at, c.window_pages, c.backfill_done,
+        c.window_started_at, c.window_pages, c.backfill_done, c.empty_giveups,
         r.run, coalesce(f.last24h, 0) AS failures_24h, coalesce(f.total, 0) AS failures_total,
         lf.last_failure, coalesce(g.count, 0) AS gaps_count, lg.last_gap
       FROM watch_targets t
@@ -185,6 +192,7 @@ function toTargetStatus(row: StatusRow): TargetStatus {
             windowUntilId: row.window_until_id,
             windowPages: row.window_pages ?? 0,
             backfillDone: row.backfill_done === true,
+            emptyGiveUps: row.empty_giveups ?? 0,
           }
         : null,
     lastRun: row.run === null ? null : toRun(row.run),

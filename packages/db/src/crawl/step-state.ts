@@ -26,7 +26,7 @@ const STATE_COLUMNS = sql.join(
      c.backfill_fetched AS c_backfill_fetched,
      c.window_author_tweets AS c_window_author_tweets,
      c.window_oldest_id::text AS c_window_oldest_id, c.window_empty_pages AS c_window_empty_pages,
-     c.window_until_id::text AS c_window_until_id,
+     c.window_until_id::text AS c_window_until_id, c.empty_giveups AS c_empty_giveups,
      c.run_id::text AS c_run_id,
      c.updated_at AS c_updated_at,
      r.id::text AS r_id, r.provider AS r_provider, r.user_id::text AS r_user_id, r.kind AS r_kind,

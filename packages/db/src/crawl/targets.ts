@@ -181,9 +181,9 @@ export async function listTargets(
 /**
  * Enables targets (all providers of the user unless one is given). Enabling also clears an
  * unavailable state: it is how an operator says "try this account again", and it makes the
- * target due at once. It clears the checkpoint's bad-body streak too (same statement): the
- * bodies that marked the target 'failing' were dealt with, and one provider hiccup after
- * re-enabling must not mark it failing again at once.
+ * target due at once. It clears the checkpoint's bad-body streak and its count of windows
+ * given up on empty pages too (same statement): what marked the target 'failing' was dealt
+ * with, and one provider hiccup after re-enabling must not mark it failing again at once.
  */
 export async function setTargetEnabled(
   db: BirdfeedExecutor,
@@ -199,9 +199,9 @@ export async function setTargetEnabled(
       RETURNING ${TARGET_COLUMNS}`;
   const statement = enabled
     ? sql`WITH t AS (${update}),
-      streak AS (UPDATE crawl_checkpoints c SET ${CLEAR_INVALID_STREAK}
+      streak AS (UPDATE crawl_checkpoints c SET ${CLEAR_INVALID_STREAK}, empty_giveups = 0
         FROM t WHERE c.provider = t.provider AND c.user_id = t.user_id::bigint
-          AND (c.invalid_streak <> 0 OR c.invalid_at_page IS NOT NULL)
+          AND (c.invalid_streak <> 0 OR c.invalid_at_page IS NOT NULL OR c.empty_giveups <> 0)
         RETURNING 1)
       SELECT * FROM t`
     : update;

@@ -41,7 +41,8 @@ export const watchTargets = pgTable(
     backfillDepth: integer('backfill_depth').notNull().default(800),
     /**
      * 'active' | 'not_found' | 'suspended' | 'protected' | 'deleted' (the provider said so) |
-     * 'failing' (the same page failed validation again and again: buying it once more will not help)
+     * 'failing' (the same page failed validation again and again, or run after run gave its window
+     * up on empty pages before listing a tweet: buying those pages once more will not help)
      */
     state: text('state').notNull().default('active'),
     stateReason: text('state_reason'),
@@ -110,6 +111,14 @@ export const crawlCheckpoints = pgTable(
     invalidStreak: integer('invalid_streak').notNull().default(0),
     /** The window position (pages read before it) of the bad bodies `invalid_streak` counts. */
     invalidAtPage: integer('invalid_at_page'),
+    /**
+     * Windows in a row, across runs, given up on empty pages (EMPTY_PAGES_BEFORE_END of them,
+     * each with a next token) before they listed a single tweet: such a window moves nothing,
+     * records no gap, and the next run buys the same pages again. Reset when a page lists a
+     * tweet or a window completes otherwise, and by `watchlist enable`; at
+     * EMPTY_GIVEUPS_BEFORE_FAILING the target is marked 'failing' (crawl-page.ts).
+     */
+    emptyGiveups: integer('empty_giveups').notNull().default(0),
     runId: snowflake('run_id'),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
@@ -121,6 +130,7 @@ export const crawlCheckpoints = pgTable(
       'crawl_checkpoints_window_until_check',
       sql`${table.windowUntilId} is null or (${table.provider} = 'x' and ${table.windowStartedAt} is not null)`,
     ),
+    check('crawl_checkpoints_empty_giveups_check', sql`${table.emptyGiveups} >= 0`),
   ],
 );
 
