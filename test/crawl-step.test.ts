@@ -883,6 +883,135 @@ describe('windows that find nothing, empty pages and pinned tweets', () => {
     expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '14011', backfillDone: true });
   });
 
+  it('x: a backfill given up on empty pages before it listed a tweet says so on its run, and the third in a row marks the target failing until re-enabled', async () => {
+    const key = await newTarget('x', 20);
+    const client = timelineOf(key, range(16_000n, 200), 5);
+    for (let inARow = 1; inARow <= 3; inARow += 1) {
+      client.faults.push(...Array(10).fill({ kind: 'empty-page' }));
+      const asked = client.requests.length;
+      const run = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+      // Each run buys the 10 empty pages, no more.
+      expect(client.requests.length - asked).toBe(10);
+      expect(run).toMatchObject({
+        outcome: 'succeeded',
+        kind: 'backfill',
+        gaps: [],
+        tweetsNew: 0,
+        emptyGiveUp: { inARow },
+      });
+      // Before: a plain success with no word of the pages it gave up on.
+      const [stored] = await query<{ outcome: string; error: string | null }>(
+        'SELECT outcome, error FROM crawl_runs WHERE id = $1',
+        [run.runId],
+      );
+      expect(stored?.outcome).toBe('succeeded');
+      expect(stored?.error).toContain('gave up after 10 empty pages in a row');
+      expect(stored?.error).toContain('the backfill is not done');
+      expect(await getCheckpoint(db, key)).toMatchObject({
+        sinceId: null,
+        backfillDone: false,
+        emptyGiveUps: inARow,
+      });
+      const [target] = await query<{ state: string; state_reason: string | null }>(
+        'SELECT state, state_reason FROM watch_targets WHERE user_id = $1',
+        [key.userId],
+      );
+      expect(target?.state).toBe(inARow < 3 ? 'active' : 'failing');
+      if (inARow === 3) {
+        expect(run.emptyGiveUp?.failing).toBe(target?.state_reason);
+        expect(target?.state_reason).toContain('3 runs in a row gave up after 10 empty pages');
+        expect(target?.state_reason).toContain(
+          `birdfeed watchlist enable ${key.userId} --provider x`,
+        );
+        expect(stored?.error).toContain('target marked failing');
+      }
+    }
+    // Not asked again (not one request) until an operator re-enables it.
+    const asked = client.requests.length;
+    expect(asked).toBe(30);
+    const inactive = await crawlPage({ db, client, target: key });
+    expect(inactive).toMatchObject({ outcome: 'inactive', requests: 0 });
+    const claimed = await claimDueTargets(db, {
+      limit: 100,
+      now: new Date(Date.now() + 86_400_000),
+    });
+    expect(claimed.map((t) => t.userId)).not.toContain(key.userId);
+    expect(client.requests.length).toBe(asked);
+    await setTargetEnabled(db, key, true);
+    expect(await getCheckpoint(db, key)).toMatchObject({ emptyGiveUps: 0 });
+    const resumed = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(resumed).toMatchObject({
+      outcome: 'succeeded',
+      kind: 'backfill',
+      tweetsNew: 20,
+      emptyGiveUp: null,
+      error: null,
+    });
+    expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '16199', backfillDone: true });
+  });
+
+  it('agntdata: empty give-ups count across runs (3 billed pages each), and a page that lists a tweet clears the count', async () => {
+    const key = await newTarget('agntdata', 100);
+    const client = timelineOf(key, range(17_000n, 12), 5);
+    for (let inARow = 1; inARow <= 2; inARow += 1) {
+      client.faults.push(...Array(3).fill({ kind: 'empty-page' }));
+      const run = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+      expect(run).toMatchObject({
+        outcome: 'succeeded',
+        kind: 'backfill',
+        costCents: 3,
+        gaps: [],
+        emptyGiveUp: { inARow, failing: null },
+      });
+      expect(run.error).toContain('3 empty pages in a row (each with a next token, each billed)');
+      expect(await getCheckpoint(db, key)).toMatchObject({ emptyGiveUps: inARow });
+    }
+    // The next window's first page lists tweets: the count is cleared with that page, while
+    // the window is still open.
+    const first = await crawlPage({ db, client, target: key, pageSize: 5 });
+    expect(first).toMatchObject({ outcome: 'page', timelineTweets: 5 });
+    expect(await getCheckpoint(db, key)).toMatchObject({ emptyGiveUps: 0, windowPages: 1 });
+    // Given up on empty pages after listing tweets: done with its gap, not a give-up counted.
+    client.faults.push(...Array(3).fill({ kind: 'empty-page' }));
+    const rest = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(rest).toMatchObject({ outcome: 'succeeded', emptyGiveUp: null, error: null });
+    expect(rest.gaps).toEqual([{ sinceId: null, oldestId: '17007', reason: 'empty_pages' }]);
+    expect(await getCheckpoint(db, key)).toMatchObject({
+      sinceId: '17011',
+      backfillDone: true,
+      emptyGiveUps: 0,
+    });
+    // 2 runs of 3 billed empty pages, then 1 page of tweets and 3 empty ones.
+    expect(client.requests).toHaveLength(10);
+    const [{ state } = { state: '' }] = await query<{ state: string }>(
+      'SELECT state FROM watch_targets WHERE user_id = $1',
+      [key.userId],
+    );
+    expect(state).toBe('active');
+  });
+
+  it('x: an incremental window given up on empty pages with nothing listed is counted too, and a window that completes clears it', async () => {
+    const key = await newTarget('x', 10);
+    const client = timelineOf(key, range(18_000n, 10), 5);
+    await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '18009', backfillDone: true });
+    client.add(...range(18_100n, 5));
+    client.faults.push(...Array(10).fill({ kind: 'empty-page' }));
+    const gaveUp = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(gaveUp).toMatchObject({
+      outcome: 'succeeded',
+      kind: 'incremental',
+      gaps: [],
+      emptyGiveUp: { inARow: 1, failing: null },
+    });
+    expect(gaveUp.error).toContain('since_id did not move');
+    expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '18009', emptyGiveUps: 1 });
+    // One page with the 5 new tweets and no next token: the window completes on it.
+    const next = await crawlTargetToEnd({ db, client, target: key, pageSize: 5 });
+    expect(next).toMatchObject({ tweetsNew: 5, pages: 1, emptyGiveUp: null, error: null });
+    expect(await getCheckpoint(db, key)).toMatchObject({ sinceId: '18104', emptyGiveUps: 0 });
+  });
+
   it('x: a backfill given up on empty pages is not done, and records no gap when it listed nothing', async () => {
     const key = await newTarget('x', 20);
     const client = timelineOf(key, range(15_000n, 200), 5);

@@ -334,7 +334,10 @@ function summaryLine(summary: TargetCrawlSummary): string {
   if (summary.cursorRestarts > 0) parts.push(`cursor_restarts=${summary.cursorRestarts}`);
   for (const gap of summary.gaps)
     parts.push(`GAP(${gap.sinceId ?? '-'}..${gap.oldestId ?? '-'}, ${gap.reason})`);
-  if (summary.error !== null) {
+  if (summary.error !== null && summary.outcome === 'succeeded') {
+    // A run that succeeded with a caveat (a window given up on empty pages): not an error.
+    parts.push(`note: ${summary.error}`);
+  } else if (summary.error !== null) {
     // The one-shot's own refusals (not watched, disabled, marked) read as a sentence; a
     // provider's or the database's error keeps its name, which says where it came from.
     const name = summary.errorName === 'CrawlOnceError' ? '' : `${summary.errorName ?? 'Error'}: `;

@@ -1,4 +1,4 @@
-import { formatEvery } from '@birdfeed/crawl';
+import { EMPTY_GIVEUPS_BEFORE_FAILING, EMPTY_PAGES_BEFORE_END, formatEvery } from '@birdfeed/crawl';
 import { type StatusReport, statusReport, type TargetStatus } from '@birdfeed/db';
 import type { QueueStatus } from '@birdfeed/jobs';
 import { PROVIDER_NAMES, type ProviderName } from '@birdfeed/model';
@@ -9,9 +9,9 @@ import { withCrawlDatabase } from './database-options.ts';
 const USAGE = `usage: birdfeed status [--json] [--provider x|agntdata]
 
 Per watch target: its checkpoint (since_id, open window), last run, next due time, state,
-failures and gaps; today's provider spend; and, when REDIS_URL is set, per crawl queue its
-depth, the workers connected (NO WORKER when jobs wait and none is) and the rate-limit budget
-left.
+failures, gaps and runs in a row given up on empty pages; today's provider spend; and, when
+REDIS_URL is set, per crawl queue its depth, the workers connected (NO WORKER when jobs wait
+and none is) and the rate-limit budget left.
 `;
 
 /** The queue part, from @birdfeed/jobs; status still works (DB part only) without Redis. */
@@ -132,6 +132,15 @@ function targetLines(target: TargetStatus, now: Date): string[] {
       ? 'never crawled'
       : `since_id ${cp.sinceId ?? (cp.backfillDone ? '- (backfill done, nothing to read yet)' : '- (backfill pending)')}${cp.windowOpen ? `, window open: ${cp.windowPages} page${cp.windowPages === 1 ? '' : 's'} read${cp.hasCursor ? ', cursor saved' : ''}${cp.windowUntilId === null ? '' : `, going on below ${cp.windowUntilId} (until_id: its cursor expired)`}` : ''}`;
   lines.push(`    checkpoint: ${checkpoint}`);
+  if (cp !== null && cp.emptyGiveUps > 0) {
+    // A window given up on empty pages with nothing listed moves nothing and records no gap:
+    // without this line the target reads "backfill pending" for ever while each run pays.
+    const runs = `${cp.emptyGiveUps} ${cp.emptyGiveUps === 1 ? 'run' : 'runs'} in a row`;
+    const limit = EMPTY_PAGES_BEFORE_END[target.provider];
+    lines.push(
+      `    gave up:    ${runs} on ${limit} empty pages before any tweet was listed${target.state === 'active' ? ` (at ${EMPTY_GIVEUPS_BEFORE_FAILING} the target is marked failing)` : ''}`,
+    );
+  }
   const run = target.lastRun;
   lines.push(
     run === null

@@ -15,6 +15,7 @@ import {
   getCheckpoint,
   InvalidPageError,
   markTargetUnavailable,
+  noteSucceededRun,
   openOrAdoptRun,
   readCrawlStepState,
   recordFailure,
@@ -73,6 +74,17 @@ export const EMPTY_PAGES_BEFORE_END: Readonly<Record<ProviderName, number>> = {
   x: 10,
   agntdata: 3,
 };
+
+/**
+ * Windows in a row given up on empty pages before they listed a single tweet, after which the
+ * target is marked 'failing'. Such a window moves nothing and records no gap (there is no id to
+ * bound one): a backfill stays not done, since_id stays where it was, and every scheduled run
+ * buys the same EMPTY_PAGES_BEFORE_END pages again (X's rate limit; agntdata bills each one)
+ * for ever. One can be a provider's bad moment; three runs in a row will not fix themselves.
+ * "In a row" spans runs: the count (crawl_checkpoints.empty_giveups) is cleared when a page
+ * lists a tweet, when a window completes any other way, and by `watchlist enable`.
+ */
+export const EMPTY_GIVEUPS_BEFORE_FAILING = 3;
 
 /**
  * Pages one window may take before it is ended, whatever the provider still hands out: the
@@ -195,6 +207,12 @@ export interface CrawlStepResult {
   sinceId: string | null;
   cursor: string | null;
   gap: CrawlGapFound | null;
+  /**
+   * Set when this step gave the window up on empty pages before it listed a tweet (the run
+   * still succeeds, with the reason in crawl_runs.error): how many windows in a row have now
+   * ended so, and the reason the target was marked 'failing' with when this one made it so.
+   */
+  emptyGiveUp: { inARow: number; failing: string | null } | null;
   rateLimit: RateLimitInfo | null;
   /** The run's outcome when it ended with this step. */
   runOutcome: 'succeeded' | 'unavailable' | 'cancelled' | null;
@@ -382,6 +400,10 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   const windowOldest = minOf(current.windowOldestId, pageOldest);
 
   const authorTweets = key.provider === 'x' ? authorTweetCount(page, key.userId) : null;
+  // Given up on empty pages with nothing listed: no gap can be said (no id bounds it) and nothing
+  // moves, so the next run buys the same pages again; counted across runs instead (see
+  // EMPTY_GIVEUPS_BEFORE_FAILING).
+  const gaveUpEmpty = cutShort === 'empty_pages' && windowNewestId === null;
   let gap: CrawlGapFound | null = null;
   if (cutShort !== null && !reachedSinceId && !depthReached) {
     // Given up on the list (a backfill too): the tweets below the last page read may still
@@ -422,6 +444,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   };
 
   let after: CrawlCheckpoint | null = null;
+  let emptyGiveUp: CrawlStepResult['emptyGiveUp'] = null;
   let counts = { tweetsNew: 0, tweetsUpdated: 0 };
   try {
     const result = await upsertPage(db, page, {
@@ -447,6 +470,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
                 kind: 'complete',
                 sinceId: newSinceId,
                 backfillDone: kind === 'backfill' && (cutShort === null || newSinceId !== null),
+                gaveUpEmpty,
               }
             : {
                 kind: 'progress',
@@ -468,6 +492,9 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
           gap,
         });
         if (after === null) throw new StaleCheckpointError('the checkpoint moved during the page');
+        if (gaveUpEmpty) {
+          emptyGiveUp = await recordEmptyGiveUp(tx, key, run.id, kind, after.emptyGiveUps);
+        }
       },
     });
     counts = { tweetsNew: result.tweetsNew, tweetsUpdated: result.tweetsUpdated };
@@ -533,6 +560,26 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
   } else if (gap !== null) {
     logger.warn({ ...key, runId: run.id, gap }, 'crawl: the provider can no longer serve a gap');
   }
+  const gaveUp = emptyGiveUp as CrawlStepResult['emptyGiveUp'];
+  if (gaveUp !== null) {
+    logger.warn(
+      {
+        ...key,
+        runId: run.id,
+        kind,
+        emptyPages,
+        inARow: gaveUp.inARow,
+        failingAt: EMPTY_GIVEUPS_BEFORE_FAILING,
+      },
+      'crawl: window given up on empty pages before it listed any tweet; nothing moved, the next run asks again',
+    );
+    if (gaveUp.failing !== null) {
+      logger.error(
+        { ...key, runId: run.id, why: gaveUp.failing },
+        'crawl: target marked failing; it is not crawled again until re-enabled',
+      );
+    }
+  }
   logger.debug(
     { ...key, runId: run.id, kind, tweets: ids.length, next: windowEnds ? 'done' : 'page' },
     'crawl: page written',
@@ -554,6 +601,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
     sinceId: saved?.sinceId ?? newSinceId,
     cursor: saved?.cursor ?? null,
     gap,
+    emptyGiveUp: gaveUp,
     rateLimit: fetched.rateLimit,
     runOutcome: windowEnds ? 'succeeded' : null,
   };
@@ -991,6 +1039,39 @@ async function countBadBody(
   return { streak, failing };
 }
 
+/**
+ * A window was given up on empty pages before it listed a tweet, `inARow` such windows in a row
+ * now (the checkpoint's empty_giveups after the transition): the run, which succeeds, says so
+ * in its `error`, and the EMPTY_GIVEUPS_BEFORE_FAILING-th marks the target 'failing', as the
+ * bad-body streak does (see countBadBody). In the page's transaction.
+ */
+async function recordEmptyGiveUp(
+  tx: BirdfeedExecutor,
+  key: TargetKey,
+  runId: string,
+  kind: CrawlKind,
+  inARow: number,
+): Promise<{ inARow: number; failing: string | null }> {
+  const limit = EMPTY_PAGES_BEFORE_END[key.provider];
+  const pages = `${limit} empty pages in a row (each with a next token${key.provider === 'agntdata' ? ', each billed' : ''})`;
+  let failing: string | null = null;
+  if (inARow >= EMPTY_GIVEUPS_BEFORE_FAILING) {
+    failing = `${inARow} runs in a row gave up after ${pages} before listing any tweet; each scheduled run would ask for them again. Check the account, then: birdfeed watchlist enable ${key.userId} --provider ${key.provider}`;
+    await markTargetUnavailable(tx, key, 'failing', failing);
+  }
+  const moved = kind === 'backfill' ? 'the backfill is not done' : 'since_id did not move';
+  const next =
+    failing === null
+      ? ` and the next run asks again (${inARow} such ${inARow === 1 ? 'run' : 'runs'} in a row; at ${EMPTY_GIVEUPS_BEFORE_FAILING} the target is marked failing)`
+      : `; ${inARow} such runs in a row: target marked failing, not crawled until: birdfeed watchlist enable ${key.userId} --provider ${key.provider}`;
+  await noteSucceededRun(
+    tx,
+    runId,
+    `gave up after ${pages} before any tweet was listed: ${moved}${next}`,
+  );
+  return { inARow, failing };
+}
+
 /** A 2xx whose body then broke off or was cut, as the HTTP exchange marked it (see bodyCut). */
 function bodyCutAfter2xx(error: unknown): boolean {
   if (error instanceof InvalidResponseError) return false;
@@ -1035,6 +1116,7 @@ function idle(
     sinceId: checkpoint.sinceId,
     cursor: checkpoint.cursor,
     gap: null,
+    emptyGiveUp: null,
     rateLimit: null,
     runOutcome: null,
   };

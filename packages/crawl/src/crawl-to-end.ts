@@ -92,9 +92,15 @@ export interface TargetCrawlSummary extends TargetKey {
   costCents: number;
   sinceId: string | null;
   gaps: CrawlGapFound[];
+  /**
+   * The run gave its window up on empty pages before it listed a tweet (see crawlPage's
+   * `emptyGiveUp`): it still succeeded, and `error` carries the run's note saying so.
+   */
+  emptyGiveUp: { inARow: number; failing: string | null } | null;
   cursorRestarts: number;
   retries: number;
   rateLimitWaits: number;
+  /** Why the run failed or was cancelled; on a succeeded run, what it gave up on (its note). */
   error: string | null;
   errorName: string | null;
 }
@@ -114,6 +120,7 @@ export function emptySummary(key: TargetKey): TargetCrawlSummary {
     costCents: 0,
     sinceId: null,
     gaps: [],
+    emptyGiveUp: null,
     cursorRestarts: 0,
     retries: 0,
     rateLimitWaits: 0,
@@ -198,6 +205,7 @@ export async function crawlTargetToEnd(options: CrawlToEndOptions): Promise<Targ
     summary.sinceId = step.sinceId;
     summary.kind = step.kind;
     if (step.gap !== null) summary.gaps.push(step.gap);
+    if (step.emptyGiveUp !== null) summary.emptyGiveUp = step.emptyGiveUp;
     if (step.outcome === 'cursor_expired') summary.cursorRestarts += 1;
     options.onStep?.(step);
     if (step.next === 'done') {

@@ -10,7 +10,14 @@ export type {
   CrawlStepOutcome,
   CrawlStepResult,
 } from './crawl-page.ts';
-export { crawlPage, MAX_WINDOW_PAGES, openRun, X_TIMELINE_CAP } from './crawl-page.ts';
+export {
+  crawlPage,
+  EMPTY_GIVEUPS_BEFORE_FAILING,
+  EMPTY_PAGES_BEFORE_END,
+  MAX_WINDOW_PAGES,
+  openRun,
+  X_TIMELINE_CAP,
+} from './crawl-page.ts';
 export type {
   CrawlToEndOptions,
   RetryPolicy,
