@@ -3,6 +3,7 @@ import {
   type BirdfeedDb,
   type Database,
   getCheckpoint,
+  getRun,
   listGaps,
   migrate,
   openDatabase,
@@ -173,5 +174,59 @@ describe('a resumed X window whose remainder fell below the cap floor', () => {
       .filter((id) => id <= since && !stored.has(id) && !inGap(id))
       .map(String);
     expect(lostSilently).toEqual([]);
+  });
+});
+
+async function spentXRequests(): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    "SELECT coalesce(sum(requests), 0)::int AS n FROM provider_spend WHERE provider = 'x'",
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/** A window bounded by until_id 2010 whose bound X now forces to the top (cap 30). */
+async function forcedBound(userId: string) {
+  const key = { provider: 'x', userId } as const;
+  await upsertTarget(db, { ...key, backfillDepth: 800 });
+  const cap = 30;
+  const client = new FakeTimeline({ ...key, ids: range(1000n, 20), pageSize: 5, cap });
+  await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
+  client.add(...range(2000n, 20));
+  const p1 = await crawlPage({ db, client, target: key, pageSize: 5, timelineCap: cap });
+  await crawlPage({ db, client, target: key, runId: p1.runId, pageSize: 5, timelineCap: cap });
+  client.faults.push({ kind: 'invalid-cursor' });
+  await crawlPage({ db, client, target: key, runId: p1.runId, pageSize: 5, timelineCap: cap });
+  expect((await getCheckpoint(db, key))?.windowUntilId).toBe('2010');
+  client.add(...range(3000n, 40));
+  return { key, client, runId: p1.runId, cap };
+}
+
+describe('a page that restarts the window (until_id forced to the top)', () => {
+  it('counts its request in provider_spend, as any 200 page X served', async () => {
+    const { key, client, runId, cap } = await forcedBound('888001');
+    const spent = await spentXRequests();
+    const runBefore = (await getRun(db, runId))?.requests ?? 0;
+    const step = await crawlPage({ db, client, target: key, runId, pageSize: 5, timelineCap: cap });
+    expect(step.outcome).toBe('cursor_expired');
+    expect(step.requests).toBe(1);
+    expect(((await getRun(db, runId))?.requests ?? 0) - runBefore).toBe(1);
+    // One 200 from X: the day's spend of X requests must see it.
+    expect((await spentXRequests()) - spent).toBe(1);
+  });
+
+  it('run twice at once: the losing execution still counts the request it made', async () => {
+    const { key, client, runId, cap } = await forcedBound('888002');
+    const runBefore = (await getRun(db, runId))?.requests ?? 0;
+    const asked = client.requests.length;
+    client.holdUntil(2);
+    const [a, b] = await Promise.all([
+      crawlPage({ db, client, target: key, runId, pageSize: 5, timelineCap: cap }),
+      crawlPage({ db, client, target: key, runId, pageSize: 5, timelineCap: cap }),
+    ]);
+    expect(client.requests.length - asked).toBe(2);
+    expect([a.outcome, b.outcome].sort()).toEqual(['cursor_expired', 'stale']);
+    // Two requests were made; the run must say 2 (the page path's stale loser counts its own).
+    expect(((await getRun(db, runId))?.requests ?? 0) - runBefore).toBe(2);
+    expect(a.requests + b.requests).toBe(2);
   });
 });

@@ -359,6 +359,7 @@ export async function crawlPage(options: CrawlPageOptions): Promise<CrawlStepRes
           ? 'crawl: X listed tweets at or above until_id (it forces a bound past its newest 3,200 to the top): restarting the window from since_id'
           : 'crawl: the part below until_id ended listing nothing (its end, or the floor of the newest 3,200): restarting the window from since_id',
         rateLimit: fetched.rateLimit,
+        pageSpend: { day: spendDay(now()), cents: fetched.costCents },
       });
     }
   }
@@ -799,7 +800,13 @@ interface FetchErrorContext {
 async function restartWindow(
   ctx: FetchErrorContext,
   below: string | null,
-  said: { fields: Record<string, unknown>; message: string; rateLimit: RateLimitInfo | null },
+  said: {
+    fields: Record<string, unknown>;
+    message: string;
+    rateLimit: RateLimitInfo | null;
+    /** Set when a page that came (a 200) led here: it counts in the day's spend as a page does. */
+    pageSpend?: { day: string; cents: number } | undefined;
+  },
 ): Promise<CrawlStepResult> {
   const { db, key, run, checkpoint, logger } = ctx;
   const restarted = await db.transaction(async (tx) => {
@@ -807,14 +814,32 @@ async function restartWindow(
       below !== null
         ? await resumeWindowBelow(tx, key, checkpoint, below)
         : await resetWindow(tx, key, checkpoint, { startedAt: new Date(ctx.now().getTime()) });
-    if (reset !== null) await addRunProgress(tx, run.id, { requests: 1 });
+    if (reset !== null) {
+      await addRunProgress(tx, run.id, { requests: 1 });
+      if (said.pageSpend !== undefined) {
+        await addSpend(tx, { provider: key.provider, ...said.pageSpend, requests: 1 });
+      }
+    }
     return reset;
   });
+  if (restarted === null) {
+    // Another execution of this step moved the window first: this one's page still happened.
+    if (said.pageSpend !== undefined) {
+      await countDroppedRequest(db, key, run.id, said.pageSpend.cents, said.pageSpend);
+    }
+    logger.warn(
+      { ...key, runId: run.id, ...said.fields },
+      'crawl: checkpoint moved meanwhile; the window was not restarted here',
+    );
+    return {
+      ...staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint),
+      requests: said.pageSpend === undefined ? 0 : 1,
+    };
+  }
   logger.warn(
     { ...key, runId: run.id, windowPages: checkpoint.windowPages, ...said.fields },
     said.message,
   );
-  if (restarted === null) return staleStep(key, run, (await getCheckpoint(db, key)) ?? checkpoint);
   return {
     ...idle(key, run, restarted, 'cursor_expired'),
     next: 'page',
