@@ -422,3 +422,11 @@ describe('demo progress', () => {
     }
   });
 });
+
+describe('demo queue prefix with an empty BIRDFEED_QUEUE_PREFIX', () => {
+  it.each(['', '  '])('%j is unset: the per-home demo prefix, not the production one', (value) => {
+    const options = parseDemoOptions([], { BIRDFEED_QUEUE_PREFIX: value }, '/work/a');
+    if (options === 'help') throw new Error('unexpected help');
+    expect(options.queuePrefix).toBe(demoQueuePrefix('/work/a/.birdfeed'));
+  });
+});

@@ -29,8 +29,9 @@ const USAGE = `usage: birdfeed crawl --once [--user ID] [--provider x|agntdata] 
 Runs the crawl step in this process, without the queues: every due target (or the one given with
 --user) is crawled to the end of its window (a new target first backfills). 5xx and timeouts
 are retried with backoff, a 429 is slept through until its reset. One summary line per
-target; exit 0 when all succeeded, 1 otherwise (a failure, an account marked unavailable, a
-provider without credentials or over its daily budget, a target busy in another process).
+target; exit 0 when all succeeded, 1 otherwise (a failure, an account marked unavailable or
+failing, a provider without credentials or over its daily budget, a target busy in another
+process).
 A target whose unfinished run another process (a worker, another crawl --once) was active on
 in the last 16 minutes is reported busy and not crawled; an older one is taken over. The
 continuous mode is \`birdfeed scheduler\` + \`birdfeed worker\`.

@@ -197,9 +197,10 @@ export function parseDemoOptions(
     plain: values.plain === true,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
-    // envSchema fills in the production default; only a prefix the user chose counts here.
+    // envSchema fills in the production default; only a prefix the user chose (not an empty
+    // value, which is unset) counts here.
     queuePrefix:
-      source.BIRDFEED_QUEUE_PREFIX === undefined
+      (source.BIRDFEED_QUEUE_PREFIX ?? '').trim() === ''
         ? demoQueuePrefix(home)
         : env.BIRDFEED_QUEUE_PREFIX,
     logLevel: env.LOG_LEVEL,

@@ -124,8 +124,13 @@ export async function crawlOnce(given: CrawlOnceOptions): Promise<CrawlOnceResul
       providers.map((provider) => crawlDueOfProvider(options, provider, startedAt, result, done)),
     );
   }
+  // A run that marked its target failing (its 3rd give-up on empty pages in a row) succeeded,
+  // but the target is out of the schedule until someone re-enables it: not ok.
   result.ok =
-    result.skipped.length === 0 && result.targets.every((target) => target.outcome === 'succeeded');
+    result.skipped.length === 0 &&
+    result.targets.every(
+      (target) => target.outcome === 'succeeded' && (target.emptyGiveUp?.failing ?? null) === null,
+    );
   return result;
 }
 
