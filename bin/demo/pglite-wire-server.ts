@@ -29,10 +29,18 @@ import type { PGlite } from '@electric-sql/pglite';
  *   DISCARD, LISTEN, SQL-level PREPARE/DEALLOCATE) are refused with an error: the one backend's
  *   session is everyone's, and a psql `SET search_path` broke the demo's own queries.
  *
+ * - COPY ... FROM STDIN (what psql's `\copy ... from` sends) is refused with an error too. An
+ *   exchange is one synchronous call into PGlite, which cannot wait for the CopyData the client
+ *   sends only after it sees CopyInResponse: PGlite read EOF, ended its backend (FATAL "protocol
+ *   synchronization was lost") and then spun at 100% CPU in its next call, which blocked this
+ *   process for good, Ctrl-C included. COPY ... TO STDOUT comes back whole in its exchange and
+ *   works. With COPY FROM STDIN refused no exchange is ever in copy-in mode, so CopyData,
+ *   CopyDone and CopyFail are dropped on arrival, as a backend ignores them outside copy-in.
+ *
  * Limits (it is one backend, not a server): other session state (set_config(), temp tables) is
- * shared by all clients, COPY FROM STDIN is not supported, and a client that opens a
- * transaction and waits on another connection deadlocks both (node-postgres code that awaits a
- * second pool connection inside a transaction must not be pointed at it).
+ * shared by all clients, and a client that opens a transaction and waits on another connection
+ * deadlocks both (node-postgres code that awaits a second pool connection inside a transaction
+ * must not be pointed at it).
  */
 export interface PgliteWireServerOptions {
   db: PGlite;
@@ -108,13 +116,18 @@ export function renameForClient(message: Buffer, prefix: string, names: Set<stri
 }
 
 /**
- * The first two words of every statement of `sql`, lowercased. Quoted text ('…', E'…', "…",
- * $tag$…$tag$) and comments (`--` lines, nested slash-star blocks) are skipped, so a `;` or a keyword inside them
- * is not a statement boundary or a statement.
+ * The words of every statement of `sql`, lowercased: its first two, or all of a COPY's, whose
+ * direction and source come after the table and its columns. Quoted text ('…', E'…', "…",
+ * $tag$…$tag$) counts as one word '', and any other character but a space as a word of its own;
+ * comments (`--` lines, nested slash-star blocks) are skipped, so a `;` or a keyword inside
+ * quotes or comments is not a statement boundary or a statement.
  */
 export function statementHeads(sql: string): string[][] {
   const heads: string[][] = [];
   let words: string[] = [];
+  const keep = (word: string) => {
+    if (words.length < 2 || words[0] === 'copy') words.push(word);
+  };
   let i = 0;
   const n = sql.length;
   while (i < n) {
@@ -145,7 +158,7 @@ export function statementHeads(sql: string): string[][] {
         else i += 1;
       }
       i += 1;
-      if (words.length < 2) words.push('');
+      keep('');
     } else if (
       c === '$' &&
       /[\p{L}_$]/u.test(next ?? '') &&
@@ -156,7 +169,7 @@ export function statementHeads(sql: string): string[][] {
       else {
         const end = sql.indexOf(tag[0], i + tag[0].length);
         i = end < 0 ? n : end + tag[0].length;
-        if (words.length < 2) words.push('');
+        keep('');
       }
     } else if (c === ';') {
       if (words.length > 0) heads.push(words);
@@ -164,10 +177,10 @@ export function statementHeads(sql: string): string[][] {
       i += 1;
     } else if (/[A-Za-z_]/.test(c)) {
       const word = /^[A-Za-z_]\w*/.exec(sql.slice(i, i + 64))?.[0] ?? c;
-      if (words.length < 2) words.push(word.toLowerCase());
+      keep(word.toLowerCase());
       i += word.length;
     } else {
-      if (!/\s/.test(c) && words.length < 2) words.push(c);
+      if (!/\s/.test(c)) keep(c);
       i += 1;
     }
   }
@@ -175,21 +188,58 @@ export function statementHeads(sql: string): string[][] {
   return heads;
 }
 
-const SESSION_KEYWORDS = new Set(['reset', 'discard', 'listen', 'prepare', 'deallocate']);
+/** What the wire server refuses to run (module comment), each with its own reason and advice. */
+export type RefusedStatement =
+  | 'SET'
+  | 'RESET'
+  | 'DISCARD'
+  | 'LISTEN'
+  | 'PREPARE'
+  | 'DEALLOCATE'
+  | 'COPY FROM STDIN';
+
+const SESSION_KEYWORDS = new Map<string, RefusedStatement>([
+  ['reset', 'RESET'],
+  ['discard', 'DISCARD'],
+  ['listen', 'LISTEN'],
+  ['prepare', 'PREPARE'],
+  ['deallocate', 'DEALLOCATE'],
+]);
 const TRANSACTION_SETS = new Set(['local', 'transaction', 'constraints']);
 
-/** The keyword of a statement whose effect outlives it in the session (module comment). */
-export function sessionStatement(sql: string): string | null {
-  for (const [first, second] of statementHeads(sql)) {
+/**
+ * Whether the words of a COPY read rows from the client: `COPY [BINARY] table [(columns)] FROM
+ * STDIN …`. FROM and TO are reserved words, so outside parentheses (a column list, or the query
+ * of `COPY (SELECT … FROM …) TO …`) the first of them is the direction; quoted names are ''.
+ */
+function copiesFromClient(words: string[]): boolean {
+  let depth = 0;
+  for (let at = 1; at < words.length; at += 1) {
+    const word = words[at];
+    if (word === '(') depth += 1;
+    else if (word === ')') depth -= 1;
+    else if (depth === 0 && (word === 'from' || word === 'to')) {
+      return word === 'from' && words[at + 1] === 'stdin';
+    }
+  }
+  return false;
+}
+
+/** The first statement of `sql` this server refuses to run (module comment), if there is one. */
+export function refusedStatement(sql: string): RefusedStatement | null {
+  for (const words of statementHeads(sql)) {
+    const [first, second] = words;
     if (first === undefined) continue;
-    if (SESSION_KEYWORDS.has(first)) return first.toUpperCase();
+    const session = SESSION_KEYWORDS.get(first);
+    if (session !== undefined) return session;
     if (first === 'set' && !TRANSACTION_SETS.has(second ?? '')) return 'SET';
+    if (first === 'copy' && copiesFromClient(words)) return 'COPY FROM STDIN';
   }
   return null;
 }
 
-/** The session statement of a simple Query or a Parse in an exchange, if one is there. */
-export function sessionStatementIn(exchange: Buffer): string | null {
+/** The refused statement of a simple Query or a Parse in an exchange, if one is there. */
+export function refusedStatementIn(exchange: Buffer): RefusedStatement | null {
   try {
     let offset = 0;
     while (offset + 5 <= exchange.length) {
@@ -199,7 +249,7 @@ export function sessionStatementIn(exchange: Buffer): string | null {
         const message = exchange.subarray(offset, end);
         const text =
           type === 'Q' ? cString(message, 5)[0] : cString(message, cString(message, 5)[1])[0];
-        const found = sessionStatement(text);
+        const found = refusedStatement(text);
         if (found !== null) return found;
       }
       offset = end;
@@ -210,24 +260,86 @@ export function sessionStatementIn(exchange: Buffer): string | null {
   }
 }
 
-function refusalMessage(keyword: string): string {
-  return `birdfeed demo: ${keyword} would change the session every client of this embedded database shares, so it is not run here; use SET LOCAL inside a transaction, or a real Postgres`;
+const SHARED = 'every client of this embedded database shares';
+const REAL_POSTGRES = 'point DATABASE_URL at a real Postgres';
+
+/** Why a statement is refused (the error's message) and what to do instead (its hint). */
+export function refusal(statement: RefusedStatement): { message: string; hint: string } {
+  const why = (what: string) => `birdfeed demo: ${what}, so it is not run here`;
+  switch (statement) {
+    case 'SET':
+      return {
+        message: why(`SET would change the session ${SHARED}`),
+        hint: `Use SET LOCAL inside a transaction (BEGIN; SET LOCAL ...; ...; COMMIT), or ${REAL_POSTGRES}.`,
+      };
+    case 'RESET':
+      return {
+        message: why(`RESET would change the session ${SHARED}`),
+        hint: 'Nothing of yours needs it: SET is refused here, and a SET LOCAL ends with its transaction (COMMIT or ROLLBACK), or can be SET LOCAL again inside it.',
+      };
+    case 'DISCARD':
+      return {
+        message: why(
+          `DISCARD would drop the prepared statements, plans and temporary tables of the session ${SHARED}`,
+        ),
+        hint: 'Reconnect instead: the statements a connection prepares are dropped when it closes.',
+      };
+    case 'LISTEN':
+      return {
+        message: why(`LISTEN would subscribe the session ${SHARED}`),
+        hint: `This server relays no notifications between clients: poll a table instead, or ${REAL_POSTGRES} for LISTEN/NOTIFY.`,
+      };
+    case 'PREPARE':
+      return {
+        message: why(`SQL PREPARE would name a statement in the session ${SHARED}`),
+        hint: 'Run the statement itself, or prepare it through the extended protocol (a named query of your driver, e.g. node-postgres { name, text }), which this server keeps per connection.',
+      };
+    case 'DEALLOCATE':
+      return {
+        message: why(
+          `DEALLOCATE would drop prepared statements of the session ${SHARED}, other clients' too`,
+        ),
+        hint: 'The statements a connection prepares are dropped when it closes, or one at a time by its driver (a Close message).',
+      };
+    case 'COPY FROM STDIN':
+      return {
+        message:
+          "birdfeed demo: COPY ... FROM STDIN (psql's \\copy ... from) is not supported by this embedded database: each client's messages run in PGlite as one batch, which cannot wait for the rows a client sends after the COPY",
+        hint: `Use INSERT ... VALUES, birdfeed ingest for saved provider responses, or ${REAL_POSTGRES}. COPY ... TO STDOUT (\\copy ... to) works.`,
+      };
+  }
+}
+
+/** A string literal of standard SQL (standard_conforming_strings: backslashes are plain). */
+function sqlLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 /**
- * What runs instead of an exchange that ends in Sync and holds a session statement: a simple
+ * What runs instead of an exchange that ends in Sync and holds a refused statement: a simple
  * Query whose DO block fails with feature_not_supported, so PGlite itself answers as a server
  * would (ErrorResponse, ReadyForQuery; inside a transaction block, the block is aborted until
  * the client's ROLLBACK).
  */
-function refusalQuery(keyword: string): Buffer {
-  const sql = `DO $birdfeed$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = '${refusalMessage(keyword)}'; END $birdfeed$`;
+function refusalQuery(statement: RefusedStatement): Buffer {
+  const { message, hint } = refusal(statement);
+  const sql = `DO $birdfeed$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = ${sqlLiteral(message)}, HINT = ${sqlLiteral(hint)}; END $birdfeed$`;
   return withHeader('Q', Buffer.from(`${sql}\0`, 'utf8'));
 }
 
-/** ErrorResponse (feature_not_supported), for an exchange that ends in Flush (no Sync yet). */
-function errorResponse(message: string): Buffer {
-  return withHeader('E', Buffer.from(`SERROR\0VERROR\0C0A000\0M${message}\0\0`, 'utf8'));
+/**
+ * An ErrorResponse of this server's own: a refusal in an exchange that ends in Flush (no Sync
+ * yet: ERROR, feature_not_supported), or why a client is dropped (FATAL).
+ */
+function errorResponse(
+  severity: 'ERROR' | 'FATAL',
+  code: string,
+  message: string,
+  hint?: string,
+): Buffer {
+  const fields = [`S${severity}`, `V${severity}`, `C${code}`, `M${message}`];
+  if (hint !== undefined) fields.push(`H${hint}`);
+  return withHeader('E', Buffer.from(`${fields.join('\0')}\0\0`, 'utf8'));
 }
 
 function readyForQuery(status: 'I' | 'T'): Buffer {
@@ -288,6 +400,12 @@ class WireClient {
       if (length < 5) return false;
       if (this.buffer.length < length) return true;
       const type = String.fromCharCode(this.buffer[0] ?? 0);
+      // Outside copy-in mode, where no exchange here ever is (module comment), a backend
+      // accepts and ignores these: a client may still send them after its COPY failed.
+      if (type === 'd' || type === 'c' || type === 'f') {
+        this.buffer = this.buffer.subarray(length);
+        continue;
+      }
       try {
         this.pending.push(
           renameForClient(
@@ -377,9 +495,12 @@ export async function startPgliteWireServer(
           continue;
         }
         // Whether or not a transaction is open, and however the exchange ends (Sync or Flush).
-        const refused = exchange.startup === true ? null : sessionStatementIn(exchange.bytes);
+        const refused = exchange.startup === true ? null : refusedStatementIn(exchange.bytes);
         if (refused !== null && exchange.ends === 'flush') {
-          if (client.socket.writable) client.socket.write(errorResponse(refusalMessage(refused)));
+          const { message, hint } = refusal(refused);
+          if (client.socket.writable) {
+            client.socket.write(errorResponse('ERROR', '0A000', message, hint));
+          }
           client.discardUntilSync = true;
           enqueue(client);
           continue;
