@@ -211,18 +211,16 @@ describe('PGlite wire server', () => {
   });
 
   it('drops a client that sends garbage and keeps serving the others', async () => {
-    const { connect } = await import('node:net');
-    const socket = connect({ host: server.host, port: server.port });
-    await once(socket, 'connect');
+    const raw = await rawClient(server.host, server.port);
     // A startup message, then a Parse ('P') whose statement name has no terminating NUL.
-    const startup = Buffer.alloc(8);
-    startup.writeInt32BE(8, 0);
-    startup.writeInt32BE(196608, 4);
     const parse = Buffer.concat([Buffer.from('P'), Buffer.alloc(4), Buffer.from('abc')]);
     parse.writeInt32BE(7, 1);
-    socket.write(Buffer.concat([startup, parse]));
-    socket.on('error', () => {});
-    await once(socket, 'close');
+    raw.socket.write(Buffer.concat([startupPacket({}), parse]));
+    expect(await raw.closed()).toBe(true);
+    expect(raw.messages().at(-1)?.fields).toMatchObject({
+      S: 'FATAL',
+      M: 'invalid message format',
+    });
     const pool = new pg.Pool({ connectionString: server.url, max: 1 });
     try {
       const { rows } = await pool.query('SELECT $1::int AS v', [7]);
@@ -612,6 +610,36 @@ describe('PGlite wire server, against clients that wedged it', () => {
     );
     await raw.until('Z');
     expect(raw.types()).toEqual(['Z']);
+    raw.socket.end();
+    expect(await selectOne(server.url)).toBe(1);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it("drops a client that sends a message type no backend accepts, with Postgres' FATAL, and serves the others", async () => {
+    const server = await serverProcess();
+    const raw = await rawClient(server.host, server.port);
+    raw.socket.write(startupPacket({ user: 'postgres', database: 'postgres' }));
+    await raw.until('Z');
+    raw.clear();
+    raw.socket.write(Buffer.concat([message('z'), message('S')]));
+    expect(await raw.closed()).toBe(true);
+    expect(raw.messages()).toEqual([
+      {
+        type: 'E',
+        fields: { S: 'FATAL', V: 'FATAL', C: '08P01', M: 'invalid frontend message type 122' },
+      },
+    ]);
+    expect(await selectOne(server.url)).toBe(1);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('serves a client whose startup packet has no parameters, and everyone after it', async () => {
+    const server = await serverProcess();
+    const raw = await rawClient(server.host, server.port);
+    raw.socket.write(startupPacket({}));
+    await raw.until('Z');
+    expect(raw.types().at(-1)).toBe('Z');
+    expect(raw.types()).not.toContain('E');
     raw.socket.end();
     expect(await selectOne(server.url)).toBe(1);
     expect(await server.stop()).toBe(0);

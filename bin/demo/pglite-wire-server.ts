@@ -37,6 +37,12 @@ import type { PGlite } from '@electric-sql/pglite';
  *   works. With COPY FROM STDIN refused no exchange is ever in copy-in mode, so CopyData,
  *   CopyDone and CopyFail are dropped on arrival, as a backend ignores them outside copy-in.
  *
+ * - only the messages of an established session reach PGlite, and every client's startup
+ *   packet reaches it as one well-formed packet of ours: PGlite ends (or spins) on an unknown
+ *   message type and on a startup packet without a user or a terminator, just as a backend
+ *   process exits on them, but here that backend is the only one. Should PGlite still throw,
+ *   the server stops calling it and tells every client why, instead of hanging them all.
+ *
  * Limits (it is one backend, not a server): other session state (set_config(), temp tables) is
  * shared by all clients, and a client that opens a transaction and waits on another connection
  * deadlocks both (node-postgres code that awaits a second pool connection inside a transaction
@@ -61,10 +67,32 @@ export interface RunningPgliteWireServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Frontend messages of an established session that a backend acts on: Query, Parse, Bind,
+ * Execute, Describe, Close, Flush, Sync, FunctionCall, Terminate. (CopyData, CopyDone and
+ * CopyFail are dropped before this is asked; anything else is a protocol violation.)
+ */
+const SESSION_MESSAGES = new Set(['Q', 'P', 'B', 'E', 'D', 'C', 'H', 'S', 'F', 'X']);
+
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const PROTOCOL_3 = 196608;
+
+/**
+ * The startup packet PGlite gets for every client (user and database postgres, protocol 3.0).
+ * Not the client's own: PGlite's ProcessStartupPacket ends the one backend (FATAL, then
+ * ExitStatus, and no answer to anyone after) on a packet without a terminator or a user name,
+ * and it applies none of a client's parameters anyway (options=-c search_path=x,
+ * client_encoding, application_name and DateStyle were checked: unchanged, PGlite 0.5.16).
+ */
+const STARTUP_PACKET = (() => {
+  const params = Buffer.from('user\0postgres\0database\0postgres\0\0', 'utf8');
+  const header = Buffer.alloc(8);
+  header.writeInt32BE(8 + params.length, 0);
+  header.writeInt32BE(PROTOCOL_3, 4);
+  return Buffer.concat([header, params]);
+})();
 
 /** Reads a NUL-terminated string at `offset`; returns it and the offset after the NUL. */
 function cString(message: Buffer, offset: number): [string, number] {
@@ -371,17 +399,20 @@ class WireClient {
     readonly socket: Socket,
   ) {}
 
-  /** Splits incoming bytes into messages; returns false when the client must be dropped. */
-  feed(chunk: Buffer): boolean {
+  /**
+   * Splits incoming bytes into messages. Returns null while the client may stay; else why it is
+   * dropped, with the FATAL error it gets ('' for none: a cancel request, or bytes that are not
+   * this protocol at all).
+   */
+  feed(chunk: Buffer): string | null {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     for (;;) {
       if (!this.started) {
-        if (this.buffer.length < 8) return true;
+        if (this.buffer.length < 8) return null;
         const length = this.buffer.readInt32BE(0);
-        if (length < 8 || length > 10_000) return false;
-        if (this.buffer.length < length) return true;
+        if (length < 8 || length > 10_000) return '';
+        if (this.buffer.length < length) return null;
         const code = this.buffer.readInt32BE(4);
-        const message = this.buffer.subarray(0, length);
         this.buffer = this.buffer.subarray(length);
         if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
           // No TLS on a loopback demo server: 'N' tells the client to go on in plain text.
@@ -389,35 +420,30 @@ class WireClient {
           continue;
         }
         // PGlite has no backend to signal; a cancel arrives on its own connection.
-        if (code === CANCEL_REQUEST) return false;
-        if (code !== PROTOCOL_3) return false;
+        if (code === CANCEL_REQUEST) return '';
+        if (code !== PROTOCOL_3) return '';
         this.started = true;
-        this.ready.push({ bytes: Buffer.from(message), ends: 'sync', startup: true });
+        // The client's own parameters are not passed on (module comment).
+        this.ready.push({ bytes: STARTUP_PACKET, ends: 'sync', startup: true });
         continue;
       }
-      if (this.buffer.length < 5) return true;
+      if (this.buffer.length < 5) return null;
       const length = 1 + this.buffer.readInt32BE(1);
-      if (length < 5) return false;
-      if (this.buffer.length < length) return true;
+      if (length < 5) return 'invalid message length';
+      if (this.buffer.length < length) return null;
       const type = String.fromCharCode(this.buffer[0] ?? 0);
+      const message = Buffer.from(this.buffer.subarray(0, length));
+      this.buffer = this.buffer.subarray(length);
       // Outside copy-in mode, where no exchange here ever is (module comment), a backend
       // accepts and ignores these: a client may still send them after its COPY failed.
-      if (type === 'd' || type === 'c' || type === 'f') {
-        this.buffer = this.buffer.subarray(length);
-        continue;
-      }
+      if (type === 'd' || type === 'c' || type === 'f') continue;
+      // Postgres' own words for it; PGlite would exit on it (module comment).
+      if (!SESSION_MESSAGES.has(type)) return `invalid frontend message type ${message[0]}`;
       try {
-        this.pending.push(
-          renameForClient(
-            Buffer.from(this.buffer.subarray(0, length)),
-            `c${this.id}_`,
-            this.statements,
-          ),
-        );
+        this.pending.push(renameForClient(message, `c${this.id}_`, this.statements));
       } catch {
-        return false; // a malformed message: drop this client, keep serving the others
+        return 'invalid message format'; // dropped alone: the others are served on
       }
-      this.buffer = this.buffer.subarray(length);
       if (type === 'S' || type === 'Q' || type === 'H' || type === 'X') {
         const bytes = Buffer.concat(this.pending);
         this.pending = [];
@@ -448,10 +474,20 @@ export async function startPgliteWireServer(
   let running = false;
   let nextId = 1;
   let stopping = false;
+  /** Set once a call into PGlite threw: the FATAL message every client gets from then on. */
+  let lost: string | null = null;
+
+  /** Drops a client, with a FATAL error first unless `fatal` is ''. */
+  const drop = (client: WireClient, code: string, fatal: string) => {
+    client.closed = true;
+    client.ready.length = 0;
+    if (fatal === '') client.socket.destroy();
+    else client.socket.end(errorResponse('FATAL', code, fatal), () => client.socket.destroy());
+  };
 
   const release = async (client: WireClient) => {
     if (owner !== client) return;
-    if (db.isInTransaction()) {
+    if (lost === null && db.isInTransaction()) {
       // The client went away inside BEGIN … : what it wrote must not leak into the next one.
       // exec takes PGlite's query lock itself (runExclusive around it would deadlock).
       await db.exec('ROLLBACK').catch(() => {});
@@ -466,7 +502,7 @@ export async function startPgliteWireServer(
     running = true;
     try {
       for (;;) {
-        if (stopping) break;
+        if (stopping || lost !== null) break;
         while (owner === null && toDeallocate.length > 0) {
           const name = toDeallocate.shift() as string;
           await db.exec(`DEALLOCATE "${name.replaceAll('"', '""')}"`).catch(() => {});
@@ -516,13 +552,15 @@ export async function startPgliteWireServer(
               },
             }),
           );
-        } catch {
-          // A protocol-level failure inside PGlite (not an SQL error, which comes back as an
-          // ErrorResponse): this client's session cannot be trusted any more.
-          client.closed = true;
-          await release(client);
-          client.socket.destroy();
-          continue;
+        } catch (error) {
+          // Not an SQL error (that comes back as an ErrorResponse): PGlite's one backend exited
+          // (ExitStatus), and after that its next call spun at 100% CPU, blocking this process
+          // for good, or answered nothing (seen after COPY FROM STDIN and after a startup
+          // packet without a user). So it is not called again: every client is told why.
+          lost = `birdfeed demo: the embedded database stopped after an error it cannot recover from (${(error as Error).message}); stop the demo (Ctrl-C) and start it again`;
+          owner = null;
+          for (const other of clients) drop(other, 'XX000', lost);
+          break;
         }
         if (!client.closed && client.socket.writable) client.socket.write(Buffer.concat(out));
         if (exchange.ends === 'sync' && !db.isInTransaction()) {
@@ -547,8 +585,14 @@ export async function startPgliteWireServer(
     const client = new WireClient(nextId++, socket);
     clients.add(client);
     socket.on('data', (chunk: Buffer) => {
-      if (!client.feed(chunk)) {
-        socket.destroy();
+      if (client.closed) return;
+      if (lost !== null) {
+        drop(client, 'XX000', lost);
+        return;
+      }
+      const dropped = client.feed(chunk);
+      if (dropped !== null) {
+        drop(client, '08P01', dropped);
         return;
       }
       enqueue(client);
