@@ -407,6 +407,19 @@ describe('PGlite wire server', () => {
     }
   });
 
+  it('finds a session-ending timeout however it is set, and lets statement_timeout through', () => {
+    for (const sql of [
+      'SET LOCAL idle_in_transaction_session_timeout = 200',
+      "select set_config('Idle_Session_Timeout', '200', false)",
+      'BEGIN; SET LOCAL "transaction_timeout" TO 1000',
+      'ALTER SYSTEM SET idle_session_timeout = 1',
+    ]) {
+      expect(refusedStatement(sql), sql).toBe('SESSION-ENDING TIMEOUT');
+    }
+    expect(refusedStatement('SET LOCAL statement_timeout = 200')).toBeNull();
+    expect(refusedStatement("SELECT set_config('lock_timeout', '1s', true)")).toBeNull();
+  });
+
   it.skipIf(!HAS_PSQL)(
     "serves psql's \\copy ... to stdout (COPY TO STDOUT), which needs no refusal",
     async () => {
@@ -611,6 +624,40 @@ describe('PGlite wire server, against clients that wedged it', () => {
     await raw.until('Z');
     expect(raw.types()).toEqual(['Z']);
     raw.socket.end();
+    expect(await selectOne(server.url)).toBe(1);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('refuses a timeout that would end the one session, in a transaction or by set_config(), and keeps serving', async () => {
+    const server = await serverProcess();
+    const client = new pg.Client({
+      connectionString: server.url,
+      connectionTimeoutMillis: 5000,
+      query_timeout: 5000,
+    });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await expect(
+        client.query('SET LOCAL idle_in_transaction_session_timeout = 200'),
+      ).rejects.toMatchObject({
+        code: '0A000',
+        message: expect.stringMatching(/end the session when they fire/),
+        hint: expect.stringMatching(/statement_timeout/),
+      });
+      await client.query('ROLLBACK');
+      await expect(
+        client.query("SELECT set_config('idle_session_timeout', '200', false)"),
+      ).rejects.toMatchObject({ code: '0A000' });
+      // Had either run, this idle second would end the session and wedge the next call.
+      await client.query('BEGIN');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect((await client.query('SELECT 1 AS v')).rows[0]?.v).toBe(1);
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
     expect(await selectOne(server.url)).toBe(1);
     expect(await server.stop()).toBe(0);
   });

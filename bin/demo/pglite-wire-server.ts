@@ -37,6 +37,13 @@ import type { PGlite } from '@electric-sql/pglite';
  *   works. With COPY FROM STDIN refused no exchange is ever in copy-in mode, so CopyData,
  *   CopyDone and CopyFail are dropped on arrival, as a backend ignores them outside copy-in.
  *
+ * - a statement that names idle_in_transaction_session_timeout, idle_session_timeout or
+ *   transaction_timeout is refused, even SET LOCAL or set_config(): when one fires, the backend
+ *   ends the session (FATAL), and PGlite's next call then spins at 100% CPU, blocking this
+ *   process for good (a SET LOCAL idle_in_transaction_session_timeout = 200 and a second of
+ *   idling did it). The name is looked for anywhere in the text, quotes and comments included,
+ *   as set_config() takes it as a string: a SHOW of one is refused too.
+ *
  * - only the messages of an established session reach PGlite, and every client's startup
  *   packet reaches it as one well-formed packet of ours: PGlite ends (or spins) on an unknown
  *   message type and on a startup packet without a user or a terminator, just as a backend
@@ -224,7 +231,8 @@ export type RefusedStatement =
   | 'LISTEN'
   | 'PREPARE'
   | 'DEALLOCATE'
-  | 'COPY FROM STDIN';
+  | 'COPY FROM STDIN'
+  | 'SESSION-ENDING TIMEOUT';
 
 const SESSION_KEYWORDS = new Map<string, RefusedStatement>([
   ['reset', 'RESET'],
@@ -234,6 +242,9 @@ const SESSION_KEYWORDS = new Map<string, RefusedStatement>([
   ['deallocate', 'DEALLOCATE'],
 ]);
 const TRANSACTION_SETS = new Set(['local', 'transaction', 'constraints']);
+/** Settings whose timeout ends the session (module comment). */
+const SESSION_ENDING_TIMEOUTS =
+  /\b(?:idle_in_transaction_session_timeout|idle_session_timeout|transaction_timeout)\b/i;
 
 /**
  * Whether the words of a COPY read rows from the client: `COPY [BINARY] table [(columns)] FROM
@@ -263,7 +274,7 @@ export function refusedStatement(sql: string): RefusedStatement | null {
     if (first === 'set' && !TRANSACTION_SETS.has(second ?? '')) return 'SET';
     if (first === 'copy' && copiesFromClient(words)) return 'COPY FROM STDIN';
   }
-  return null;
+  return SESSION_ENDING_TIMEOUTS.test(sql) ? 'SESSION-ENDING TIMEOUT' : null;
 }
 
 /** The refused statement of a simple Query or a Parse in an exchange, if one is there. */
@@ -334,6 +345,12 @@ export function refusal(statement: RefusedStatement): { message: string; hint: s
         message:
           "birdfeed demo: COPY ... FROM STDIN (psql's \\copy ... from) is not supported by this embedded database: each client's messages run in PGlite as one batch, which cannot wait for the rows a client sends after the COPY",
         hint: `Use INSERT ... VALUES, birdfeed ingest for saved provider responses, or ${REAL_POSTGRES}. COPY ... TO STDOUT (\\copy ... to) works.`,
+      };
+    case 'SESSION-ENDING TIMEOUT':
+      return {
+        message:
+          'birdfeed demo: idle_in_transaction_session_timeout, idle_session_timeout and transaction_timeout end the session when they fire, and this embedded database has one session, which every client shares (it would answer no one after), so a statement that names one is not run here',
+        hint: `To bound a statement, use statement_timeout (SET LOCAL inside a transaction), which cancels only the statement; for the others, ${REAL_POSTGRES}.`,
       };
   }
 }
