@@ -260,10 +260,11 @@ describe('rate limits', () => {
       X_RATE_LIMIT_MAX: '1500',
       X_RATE_LIMIT_WINDOW_MS: String(WINDOW_WALL_MS),
     });
+    const lines: string[] = [];
     const workers = await startWorkers({
       env: parseWorkerEnv(env),
       concurrency: 1,
-      logger: silent,
+      logger: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }),
     });
     try {
       expect((await enqueueEverything(env)).enqueued).toBe(2);
@@ -280,6 +281,15 @@ describe('rate limits', () => {
       const [first, second] = requests.map((entry) => Date.parse(entry.at));
       expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(WINDOW_WALL_MS);
       expect(await queue.getJobCounts('failed')).toEqual({ failed: 0 });
+      // The crawl step's own lines name the target once: a key twice in one JSON object is
+      // refused by some log pipelines (the job's logger bound them, and the step added them).
+      const marked = lines.filter((l) => l.includes('account unavailable, target marked'));
+      expect(marked).toHaveLength(2);
+      for (const line of marked) {
+        for (const key of ['provider', 'userId', 'runId', 'jobId']) {
+          expect(line.split(`"${key}":`).length, `${key} in ${line}`).toBe(2);
+        }
+      }
     } finally {
       await workers.close();
       await queue.obliterate({ force: true }).catch(() => {});

@@ -413,6 +413,9 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
       runId: payload.runId,
       page: payload.page,
     });
+    // The step's own lines name the target (provider, userId, runId) themselves, as crawl
+    // --once's do: bound here too, each would appear twice in one JSON line.
+    const stepLog = log.child({ jobId, page: payload.page });
     let result: PageStepResult | undefined;
     while (result === undefined) {
       const deadline = AbortSignal.timeout(jobTimeoutMs);
@@ -423,7 +426,7 @@ export async function createCrawlWorker(options: CrawlWorkerOptions): Promise<Cr
         jobId,
         attempt: job.attemptsMade + 1,
         signal,
-        logger: jobLog,
+        logger: stepLog,
         observeRateLimit: (rateLimit) => {
           seen = rateLimit;
         },

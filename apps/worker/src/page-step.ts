@@ -12,6 +12,7 @@ export interface PageStepContext {
   attempt: number;
   /** Fires at the per-job deadline, and when BullMQ cancels the job. */
   signal: AbortSignal;
+  /** Bound to the job and its page; the step names the target (provider, user, run) itself. */
   logger: Logger;
   /**
    * Told the window of each provider response the step sees: a step that then fails (its page
