@@ -47,59 +47,83 @@ afterAll(async () => {
 const range = (from: bigint, count: number) =>
   Array.from({ length: count }, (_, i) => from + BigInt(i));
 
+const CAP = 30;
+
+/**
+ * An X target backfilled to since_id 1019 (cap 30), then 20 new tweets: its incremental window
+ * reads two pages (2019..2010), its token expires, and it goes on below until_id 2010.
+ */
+async function boundedWindow(userId: string) {
+  const key = { provider: 'x', userId } as const;
+  await upsertTarget(db, { ...key, backfillDepth: 800 });
+  const client = new FakeTimeline({ ...key, ids: range(1000n, 20), pageSize: 5, cap: CAP });
+  const step = { db, client, target: key, pageSize: 5, timelineCap: CAP };
+  await crawlTargetToEnd(step);
+  expect((await getCheckpoint(db, key))?.sinceId).toBe('1019');
+  client.add(...range(2000n, 20));
+  const { runId } = await crawlPage(step);
+  await crawlPage({ ...step, runId });
+  client.faults.push({ kind: 'invalid-cursor' });
+  expect((await crawlPage({ ...step, runId })).outcome).toBe('cursor_expired');
+  expect((await getCheckpoint(db, key))?.windowUntilId).toBe('2010');
+  return { key, client, runId, cap: CAP, step };
+}
+
+/** The bound 2010 no longer among the newest 30: X forces it to the top. */
+async function forcedBound(userId: string) {
+  const bounded = await boundedWindow(userId);
+  bounded.client.add(...range(3000n, 40));
+  return bounded;
+}
+
+/** Tweets at or below the final since_id that are neither stored nor inside a recorded gap. */
+async function silentlyLost(key: { provider: 'x'; userId: string }, ids: bigint[]) {
+  const { rows } = await pool.query<{ id: string }>(
+    'SELECT id::text AS id FROM tweets WHERE author_id = $1',
+    [key.userId],
+  );
+  const stored = new Set(rows.map((r) => BigInt(r.id)));
+  const gaps = await listGaps(db, key);
+  const inGap = (id: bigint) =>
+    gaps.some(
+      (g) =>
+        (g.sinceId === null || id > BigInt(g.sinceId)) &&
+        (g.oldestId === null || id < BigInt(g.oldestId)),
+    );
+  const since = BigInt((await getCheckpoint(db, key))?.sinceId ?? '0');
+  return {
+    gaps,
+    lost: ids.filter((id) => id <= since && !stored.has(id) && !inGap(id)).map(String),
+  };
+}
+
+async function spentXRequests(): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    "SELECT coalesce(sum(requests), 0)::int AS n FROM provider_spend WHERE provider = 'x'",
+  );
+  return rows[0]?.n ?? 0;
+}
+
 describe('an X window whose until_id bound was forced to the top (cap)', () => {
   it('records a gap covering every tweet it did not read', async () => {
-    const key = { provider: 'x', userId: '777001' } as const;
-    await upsertTarget(db, { ...key, backfillDepth: 800 });
-    const cap = 30;
-    const client = new FakeTimeline({ ...key, ids: range(1000n, 20), pageSize: 5, cap });
-    // Backfill: since_id = 1019.
-    await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
-    expect((await getCheckpoint(db, key))?.sinceId).toBe('1019');
+    // Meanwhile (a paused queue, a disabled target) the account posts more than the cap.
+    const { key, client, step } = await forcedBound('777001');
+    expect((await crawlTargetToEnd(step)).outcome).toBe('succeeded');
+    const { gaps, lost } = await silentlyLost(key, client.ids);
+    expect(gaps).not.toEqual([]);
+    expect(lost).toEqual([]);
+  });
+});
 
-    // 20 new tweets; the incremental window reads two pages (2019..2010), then its token expires.
-    client.add(...range(2000n, 20));
-    const p1 = await crawlPage({ db, client, target: key, pageSize: 5, timelineCap: cap });
-    await crawlPage({ db, client, target: key, runId: p1.runId, pageSize: 5, timelineCap: cap });
-    client.faults.push({ kind: 'invalid-cursor' });
-    const expired = await crawlPage({
-      db,
-      client,
-      target: key,
-      runId: p1.runId,
-      pageSize: 5,
-      timelineCap: cap,
-    });
-    expect(expired.outcome).toBe('cursor_expired');
-    expect((await getCheckpoint(db, key))?.windowUntilId).toBe('2010');
-
-    // Meanwhile (a paused queue, a disabled target) the account posts more than the cap: the
-    // bound 2010 is no longer reachable and X forces it to the top.
-    client.add(...range(3000n, 40));
-    const rest = await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
-    expect(rest.outcome).toBe('succeeded');
-
-    const stored = new Set(
-      (
-        await pool.query<{ id: string }>('SELECT id::text AS id FROM tweets WHERE author_id = $1', [
-          key.userId,
-        ])
-      ).rows.map((r) => BigInt(r.id)),
-    );
-    const gaps = await listGaps(db, key);
-    const inGap = (id: bigint) =>
-      gaps.some(
-        (g) =>
-          (g.sinceId === null || id > BigInt(g.sinceId)) &&
-          (g.oldestId === null || id < BigInt(g.oldestId)),
-      );
-    const since = BigInt((await getCheckpoint(db, key))?.sinceId ?? '0');
-    // Every tweet at or below since_id is stored, or lies in a recorded gap.
-    const lostSilently = client.ids
-      .filter((id) => id <= since && !stored.has(id) && !inGap(id))
-      .map(String);
-    expect(gaps.map((g) => [g.sinceId, g.oldestId, g.reason])).not.toEqual([]);
-    expect(lostSilently).toEqual([]);
+describe('a resumed X window whose remainder fell below the cap floor', () => {
+  it('records the gap when the page below until_id comes back empty (no author count on it)', async () => {
+    // 20 posted during the pause: the newest 30 are now 3019..3000 and 2019..2010. The bound
+    // 2010 is still reachable (not forced), everything below it (2009..2000) is not: X answers
+    // result_count 0, no next_token, no includes (so no tweet_count to see the posting by).
+    const { key, client, step } = await boundedWindow('777004');
+    client.add(...range(3000n, 20));
+    expect((await crawlTargetToEnd(step)).outcome).toBe('succeeded');
+    expect((await silentlyLost(key, client.ids)).lost).toEqual([]);
   });
 });
 
@@ -127,79 +151,6 @@ describe('a fetched page whose step then throws', () => {
     expect(rateLimitOf(error)).toMatchObject({ remaining: 0 });
   });
 });
-
-describe('a resumed X window whose remainder fell below the cap floor', () => {
-  it('records the gap when the page below until_id comes back empty (no author count on it)', async () => {
-    const key = { provider: 'x', userId: '777004' } as const;
-    await upsertTarget(db, { ...key, backfillDepth: 800 });
-    const cap = 30;
-    const client = new FakeTimeline({ ...key, ids: range(1000n, 20), pageSize: 5, cap });
-    await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
-    expect((await getCheckpoint(db, key))?.sinceId).toBe('1019');
-    client.add(...range(2000n, 20));
-    const p1 = await crawlPage({ db, client, target: key, pageSize: 5, timelineCap: cap });
-    await crawlPage({ db, client, target: key, runId: p1.runId, pageSize: 5, timelineCap: cap });
-    client.faults.push({ kind: 'invalid-cursor' });
-    const expired = await crawlPage({
-      db,
-      client,
-      target: key,
-      runId: p1.runId,
-      pageSize: 5,
-      timelineCap: cap,
-    });
-    expect(expired.outcome).toBe('cursor_expired');
-    // 20 posted during the pause: the newest 30 are now 3019..3000 and 2019..2010. The bound
-    // 2010 is still reachable (not forced), everything below it (2009..2000) is not: X answers
-    // result_count 0, no next_token, no includes (so no tweet_count to see the posting by).
-    client.add(...range(3000n, 20));
-    const rest = await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
-    expect(rest.outcome).toBe('succeeded');
-    const stored = new Set(
-      (
-        await pool.query<{ id: string }>('SELECT id::text AS id FROM tweets WHERE author_id = $1', [
-          key.userId,
-        ])
-      ).rows.map((r) => BigInt(r.id)),
-    );
-    const gaps = await listGaps(db, key);
-    const inGap = (id: bigint) =>
-      gaps.some(
-        (g) =>
-          (g.sinceId === null || id > BigInt(g.sinceId)) &&
-          (g.oldestId === null || id < BigInt(g.oldestId)),
-      );
-    const since = BigInt((await getCheckpoint(db, key))?.sinceId ?? '0');
-    const lostSilently = client.ids
-      .filter((id) => id <= since && !stored.has(id) && !inGap(id))
-      .map(String);
-    expect(lostSilently).toEqual([]);
-  });
-});
-
-async function spentXRequests(): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
-    "SELECT coalesce(sum(requests), 0)::int AS n FROM provider_spend WHERE provider = 'x'",
-  );
-  return rows[0]?.n ?? 0;
-}
-
-/** A window bounded by until_id 2010 whose bound X now forces to the top (cap 30). */
-async function forcedBound(userId: string) {
-  const key = { provider: 'x', userId } as const;
-  await upsertTarget(db, { ...key, backfillDepth: 800 });
-  const cap = 30;
-  const client = new FakeTimeline({ ...key, ids: range(1000n, 20), pageSize: 5, cap });
-  await crawlTargetToEnd({ db, client, target: key, pageSize: 5, timelineCap: cap });
-  client.add(...range(2000n, 20));
-  const p1 = await crawlPage({ db, client, target: key, pageSize: 5, timelineCap: cap });
-  await crawlPage({ db, client, target: key, runId: p1.runId, pageSize: 5, timelineCap: cap });
-  client.faults.push({ kind: 'invalid-cursor' });
-  await crawlPage({ db, client, target: key, runId: p1.runId, pageSize: 5, timelineCap: cap });
-  expect((await getCheckpoint(db, key))?.windowUntilId).toBe('2010');
-  client.add(...range(3000n, 40));
-  return { key, client, runId: p1.runId, cap };
-}
 
 describe('a page that restarts the window (until_id forced to the top)', () => {
   it('counts its request in provider_spend, as any 200 page X served', async () => {
